@@ -1,0 +1,125 @@
+//! What every Fedway binary does before its own work: parse the shared
+//! logging flags, install the one rustls crypto provider of the workspace,
+//! build Kubernetes clients and wait for a shutdown signal.
+//!
+//! It lives in its own crate so `fedway-crds` stays free of I/O.
+
+use std::path::{Path, PathBuf};
+
+use tracing_subscriber::{EnvFilter, fmt, prelude::*};
+
+/// Logging flags shared by every binary.
+#[derive(Clone, Debug, clap::Args)]
+pub struct LogArgs {
+    /// Log format: `plain` for people, `json` for log pipelines.
+    #[arg(long, value_enum, default_value_t = LogFormat::Plain, env = "FEDWAY_LOG_FORMAT", global = true)]
+    pub log_format: LogFormat,
+    /// Log filter, in `tracing_subscriber::EnvFilter` syntax (`info`,
+    /// `fedway_hub=debug,kube=warn`). Overridden by `RUST_LOG`.
+    #[arg(long, default_value = "info", env = "FEDWAY_LOG", global = true)]
+    pub log: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Plain,
+    Json,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("invalid log filter {filter:?}: {source}")]
+    LogFilter {
+        filter: String,
+        source: tracing_subscriber::filter::ParseError,
+    },
+    #[error("reading kubeconfig {path}: {source}")]
+    Kubeconfig {
+        path: PathBuf,
+        source: kube::config::KubeconfigError,
+    },
+    #[error("loading Kubernetes client configuration (in-cluster or $KUBECONFIG): {0}")]
+    InferConfig(#[from] kube::config::InferConfigError),
+    #[error("building Kubernetes client for {cluster_url}: {source}")]
+    Client {
+        cluster_url: String,
+        source: kube::Error,
+    },
+}
+
+/// Installs structured logging for the process, and the rustls crypto
+/// provider (ring) so every TLS user in the process agrees on one.
+pub fn init(log: &LogArgs) -> Result<(), Error> {
+    // A second call (tests) finds a provider installed already; that is fine.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+
+    let filter = match std::env::var("RUST_LOG") {
+        Ok(from_env) if !from_env.is_empty() => from_env,
+        _ => log.log.clone(),
+    };
+    let filter =
+        EnvFilter::try_new(&filter).map_err(|source| Error::LogFilter { filter, source })?;
+    let registry = tracing_subscriber::registry().with(filter);
+    // try_init: tests may initialise logging more than once per process.
+    let _ = match log.log_format {
+        LogFormat::Plain => registry.with(fmt::layer().with_target(true)).try_init(),
+        LogFormat::Json => registry
+            .with(
+                fmt::layer()
+                    .json()
+                    .flatten_event(true)
+                    .with_current_span(false),
+            )
+            .try_init(),
+    };
+    Ok(())
+}
+
+/// A client for the cluster in `kubeconfig`, or, without one, for the
+/// cluster the process runs in (or `$KUBECONFIG`).
+pub async fn kube_client(kubeconfig: Option<&Path>) -> Result<kube::Client, Error> {
+    let config = match kubeconfig {
+        Some(path) => {
+            let file =
+                kube::config::Kubeconfig::read_from(path).map_err(|source| Error::Kubeconfig {
+                    path: path.to_owned(),
+                    source,
+                })?;
+            kube::Config::from_custom_kubeconfig(file, &kube::config::KubeConfigOptions::default())
+                .await
+                .map_err(|source| Error::Kubeconfig {
+                    path: path.to_owned(),
+                    source,
+                })?
+        }
+        None => kube::Config::infer().await?,
+    };
+    let cluster_url = config.cluster_url.to_string();
+    kube::Client::try_from(config).map_err(|source| Error::Client {
+        cluster_url,
+        source,
+    })
+}
+
+/// Resolves when the process is asked to stop (Ctrl-C or SIGTERM).
+pub async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = ctrl_c => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = ctrl_c.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}

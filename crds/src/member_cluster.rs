@@ -1,0 +1,100 @@
+//! MemberCluster: a cluster joined to the hub. Its labels drive placement;
+//! its status is written by the cluster's agent (what it found) and by the
+//! hub (whether its heartbeat is fresh).
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use kube::{CustomResource, KubeSchema};
+use serde::{Deserialize, Serialize};
+
+use crate::duration::Duration;
+
+/// Condition types on a MemberCluster.
+pub mod condition {
+    /// The hub created the member's namespace, identity and RBAC.
+    pub const JOINED: &str = "Joined";
+    /// The agent's lease was renewed recently enough.
+    pub const READY: &str = "Ready";
+}
+
+#[derive(CustomResource, Clone, Debug, Default, PartialEq, Serialize, Deserialize, KubeSchema)]
+#[kube(
+    group = "fedway.dev",
+    version = "v1alpha1",
+    kind = "MemberCluster",
+    plural = "memberclusters",
+    shortname = "mc",
+    category = "fedway",
+    status = "MemberClusterStatus",
+    printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
+    printcolumn = r#"{"name":"Kubernetes","type":"string","jsonPath":".status.kubernetesVersion"}"#,
+    printcolumn = r#"{"name":"Classes","type":"string","jsonPath":".status.gatewayClasses[*].name"}"#,
+    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
+)]
+#[serde(rename_all = "camelCase")]
+pub struct MemberClusterSpec {
+    /// How the hub judges the agent's heartbeat.
+    #[serde(default)]
+    pub heartbeat: Heartbeat,
+}
+
+/// The agent renews a Lease in its hub namespace every `interval`; after
+/// `missedBeforeNotReady` intervals without a renewal the hub marks the
+/// member NotReady. Config stays on the member either way.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Heartbeat {
+    /// How often the agent renews its lease.
+    #[serde(default = "default_heartbeat_interval")]
+    #[schemars(default = "default_heartbeat_interval")]
+    pub interval: Duration,
+    /// Missed renewals before the member counts as NotReady.
+    #[serde(default = "default_missed")]
+    #[schemars(default = "default_missed", range(min = 1, max = 100))]
+    pub missed_before_not_ready: u32,
+}
+
+impl Default for Heartbeat {
+    fn default() -> Self {
+        Self {
+            interval: default_heartbeat_interval(),
+            missed_before_not_ready: default_missed(),
+        }
+    }
+}
+
+fn default_heartbeat_interval() -> Duration {
+    Duration::parse("10s").expect("constant is a valid duration")
+}
+
+fn default_missed() -> u32 {
+    4
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MemberClusterStatus {
+    /// `Joined`, `Ready`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(schema_with = "crate::schema::conditions")]
+    pub conditions: Vec<Condition>,
+    /// The GatewayClasses the agent found in the member.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 64))]
+    pub gateway_classes: Vec<DiscoveredGatewayClass>,
+    /// The member's Kubernetes version (`v1.35.4`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kubernetes_version: Option<String>,
+    /// The version of the agent serving this member.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent_version: Option<String>,
+}
+
+/// A GatewayClass found in the member.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DiscoveredGatewayClass {
+    pub name: String,
+    pub controller_name: String,
+    /// Whether the class's controller accepted it.
+    pub accepted: bool,
+}

@@ -1,0 +1,177 @@
+//! Work: everything one member should run for one hub Gateway, written by the
+//! hub into the member's hub namespace and applied by that member's agent.
+//! Manifests are kept as raw JSON objects, so nothing the user wrote is lost.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use kube::{CustomResource, KubeSchema};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// Condition types on a Work and on each of its manifests.
+pub mod condition {
+    /// Every manifest was applied as written.
+    pub const APPLIED: &str = "Applied";
+    /// An object exists in the member that Fedway may not take over.
+    pub const CONFLICT: &str = "Conflict";
+    /// The member's copy was changed outside Fedway and put back.
+    pub const DRIFTED: &str = "Drifted";
+}
+
+#[derive(CustomResource, Clone, Debug, Default, PartialEq, Serialize, Deserialize, KubeSchema)]
+#[kube(
+    group = "fedway.dev",
+    version = "v1alpha1",
+    kind = "Work",
+    plural = "works",
+    category = "fedway",
+    namespaced,
+    status = "WorkStatus",
+    printcolumn = r#"{"name":"Applied","type":"string","jsonPath":".status.conditions[?(@.type==\"Applied\")].status"}"#,
+    printcolumn = r#"{"name":"Reason","type":"string","jsonPath":".status.conditions[?(@.type==\"Applied\")].reason"}"#,
+    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
+)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkSpec {
+    /// The objects to apply in the member, exactly as the hub wants them.
+    #[schemars(length(max = 512))]
+    pub manifests: Vec<Manifest>,
+    /// What to do when an object already exists in the member and Fedway did
+    /// not create it.
+    #[serde(default)]
+    pub takeover: TakeoverPolicy,
+    /// What deleting this Work does to the objects it applied.
+    #[serde(default)]
+    pub deletion_policy: DeletionPolicy,
+}
+
+/// One Kubernetes object, stored losslessly.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(transparent)]
+#[schemars(schema_with = "crate::schema::embedded_object")]
+pub struct Manifest(pub serde_json::Map<String, serde_json::Value>);
+
+/// Takeover of objects that exist in the member but are not Fedway's.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum TakeoverPolicy {
+    /// Never take over an existing object; report a Conflict.
+    Never,
+    /// Take over only when the existing object already matches (apply would
+    /// change nothing); otherwise report a Conflict naming the differences.
+    #[default]
+    IfNoDiff,
+    /// Take over and overwrite.
+    Always,
+}
+
+/// What happens to applied objects when their Work goes away.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum DeletionPolicy {
+    /// Delete the objects Fedway created.
+    #[default]
+    Delete,
+    /// Leave them running in the member, unmanaged.
+    Orphan,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkStatus {
+    /// The Work generation this status describes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// `Applied` for the Work as a whole.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(schema_with = "crate::schema::conditions")]
+    pub conditions: Vec<Condition>,
+    /// Per manifest: what happened and what the member reports about it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 512))]
+    pub manifests: Vec<ManifestStatus>,
+}
+
+/// Status of one manifest in the member.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ManifestStatus {
+    pub identity: ObjectIdentity,
+    /// `Applied`, `Conflict`, `Drifted`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(schema_with = "crate::schema::conditions")]
+    pub conditions: Vec<Condition>,
+    /// What the member's Gateway API implementation says about the object.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub feedback: Option<Feedback>,
+}
+
+/// Names one object in the member.
+#[derive(
+    Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, KubeSchema,
+)]
+#[serde(rename_all = "camelCase")]
+pub struct ObjectIdentity {
+    #[serde(default)]
+    pub group: String,
+    pub version: String,
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    pub name: String,
+}
+
+/// Bounded feedback: just what the hub needs to aggregate status.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Feedback {
+    /// Gateway addresses (at most 16, as in Gateway status).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 16))]
+    pub addresses: Vec<String>,
+    /// Gateway or route conditions that matter to the hub, by type:
+    /// `Accepted`, `Programmed`, `ResolvedRefs`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 8))]
+    pub conditions: Vec<FeedbackCondition>,
+    /// Gateway listeners: name, attached routes, programmed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 64))]
+    pub listeners: Vec<ListenerFeedback>,
+    /// Route parents: the route's status for each Gateway it attaches to.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 32))]
+    pub parents: Vec<ParentFeedback>,
+}
+
+/// A condition reduced to what aggregation needs.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct FeedbackCondition {
+    #[serde(rename = "type")]
+    pub type_: String,
+    /// `True`, `False` or `Unknown`.
+    pub status: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub reason: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    #[schemars(length(max = 1024))]
+    pub message: String,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ListenerFeedback {
+    pub name: String,
+    pub attached_routes: i32,
+    pub programmed: bool,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ParentFeedback {
+    /// The parent Gateway's name in the member.
+    pub gateway: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub section_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 8))]
+    pub conditions: Vec<FeedbackCondition>,
+}

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Builds the real control-plane binaries Fedway's tests run, from upstream Go
+# modules pinned in e2e/go/*/go.mod (through the Go module proxy), once, into
+# a cache outside the repository:
+#
+#   ${XDG_CACHE_HOME:-$HOME/.cache}/fedway/k8s-<kubernetes version>-<key>/bin
+#
+# where <key> is a hash of every go.mod/go.sum/.go file under e2e/go, so a
+# change of any pinned version builds a new set and an unchanged set is never
+# rebuilt.
+#
+#   control-plane.sh            build if missing, then print the bin dir
+#   control-plane.sh --env      build if missing, then print FEDWAY_* settings
+#                               (bin dir and the Gateway API module dir)
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+gomods="$here/go"
+cache_root="${FEDWAY_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/fedway}"
+
+command -v go >/dev/null || { echo "control-plane.sh: Go is required (https://go.dev/dl, >= 1.26)" >&2; exit 1; }
+
+k8s_version=$(cd "$gomods/kubernetes" && go list -m -f '{{.Version}}' k8s.io/kubernetes)
+key=$(cd "$gomods" && find . -name go.mod -o -name go.sum -o -name '*.go' | LC_ALL=C sort | xargs sha256sum | sha256sum | cut -c1-12)
+dir="$cache_root/k8s-$k8s_version-$key"
+bin="$dir/bin"
+
+want=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok echo-basic)
+
+complete() {
+  for b in "${want[@]}"; do [ -x "$bin/$b" ] || return 1; done
+}
+
+build() {
+  mkdir -p "$dir"
+  # One build at a time per cache dir, across processes.
+  exec 9>"$dir/.lock"
+  flock 9
+  complete && return 0
+  local tmp="$dir/bin.tmp.$$"
+  rm -rf "$tmp"
+  mkdir -p "$tmp"
+  echo "control-plane.sh: building Kubernetes $k8s_version control plane into $bin (first time only; ~10-20 min on 2 cores)" >&2
+  local start=$SECONDS
+  (cd "$gomods/etcd" && go build -trimpath -o "$tmp/etcd" .)
+  (cd "$gomods/kubernetes" && go build -trimpath -o "$tmp/" \
+      k8s.io/kubernetes/cmd/kube-apiserver \
+      k8s.io/kubernetes/cmd/kube-controller-manager \
+      k8s.io/kubernetes/cmd/kube-scheduler)
+  (cd "$gomods/kwok" && go build -trimpath -o "$tmp/" sigs.k8s.io/kwok/cmd/kwok)
+  (cd "$gomods/gateway-api" && go build -trimpath -o "$tmp/" sigs.k8s.io/gateway-api/conformance/echo-basic)
+  rm -rf "$bin"
+  mv "$tmp" "$bin"
+  echo "control-plane.sh: built in $((SECONDS - start)) s" >&2
+}
+
+complete || build
+
+case "${1:-}" in
+  --env)
+    gwapi=$(cd "$gomods/gateway-api" && go mod download sigs.k8s.io/gateway-api && go list -m -f '{{if .Replace}}{{.Replace.Dir}}{{else}}{{.Dir}}{{end}}' sigs.k8s.io/gateway-api)
+    echo "FEDWAY_K8S_VERSION=$k8s_version"
+    echo "FEDWAY_K8S_BIN=$bin"
+    echo "FEDWAY_GATEWAY_API_DIR=$gwapi"
+    ;;
+  "") echo "$bin" ;;
+  *) echo "usage: control-plane.sh [--env]" >&2; exit 2 ;;
+esac
