@@ -106,7 +106,7 @@ pub struct GeoSteering {
     pub region_label: String,
     /// Client networks per region, matched longest prefix first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[schemars(length(max = 256))]
+    #[schemars(length(max = 64))]
     pub client_regions: Vec<ClientRegion>,
     /// Region for clients no table matches.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -123,7 +123,7 @@ fn default_region_label() -> String {
 pub struct ClientRegion {
     #[schemars(length(min = 1, max = 63))]
     pub region: String,
-    #[schemars(length(min = 1, max = 1024))]
+    #[schemars(length(min = 1, max = 64), inner(length(max = 43)))]
     pub cidrs: Vec<String>,
 }
 

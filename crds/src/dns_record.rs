@@ -53,7 +53,7 @@ pub struct Endpoint {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub region: Option<String>,
     /// The gateway's addresses in that cluster.
-    #[schemars(length(min = 1, max = 16))]
+    #[schemars(length(min = 1, max = 16), inner(length(max = 45)))]
     #[x_kube(validation = Rule::new("self.all(a, isIP(a))").message("endpoint addresses must be IP addresses"))]
     pub addresses: Vec<String>,
     #[serde(default = "default_weight")]

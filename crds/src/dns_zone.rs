@@ -24,9 +24,7 @@ pub struct DNSZoneSpec {
     /// The zone apex, e.g. `global.example.com`.
     #[schemars(
         length(min = 1, max = 253),
-        regex(
-            pattern = r"^([a-zA-Z0-9]([-a-zA-Z0-9]{0,61}[a-zA-Z0-9])?\.)*[a-zA-Z0-9]([-a-zA-Z0-9]{0,61}[a-zA-Z0-9])?$"
-        )
+        regex(pattern = DOMAIN_PATTERN)
     )]
     pub zone: String,
     /// The zone's NS records; names inside the zone need glue addresses.
@@ -49,14 +47,12 @@ fn default_apex_ttl() -> u32 {
 pub struct NameServer {
     #[schemars(
         length(min = 1, max = 253),
-        regex(
-            pattern = r"^([a-zA-Z0-9]([-a-zA-Z0-9]{0,61}[a-zA-Z0-9])?\.)*[a-zA-Z0-9]([-a-zA-Z0-9]{0,61}[a-zA-Z0-9])?$"
-        )
+        regex(pattern = DOMAIN_PATTERN)
     )]
     pub name: String,
     /// Glue: the name server's IPv4/IPv6 addresses.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[schemars(length(max = 16))]
+    #[schemars(length(max = 16), inner(length(max = 45)))]
     #[x_kube(validation = Rule::new("self.all(a, isIP(a))").message("glue addresses must be IP addresses"))]
     pub addresses: Vec<String>,
 }

@@ -11,7 +11,8 @@
 #
 #   control-plane.sh            build if missing, then print the bin dir
 #   control-plane.sh --env      build if missing, then print FEDWAY_* settings
-#                               (bin dir and the Gateway API module dir)
+#                               (bin dir, and the Gateway API and kwok module
+#                               dirs, whose CRDs and stages tests use)
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -25,7 +26,7 @@ key=$(cd "$gomods" && find . -name go.mod -o -name go.sum -o -name '*.go' | LC_A
 dir="$cache_root/k8s-$k8s_version-$key"
 bin="$dir/bin"
 
-want=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok echo-basic)
+want=(etcd kube-apiserver kube-controller-manager kube-scheduler kubectl kwok echo-basic)
 
 complete() {
   for b in "${want[@]}"; do [ -x "$bin/$b" ] || return 1; done
@@ -46,7 +47,8 @@ build() {
   (cd "$gomods/kubernetes" && go build -trimpath -o "$tmp/" \
       k8s.io/kubernetes/cmd/kube-apiserver \
       k8s.io/kubernetes/cmd/kube-controller-manager \
-      k8s.io/kubernetes/cmd/kube-scheduler)
+      k8s.io/kubernetes/cmd/kube-scheduler \
+      k8s.io/kubernetes/cmd/kubectl)
   (cd "$gomods/kwok" && go build -trimpath -o "$tmp/" sigs.k8s.io/kwok/cmd/kwok)
   (cd "$gomods/gateway-api" && go build -trimpath -o "$tmp/" sigs.k8s.io/gateway-api/conformance/echo-basic)
   rm -rf "$bin"
@@ -59,9 +61,11 @@ complete || build
 case "${1:-}" in
   --env)
     gwapi=$(cd "$gomods/gateway-api" && go mod download sigs.k8s.io/gateway-api && go list -m -f '{{if .Replace}}{{.Replace.Dir}}{{else}}{{.Dir}}{{end}}' sigs.k8s.io/gateway-api)
+    kwok=$(cd "$gomods/kwok" && go list -m -f '{{.Dir}}' sigs.k8s.io/kwok)
     echo "FEDWAY_K8S_VERSION=$k8s_version"
     echo "FEDWAY_K8S_BIN=$bin"
     echo "FEDWAY_GATEWAY_API_DIR=$gwapi"
+    echo "FEDWAY_KWOK_DIR=$kwok"
     ;;
   "") echo "$bin" ;;
   *) echo "usage: control-plane.sh [--env]" >&2; exit 2 ;;

@@ -1,0 +1,32 @@
+//! Polling for a condition with a deadline, for tests and start-up.
+
+use std::{future::Future, time::Duration};
+
+use crate::{Error, Result};
+
+/// Calls `check` every `every` until it yields `Some`, or fails after
+/// `timeout` naming `what`. An `Err` from `check` ends the wait at once.
+pub async fn until<T, F, Fut>(
+    what: &str,
+    timeout: Duration,
+    every: Duration,
+    mut check: F,
+) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<Option<T>>>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if let Some(value) = check().await? {
+            return Ok(value);
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(Error::Timeout {
+                what: what.to_owned(),
+                after: timeout,
+            });
+        }
+        tokio::time::sleep(every).await;
+    }
+}
