@@ -11,6 +11,7 @@ use crate::{duration::Duration, target_ref::GatewayTargetRef};
 #[derive(CustomResource, Clone, Debug, Default, PartialEq, Serialize, Deserialize, KubeSchema)]
 #[kube(
     group = "fedway.dev",
+    doc = "How Fedway DNS answers for a Gateway: strategy, TTL, health checks, per-cluster weights, priorities and regions.",
     version = "v1alpha1",
     kind = "DNSPolicy",
     plural = "dnspolicies",

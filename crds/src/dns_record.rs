@@ -10,6 +10,7 @@ use crate::dns_policy::{DnsStrategy, GeoSteering, HealthCheck};
 #[derive(CustomResource, Clone, Debug, Default, PartialEq, Serialize, Deserialize, KubeSchema)]
 #[kube(
     group = "fedway.dev",
+    doc = "Computed by the hub for one global hostname: every candidate endpoint and the policy to answer with. Replicated to every member.",
     version = "v1alpha1",
     kind = "DNSRecord",
     plural = "dnsrecords",

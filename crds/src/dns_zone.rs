@@ -10,6 +10,7 @@ pub(crate) const DOMAIN_PATTERN: &str = r"^([a-zA-Z0-9]([-a-zA-Z0-9]{0,61}[a-zA-
 #[derive(CustomResource, Clone, Debug, Default, PartialEq, Serialize, Deserialize, KubeSchema)]
 #[kube(
     group = "fedway.dev",
+    doc = "A zone Fedway DNS servers are authoritative for: apex, name servers with glue, SOA timers.",
     version = "v1alpha1",
     kind = "DNSZone",
     plural = "dnszones",

@@ -19,6 +19,7 @@ pub mod condition {
 #[derive(CustomResource, Clone, Debug, Default, PartialEq, Serialize, Deserialize, KubeSchema)]
 #[kube(
     group = "fedway.dev",
+    doc = "A cluster joined to the hub: labels drive placement, status shows health and the Gateway API implementations found there.",
     version = "v1alpha1",
     kind = "MemberCluster",
     plural = "memberclusters",

@@ -13,6 +13,7 @@ use crate::{
 #[derive(CustomResource, Clone, Debug, Default, PartialEq, Serialize, Deserialize, KubeSchema)]
 #[kube(
     group = "fedway.dev",
+    doc = "Which member clusters run a hub Gateway, and with which GatewayClass there.",
     version = "v1alpha1",
     kind = "PlacementPolicy",
     plural = "placementpolicies",

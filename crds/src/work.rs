@@ -20,6 +20,7 @@ pub mod condition {
 #[derive(CustomResource, Clone, Debug, Default, PartialEq, Serialize, Deserialize, KubeSchema)]
 #[kube(
     group = "fedway.dev",
+    doc = "Everything one member runs for one hub Gateway: raw manifests applied by the member agent with server-side apply, and what the member reports back.",
     version = "v1alpha1",
     kind = "Work",
     plural = "works",

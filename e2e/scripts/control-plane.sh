@@ -43,14 +43,14 @@ build() {
   mkdir -p "$tmp"
   echo "control-plane.sh: building Kubernetes $k8s_version control plane into $bin (first time only; ~10-20 min on 2 cores)" >&2
   local start=$SECONDS
-  (cd "$gomods/etcd" && go build -trimpath -o "$tmp/etcd" .)
-  (cd "$gomods/kubernetes" && go build -trimpath -o "$tmp/" \
+  (cd "$gomods/etcd" && go build -trimpath -buildvcs=false -o "$tmp/etcd" .)
+  (cd "$gomods/kubernetes" && go build -trimpath -buildvcs=false -o "$tmp/" \
       k8s.io/kubernetes/cmd/kube-apiserver \
       k8s.io/kubernetes/cmd/kube-controller-manager \
       k8s.io/kubernetes/cmd/kube-scheduler \
       k8s.io/kubernetes/cmd/kubectl)
-  (cd "$gomods/kwok" && go build -trimpath -o "$tmp/" sigs.k8s.io/kwok/cmd/kwok)
-  (cd "$gomods/gateway-api" && go build -trimpath -o "$tmp/" sigs.k8s.io/gateway-api/conformance/echo-basic)
+  (cd "$gomods/kwok" && go build -trimpath -buildvcs=false -o "$tmp/" sigs.k8s.io/kwok/cmd/kwok)
+  (cd "$gomods/gateway-api" && go build -trimpath -buildvcs=false -o "$tmp/" sigs.k8s.io/gateway-api/conformance/echo-basic)
   rm -rf "$bin"
   mv "$tmp" "$bin"
   echo "control-plane.sh: built in $((SECONDS - start)) s" >&2

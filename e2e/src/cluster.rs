@@ -279,10 +279,10 @@ impl Cluster {
         .await
     }
 
-    pub(crate) fn kube_error(&self, source: kube::Error) -> Error {
+    pub fn kube_error(&self, source: kube::Error) -> Error {
         Error::Kube {
             cluster: self.name.clone(),
-            source,
+            source: Box::new(source),
         }
     }
 

@@ -50,7 +50,7 @@ pub enum Error {
     #[error("cluster {cluster}: Kubernetes API: {source}")]
     Kube {
         cluster: String,
-        source: kube::Error,
+        source: Box<kube::Error>,
     },
     #[error("manifest {origin}: {message}")]
     Manifest { origin: String, message: String },

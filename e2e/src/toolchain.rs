@@ -71,16 +71,17 @@ impl Toolchain {
 
     fn from_script() -> Result<Toolchain> {
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/control-plane.sh");
+        // stderr is inherited: a first build takes minutes and says so there.
         let output = Command::new(&script)
             .arg("--env")
+            .stderr(std::process::Stdio::inherit())
             .output()
             .map_err(|e| Error::Toolchain(format!("running {}: {e}", script.display())))?;
         if !output.status.success() {
             return Err(Error::Toolchain(format!(
-                "{} --env failed ({}): {}",
+                "{} --env failed ({}); its errors are printed above",
                 script.display(),
                 output.status,
-                String::from_utf8_lossy(&output.stderr).trim()
             )));
         }
         let stdout = String::from_utf8_lossy(&output.stdout);

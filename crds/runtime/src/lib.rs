@@ -36,14 +36,14 @@ pub enum Error {
     #[error("reading kubeconfig {path}: {source}")]
     Kubeconfig {
         path: PathBuf,
-        source: kube::config::KubeconfigError,
+        source: Box<kube::config::KubeconfigError>,
     },
     #[error("loading Kubernetes client configuration (in-cluster or $KUBECONFIG): {0}")]
-    InferConfig(#[from] kube::config::InferConfigError),
+    InferConfig(Box<kube::config::InferConfigError>),
     #[error("building Kubernetes client for {cluster_url}: {source}")]
     Client {
         cluster_url: String,
-        source: kube::Error,
+        source: Box<kube::Error>,
     },
 }
 
@@ -80,24 +80,23 @@ pub fn init(log: &LogArgs) -> Result<(), Error> {
 pub async fn kube_client(kubeconfig: Option<&Path>) -> Result<kube::Client, Error> {
     let config = match kubeconfig {
         Some(path) => {
-            let file =
-                kube::config::Kubeconfig::read_from(path).map_err(|source| Error::Kubeconfig {
-                    path: path.to_owned(),
-                    source,
-                })?;
+            let kubeconfig_error = |source| Error::Kubeconfig {
+                path: path.to_owned(),
+                source: Box::new(source),
+            };
+            let file = kube::config::Kubeconfig::read_from(path).map_err(kubeconfig_error)?;
             kube::Config::from_custom_kubeconfig(file, &kube::config::KubeConfigOptions::default())
                 .await
-                .map_err(|source| Error::Kubeconfig {
-                    path: path.to_owned(),
-                    source,
-                })?
+                .map_err(kubeconfig_error)?
         }
-        None => kube::Config::infer().await?,
+        None => kube::Config::infer()
+            .await
+            .map_err(|e| Error::InferConfig(Box::new(e)))?,
     };
     let cluster_url = config.cluster_url.to_string();
     kube::Client::try_from(config).map_err(|source| Error::Client {
         cluster_url,
-        source,
+        source: Box::new(source),
     })
 }
 

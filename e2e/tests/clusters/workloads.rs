@@ -56,7 +56,7 @@ async fn deployment_becomes_running_pods_with_local_ips_listed_in_an_endpointsli
         let list = pods
             .list(&ListParams::default().labels("app=echo"))
             .await
-            .map_err(|e| cluster_error(&cluster, e))?;
+            .map_err(|e| cluster.kube_error(e))?;
         let running: BTreeSet<String> = list
             .items
             .iter()
@@ -83,7 +83,7 @@ async fn deployment_becomes_running_pods_with_local_ips_listed_in_an_endpointsli
             let list = slices
                 .list(&ListParams::default().labels("kubernetes.io/service-name=echo"))
                 .await
-                .map_err(|e| cluster_error(&cluster, e))?;
+                .map_err(|e| cluster.kube_error(e))?;
             let ready: BTreeSet<String> = list
                 .items
                 .iter()
@@ -119,11 +119,4 @@ async fn deployment_becomes_running_pods_with_local_ips_listed_in_an_endpointsli
         .expect("read");
     server.join().expect("server thread");
     assert_eq!(reply, "hello from the pod");
-}
-
-fn cluster_error(cluster: &Cluster, source: kube::Error) -> fedway_e2e::Error {
-    fedway_e2e::Error::Kube {
-        cluster: cluster.name().to_owned(),
-        source,
-    }
 }
