@@ -98,3 +98,26 @@ pub fn ensure_pod_network() -> Result<()> {
         args.join(" ")
     )))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn leased_slots_are_distinct_until_dropped() {
+        let a = Slot::lease().expect("a slot");
+        let b = Slot::lease().expect("another slot");
+        assert_ne!(a.index(), b.index());
+        assert_ne!(a.control_plane(), b.control_plane());
+        assert_ne!(a.pod_cidr(), b.pod_cidr());
+        assert!(a.control_plane().is_loopback());
+        assert_eq!(a.host(7), Ipv4Addr::new(127, 20, a.index(), 7));
+
+        let freed = b.index();
+        drop(b);
+        // The freed slot's lock file can be locked again by anyone.
+        let path = lease_dir().join(format!("slot-{freed}.lock"));
+        let file = File::create(path).expect("lock file");
+        file.try_lock().expect("a dropped slot is free");
+    }
+}

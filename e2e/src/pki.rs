@@ -88,3 +88,70 @@ fn client_certificate(
     let cert = params.signed_by(&key, issuer)?;
     Ok((cert.pem(), key.serialize_pem()))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::{net::Ipv4Addr, sync::Arc};
+
+    use rustls::{
+        RootCertStore,
+        client::{WebPkiServerVerifier, danger::ServerCertVerifier},
+        pki_types::{CertificateDer, ServerName, UnixTime, pem::PemObject},
+        server::WebPkiClientVerifier,
+    };
+
+    use super::*;
+
+    fn der(pem: &str) -> CertificateDer<'static> {
+        CertificateDer::from_pem_slice(pem.as_bytes()).expect("a PEM certificate")
+    }
+
+    #[test]
+    fn serving_and_client_certificates_chain_to_the_cluster_ca() {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let ip = Ipv4Addr::new(127, 20, 9, 1);
+        let pki = ClusterPki::generate("test", ip.into()).expect("certificates");
+        let mut roots = RootCertStore::empty();
+        roots.add(der(&pki.ca_cert)).expect("CA certificate");
+        let roots = Arc::new(roots);
+
+        let server = WebPkiServerVerifier::builder_with_provider(roots.clone(), provider.clone())
+            .build()
+            .expect("server verifier");
+        let serving = der(&pki.serving_cert);
+        let at_ip = ServerName::IpAddress(std::net::IpAddr::from(ip).into());
+        server
+            .verify_server_cert(&serving, &[], &at_ip, &[], UnixTime::now())
+            .expect("the serving certificate is valid for the cluster address");
+        let elsewhere =
+            ServerName::IpAddress(std::net::IpAddr::from(Ipv4Addr::new(127, 20, 10, 1)).into());
+        assert!(
+            server
+                .verify_server_cert(&serving, &[], &elsewhere, &[], UnixTime::now())
+                .is_err(),
+            "and for no other address"
+        );
+
+        let clients = WebPkiClientVerifier::builder_with_provider(roots, provider)
+            .build()
+            .expect("client verifier");
+        clients
+            .verify_client_cert(&der(&pki.admin_cert), &[], UnixTime::now())
+            .expect("the admin certificate is a valid client certificate");
+    }
+
+    #[test]
+    fn service_account_keys_are_a_pem_pair() {
+        let pki = ClusterPki::generate("test", Ipv4Addr::LOCALHOST.into()).expect("certificates");
+        assert!(
+            pki.service_account_key
+                .starts_with("-----BEGIN PRIVATE KEY-----")
+        );
+        assert!(
+            pki.service_account_public_key
+                .starts_with("-----BEGIN PUBLIC KEY-----")
+        );
+        let key = KeyPair::from_pem(&pki.service_account_key).expect("parsable key");
+        assert_eq!(key.public_key_pem(), pki.service_account_public_key);
+    }
+}
