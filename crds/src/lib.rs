@@ -9,16 +9,19 @@
 //! ```
 //!
 //! This crate holds the Rust types of those objects, renders their CRD YAML
-//! ([`render`]), and (later) the pure decision logic that more than one binary
-//! needs. It does no I/O: the binaries and the e2e harness do that.
+//! ([`render`]), and the pure decision logic that more than one binary needs
+//! ([`placement`], [`selector`]). It does no I/O: the binaries and the e2e
+//! harness do that.
 
 pub mod dns_policy;
 pub mod dns_record;
 pub mod dns_zone;
 pub mod duration;
 pub mod member_cluster;
+pub mod placement;
 pub mod placement_policy;
 pub mod render;
+pub mod selector;
 pub mod target_ref;
 pub mod work;
 
