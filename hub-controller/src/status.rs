@@ -1,0 +1,331 @@
+//! Aggregation of what members report (Work status) into the truthful
+//! summary the hub Gateway and its routes carry. Pure: the controller reads
+//! Works and writes the result.
+
+use std::collections::BTreeSet;
+
+use fedway_crds::work::{ManifestStatus, WorkStatus, condition as work_condition};
+
+/// Gateway status addresses are limited to 16 by the Gateway API.
+pub const MAX_ADDRESSES: usize = 16;
+
+/// One placed member and what its agent last reported for the Work.
+pub struct MemberReport<'a> {
+    pub cluster: &'a str,
+    pub work: Option<&'a WorkStatus>,
+}
+
+/// A condition to set: status, reason, message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Summary {
+    pub status: bool,
+    pub reason: &'static str,
+    pub message: String,
+}
+
+/// The hub Gateway's `Programmed`: true when every placed member programs
+/// its copy; the message names where it is and is not programmed.
+pub fn gateway_programmed(gateway_name: &str, reports: &[MemberReport<'_>]) -> Summary {
+    if reports.is_empty() {
+        return Summary {
+            status: false,
+            reason: "NoResources",
+            message: "placed in no member cluster".into(),
+        };
+    }
+    let mut programmed = Vec::new();
+    let mut not = Vec::new();
+    for report in reports {
+        match member_gateway_state(gateway_name, report.work) {
+            Ok(()) => programmed.push(report.cluster.to_owned()),
+            Err(why) => not.push(format!("{} ({why})", report.cluster)),
+        }
+    }
+    let mut message = String::new();
+    if !programmed.is_empty() {
+        message.push_str(&format!("programmed in {}", programmed.join(", ")));
+    }
+    if !not.is_empty() {
+        if !message.is_empty() {
+            message.push_str("; ");
+        }
+        message.push_str(&format!("not programmed in {}", not.join(", ")));
+    }
+    Summary {
+        status: not.is_empty(),
+        reason: if not.is_empty() {
+            "Programmed"
+        } else {
+            "Pending"
+        },
+        message,
+    }
+}
+
+fn member_gateway_state(gateway_name: &str, work: Option<&WorkStatus>) -> Result<(), String> {
+    let work = work.ok_or("not reported yet")?;
+    if let Some(applied) = work
+        .conditions
+        .iter()
+        .find(|c| c.type_ == work_condition::APPLIED)
+        && applied.status != "True"
+    {
+        return Err(format!("{}: {}", applied.reason, applied.message));
+    }
+    let gateway = find(work, "Gateway", gateway_name).ok_or("Gateway not applied yet")?;
+    let feedback = gateway
+        .feedback
+        .as_ref()
+        .ok_or("no status from its implementation yet")?;
+    match feedback.conditions.iter().find(|c| c.type_ == "Programmed") {
+        Some(c) if c.status == "True" => Ok(()),
+        Some(c) => Err(format!("Programmed={}: {}", c.status, c.reason)),
+        None => Err("no Programmed condition yet".into()),
+    }
+}
+
+fn find<'a>(work: &'a WorkStatus, kind: &str, name: &str) -> Option<&'a ManifestStatus> {
+    work.manifests
+        .iter()
+        .find(|m| m.identity.kind == kind && m.identity.name == name)
+}
+
+/// Addresses of the Gateway in every member, deduplicated, in member
+/// order, at most [`MAX_ADDRESSES`].
+pub fn gateway_addresses(gateway_name: &str, reports: &[MemberReport<'_>]) -> Vec<String> {
+    let mut seen = BTreeSet::new();
+    reports
+        .iter()
+        .filter_map(|r| r.work)
+        .filter_map(|w| find(w, "Gateway", gateway_name)?.feedback.as_ref())
+        .flat_map(|f| f.addresses.iter())
+        .filter(|a| seen.insert(a.as_str()))
+        .take(MAX_ADDRESSES)
+        .cloned()
+        .collect()
+}
+
+/// A route's condition `condition_type` for its parent Gateway, across
+/// members: true when every placed member reports it true.
+pub fn route_condition(
+    route_kind: &str,
+    route_namespace: &str,
+    route_name: &str,
+    gateway_name: &str,
+    condition_type: &str,
+    reports: &[MemberReport<'_>],
+) -> Summary {
+    let mut yes = Vec::new();
+    let mut no = Vec::new();
+    for report in reports {
+        let condition = report
+            .work
+            .and_then(|w| {
+                w.manifests.iter().find(|m| {
+                    m.identity.kind == route_kind
+                        && m.identity.name == route_name
+                        && m.identity.namespace.as_deref() == Some(route_namespace)
+                })
+            })
+            .and_then(|m| m.feedback.as_ref())
+            .and_then(|f| f.parents.iter().find(|p| p.gateway == gateway_name))
+            .and_then(|p| p.conditions.iter().find(|c| c.type_ == condition_type));
+        match condition {
+            Some(c) if c.status == "True" => yes.push(report.cluster.to_owned()),
+            Some(c) => no.push(format!("{} ({}: {})", report.cluster, c.reason, c.message)),
+            None => no.push(format!("{} (not reported yet)", report.cluster)),
+        }
+    }
+    let status = no.is_empty() && !yes.is_empty();
+    let message = match (yes.is_empty(), no.is_empty()) {
+        (_, true) if !yes.is_empty() => format!("{condition_type} in {}", yes.join(", ")),
+        (true, true) => "placed in no member cluster".into(),
+        (true, false) => format!("not {condition_type} in {}", no.join(", ")),
+        (false, false) => format!(
+            "{condition_type} in {}; not in {}",
+            yes.join(", "),
+            no.join(", ")
+        ),
+        _ => String::new(),
+    };
+    Summary {
+        status,
+        reason: if status { "Accepted" } else { "Pending" },
+        message,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use fedway_crds::work::{Feedback, FeedbackCondition, ObjectIdentity, ParentFeedback};
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+
+    use super::*;
+
+    fn condition(type_: &str, status: &str, reason: &str) -> FeedbackCondition {
+        FeedbackCondition {
+            type_: type_.into(),
+            status: status.into(),
+            reason: reason.into(),
+            message: String::new(),
+        }
+    }
+
+    fn gateway_status(programmed: &str, addresses: &[&str]) -> ManifestStatus {
+        ManifestStatus {
+            identity: ObjectIdentity {
+                group: "gateway.networking.k8s.io".into(),
+                version: "v1".into(),
+                kind: "Gateway".into(),
+                namespace: Some("web".into()),
+                name: "shop".into(),
+            },
+            conditions: vec![],
+            feedback: Some(Feedback {
+                addresses: addresses.iter().map(|a| (*a).into()).collect(),
+                conditions: vec![condition("Programmed", programmed, "Programmed")],
+                ..Default::default()
+            }),
+        }
+    }
+
+    fn route_status(accepted: &str) -> ManifestStatus {
+        ManifestStatus {
+            identity: ObjectIdentity {
+                group: "gateway.networking.k8s.io".into(),
+                version: "v1".into(),
+                kind: "HTTPRoute".into(),
+                namespace: Some("web".into()),
+                name: "r".into(),
+            },
+            conditions: vec![],
+            feedback: Some(Feedback {
+                parents: vec![ParentFeedback {
+                    gateway: "shop".into(),
+                    section_name: None,
+                    conditions: vec![condition("Accepted", accepted, "NotAllowedByListeners")],
+                }],
+                ..Default::default()
+            }),
+        }
+    }
+
+    fn work(manifests: Vec<ManifestStatus>) -> WorkStatus {
+        WorkStatus {
+            manifests,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn programmed_summary_names_where() {
+        let a = work(vec![gateway_status("True", &["127.20.1.10"])]);
+        let b = work(vec![gateway_status("False", &[])]);
+        let conflict = WorkStatus {
+            conditions: vec![Condition {
+                type_: "Applied".into(),
+                status: "False".into(),
+                reason: "Conflict".into(),
+                message: "Gateway web/shop exists".into(),
+                last_transition_time: k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+                    Default::default(),
+                ),
+                observed_generation: None,
+            }],
+            ..Default::default()
+        };
+        let cases: Vec<(&str, Vec<MemberReport<'_>>, Summary)> = vec![
+            (
+                "nowhere",
+                vec![],
+                Summary { status: false, reason: "NoResources", message: "placed in no member cluster".into() },
+            ),
+            (
+                "everywhere",
+                vec![MemberReport { cluster: "a", work: Some(&a) }, MemberReport { cluster: "c", work: Some(&a) }],
+                Summary { status: true, reason: "Programmed", message: "programmed in a, c".into() },
+            ),
+            (
+                "partly",
+                vec![
+                    MemberReport { cluster: "a", work: Some(&a) },
+                    MemberReport { cluster: "b", work: Some(&b) },
+                    MemberReport { cluster: "c", work: None },
+                    MemberReport { cluster: "d", work: Some(&conflict) },
+                ],
+                Summary {
+                    status: false,
+                    reason: "Pending",
+                    message: "programmed in a; not programmed in b (Programmed=False: Programmed), c (not reported yet), d (Conflict: Gateway web/shop exists)".into(),
+                },
+            ),
+        ];
+        for (name, reports, want) in cases {
+            assert_eq!(gateway_programmed("shop", &reports), want, "{name}");
+        }
+    }
+
+    #[test]
+    fn addresses_are_deduplicated_and_bounded() {
+        let many: Vec<String> = (0..20).map(|i| format!("127.20.{i}.10")).collect();
+        let many: Vec<&str> = many.iter().map(String::as_str).collect();
+        let a = work(vec![gateway_status(
+            "True",
+            &["127.20.1.10", "127.20.1.11"],
+        )]);
+        let b = work(vec![gateway_status("True", &many)]);
+        let reports = [
+            MemberReport {
+                cluster: "a",
+                work: Some(&a),
+            },
+            MemberReport {
+                cluster: "b",
+                work: Some(&b),
+            },
+        ];
+        let addresses = gateway_addresses("shop", &reports);
+        assert_eq!(addresses.len(), MAX_ADDRESSES);
+        assert_eq!(
+            &addresses[..3],
+            ["127.20.1.10", "127.20.1.11", "127.20.0.10"]
+        );
+    }
+
+    #[test]
+    fn route_acceptance_across_members() {
+        let yes = work(vec![route_status("True")]);
+        let no = work(vec![route_status("False")]);
+        let all = [
+            MemberReport {
+                cluster: "a",
+                work: Some(&yes),
+            },
+            MemberReport {
+                cluster: "b",
+                work: Some(&yes),
+            },
+        ];
+        let got = route_condition("HTTPRoute", "web", "r", "shop", "Accepted", &all);
+        assert!(got.status, "{got:?}");
+        assert_eq!(got.message, "Accepted in a, b");
+        let mixed = [
+            MemberReport {
+                cluster: "a",
+                work: Some(&yes),
+            },
+            MemberReport {
+                cluster: "b",
+                work: Some(&no),
+            },
+        ];
+        let got = route_condition("HTTPRoute", "web", "r", "shop", "Accepted", &mixed);
+        assert!(!got.status);
+        assert_eq!(
+            got.message,
+            "Accepted in a; not in b (NotAllowedByListeners: )"
+        );
+        let wrong_namespace = route_condition("HTTPRoute", "api", "r", "shop", "Accepted", &all);
+        assert!(!wrong_namespace.status);
+    }
+}

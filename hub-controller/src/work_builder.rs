@@ -1,0 +1,401 @@
+//! What one member runs for one hub Gateway: the Gateway with its class
+//! mapped, the routes attached to it with their parentRefs narrowed to it,
+//! and the ReferenceGrants those references need. Objects are copied as raw
+//! JSON, so fields Fedway does not know reach the member unchanged; only
+//! server-owned metadata and status are dropped.
+
+use std::collections::BTreeSet;
+
+use fedway_crds::work::Manifest;
+use serde_json::{Map, Value};
+
+pub const GATEWAY_API_GROUP: &str = "gateway.networking.k8s.io";
+
+/// Namespace and name of an object.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ObjectKey {
+    pub namespace: String,
+    pub name: String,
+}
+
+impl ObjectKey {
+    pub fn of(object: &Value) -> ObjectKey {
+        ObjectKey {
+            namespace: str_at(object, &["metadata", "namespace"]).to_owned(),
+            name: str_at(object, &["metadata", "name"]).to_owned(),
+        }
+    }
+}
+
+/// The hub objects one Gateway's Works are built from.
+pub struct Sources<'a> {
+    pub gateway: &'a Value,
+    /// HTTPRoutes and GRPCRoutes of the hub (attached or not).
+    pub routes: &'a [Value],
+    pub reference_grants: &'a [Value],
+}
+
+/// The manifests of the Work for one member, in a stable order: Gateway,
+/// routes, ReferenceGrants.
+pub fn manifests(sources: &Sources<'_>, gateway_class: &str) -> Vec<Manifest> {
+    let gateway_key = ObjectKey::of(sources.gateway);
+    let mut gateway = clean(sources.gateway);
+    if let Some(spec) = gateway.get_mut("spec").and_then(Value::as_object_mut) {
+        spec.insert("gatewayClassName".into(), gateway_class.into());
+    }
+
+    let mut routes: Vec<&Value> = attached_routes(&gateway_key, sources.routes).collect();
+    routes.sort_by_key(|r| (str_at(r, &["kind"]).to_owned(), ObjectKey::of(r)));
+    let grants = needed_grants(sources.gateway, &routes, sources.reference_grants);
+
+    let mut manifests = vec![Manifest(gateway)];
+    manifests.extend(routes.into_iter().map(|route| {
+        let mut route = clean(route);
+        narrow_parent_refs(&mut route, &gateway_key);
+        Manifest(route)
+    }));
+    manifests.extend(grants.into_iter().map(|g| Manifest(clean(g))));
+    manifests
+}
+
+/// Routes with a parentRef to the Gateway `gateway`.
+pub fn attached_routes<'a>(
+    gateway: &'a ObjectKey,
+    routes: &'a [Value],
+) -> impl Iterator<Item = &'a Value> + 'a {
+    routes
+        .iter()
+        .filter(move |route| attaches_to(route, gateway))
+}
+
+/// Whether `route` attaches to the Gateway `gateway`.
+pub fn attaches_to(route: &Value, gateway: &ObjectKey) -> bool {
+    let route_namespace = str_at(route, &["metadata", "namespace"]);
+    parent_refs(route).any(|p| refers_to(p, route_namespace, gateway))
+}
+
+fn parent_refs(route: &Value) -> impl Iterator<Item = &Value> {
+    route["spec"]["parentRefs"].as_array().into_iter().flatten()
+}
+
+fn refers_to(parent: &Value, route_namespace: &str, gateway: &ObjectKey) -> bool {
+    let group = parent["group"].as_str().unwrap_or(GATEWAY_API_GROUP);
+    let kind = parent["kind"].as_str().unwrap_or("Gateway");
+    let namespace = parent["namespace"].as_str().unwrap_or(route_namespace);
+    group == GATEWAY_API_GROUP
+        && kind == "Gateway"
+        && namespace == gateway.namespace
+        && parent["name"] == gateway.name
+}
+
+/// Keeps only the parentRefs to this Gateway: the member has this Gateway,
+/// not necessarily the others the route attaches to in the hub.
+fn narrow_parent_refs(route: &mut Map<String, Value>, gateway: &ObjectKey) {
+    let namespace = route
+        .get("metadata")
+        .map(|m| str_at(m, &["namespace"]).to_owned())
+        .unwrap_or_default();
+    if let Some(parents) = route
+        .get_mut("spec")
+        .and_then(|s| s.get_mut("parentRefs"))
+        .and_then(Value::as_array_mut)
+    {
+        parents.retain(|p| refers_to(p, &namespace, gateway));
+    }
+}
+
+/// ReferenceGrants that allow a cross-namespace reference made by the
+/// Gateway (certificateRefs) or one of its routes (backendRefs).
+fn needed_grants<'a>(gateway: &Value, routes: &[&Value], grants: &'a [Value]) -> Vec<&'a Value> {
+    // (referring kind, its namespace, target namespace)
+    let mut references: BTreeSet<(String, String, String)> = BTreeSet::new();
+    let gateway_namespace = str_at(gateway, &["metadata", "namespace"]);
+    for listener in gateway["spec"]["listeners"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
+        for cert in listener["tls"]["certificateRefs"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            if let Some(ns) = cert["namespace"]
+                .as_str()
+                .filter(|ns| *ns != gateway_namespace)
+            {
+                references.insert(("Gateway".into(), gateway_namespace.into(), ns.into()));
+            }
+        }
+    }
+    for route in routes {
+        let kind = str_at(route, &["kind"]);
+        let namespace = str_at(route, &["metadata", "namespace"]);
+        for rule in route["spec"]["rules"].as_array().into_iter().flatten() {
+            for backend in rule["backendRefs"].as_array().into_iter().flatten() {
+                if let Some(ns) = backend["namespace"].as_str().filter(|ns| *ns != namespace) {
+                    references.insert((kind.into(), namespace.into(), ns.into()));
+                }
+            }
+        }
+    }
+    let mut needed: Vec<&Value> = grants
+        .iter()
+        .filter(|grant| {
+            let grant_namespace = str_at(grant, &["metadata", "namespace"]);
+            grant["spec"]["from"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|from| {
+                    from["group"] == GATEWAY_API_GROUP
+                        && references.iter().any(|(kind, namespace, target)| {
+                            from["kind"] == kind.as_str()
+                                && from["namespace"] == namespace.as_str()
+                                && target == grant_namespace
+                        })
+                })
+        })
+        .collect();
+    needed.sort_by_key(|g| ObjectKey::of(g));
+    needed
+}
+
+/// The object as the user wrote it: apiVersion, kind, everything but status,
+/// and metadata reduced to what a user sets (no uid, resourceVersion,
+/// managedFields, timestamps, owner references or finalizers of the hub).
+fn clean(object: &Value) -> Map<String, Value> {
+    let mut out: Map<String, Value> = object
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter(|(key, _)| key.as_str() != "status" && key.as_str() != "metadata")
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let metadata = &object["metadata"];
+    let mut kept = Map::new();
+    for key in ["name", "namespace", "labels"] {
+        if let Some(value) = metadata.get(key) {
+            kept.insert(key.into(), value.clone());
+        }
+    }
+    if let Some(annotations) = metadata["annotations"].as_object() {
+        let annotations: Map<String, Value> = annotations
+            .iter()
+            .filter(|(k, _)| k.as_str() != "kubectl.kubernetes.io/last-applied-configuration")
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        if !annotations.is_empty() {
+            kept.insert("annotations".into(), annotations.into());
+        }
+    }
+    out.insert("metadata".into(), kept.into());
+    out
+}
+
+pub(crate) fn str_at<'a>(value: &'a Value, path: &[&str]) -> &'a str {
+    path.iter()
+        .fold(value, |v, key| &v[*key])
+        .as_str()
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn gateway() -> Value {
+        json!({
+            "apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
+            "metadata": {
+                "name": "shop", "namespace": "web", "uid": "u1", "resourceVersion": "42", "generation": 3,
+                "creationTimestamp": "2026-01-01T00:00:00Z", "finalizers": ["fedway.dev/cleanup"],
+                "managedFields": [{"manager": "kubectl"}], "labels": {"team": "web"},
+                "annotations": {"kubectl.kubernetes.io/last-applied-configuration": "{}", "note": "kept"},
+            },
+            "spec": {
+                "gatewayClassName": "fedway",
+                "listeners": [{"name": "https", "port": 443, "protocol": "HTTPS",
+                               "tls": {"certificateRefs": [{"name": "cert", "namespace": "certs"}]}}],
+                "futureField": {"x": 1},
+            },
+            "status": {"conditions": []},
+        })
+    }
+
+    fn route(kind: &str, namespace: &str, name: &str, parents: Value, backends: Value) -> Value {
+        json!({
+            "apiVersion": "gateway.networking.k8s.io/v1", "kind": kind,
+            "metadata": {"name": name, "namespace": namespace, "uid": "r"},
+            "spec": {"parentRefs": parents, "rules": [{"backendRefs": backends}]},
+            "status": {"parents": []},
+        })
+    }
+
+    fn grant(namespace: &str, name: &str, from_kind: &str, from_namespace: &str) -> Value {
+        json!({
+            "apiVersion": "gateway.networking.k8s.io/v1beta1", "kind": "ReferenceGrant",
+            "metadata": {"name": name, "namespace": namespace},
+            "spec": {"from": [{"group": "gateway.networking.k8s.io", "kind": from_kind, "namespace": from_namespace}],
+                     "to": [{"group": "", "kind": "Service"}]},
+        })
+    }
+
+    fn names(manifests: &[Manifest]) -> Vec<String> {
+        manifests
+            .iter()
+            .map(|m| {
+                format!(
+                    "{}/{}/{}",
+                    m.0["kind"].as_str().unwrap_or(""),
+                    m.0["metadata"]["namespace"].as_str().unwrap_or(""),
+                    m.0["metadata"]["name"].as_str().unwrap_or("")
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn gateway_is_copied_losslessly_with_its_class_mapped() {
+        let gw = gateway();
+        let manifests = manifests(
+            &Sources {
+                gateway: &gw,
+                routes: &[],
+                reference_grants: &[],
+            },
+            "istio",
+        );
+        let copy = &manifests[0].0;
+        assert_eq!(copy["spec"]["gatewayClassName"], "istio");
+        assert_eq!(
+            copy["spec"]["futureField"],
+            json!({"x": 1}),
+            "unknown fields survive"
+        );
+        assert_eq!(copy["spec"]["listeners"], gw["spec"]["listeners"]);
+        assert_eq!(
+            copy["metadata"],
+            json!({"name": "shop", "namespace": "web", "labels": {"team": "web"}, "annotations": {"note": "kept"}})
+        );
+        assert!(copy.get("status").is_none());
+    }
+
+    #[test]
+    fn routes_attached_to_the_gateway_are_carried_with_narrowed_parent_refs() {
+        let gw = gateway();
+        let routes = vec![
+            // Attached by default group/kind/namespace, and also to another Gateway.
+            route(
+                "HTTPRoute",
+                "web",
+                "b-route",
+                json!([{"name": "shop"}, {"name": "other"}]),
+                json!([]),
+            ),
+            // Attached from another namespace, explicitly.
+            route(
+                "HTTPRoute",
+                "api",
+                "a-route",
+                json!([{"group": "gateway.networking.k8s.io", "kind": "Gateway", "namespace": "web", "name": "shop", "sectionName": "https"}]),
+                json!([]),
+            ),
+            route(
+                "GRPCRoute",
+                "web",
+                "grpc",
+                json!([{"name": "shop"}]),
+                json!([]),
+            ),
+            // Not attached: same name in another namespace, another kind, another Gateway.
+            route(
+                "HTTPRoute",
+                "api",
+                "wrong-ns",
+                json!([{"name": "shop"}]),
+                json!([]),
+            ),
+            route(
+                "HTTPRoute",
+                "web",
+                "to-service",
+                json!([{"kind": "Service", "group": "", "name": "shop"}]),
+                json!([]),
+            ),
+            route(
+                "HTTPRoute",
+                "web",
+                "other",
+                json!([{"name": "other"}]),
+                json!([]),
+            ),
+        ];
+        let manifests = manifests(
+            &Sources {
+                gateway: &gw,
+                routes: &routes,
+                reference_grants: &[],
+            },
+            "eg",
+        );
+        assert_eq!(
+            names(&manifests),
+            [
+                "Gateway/web/shop",
+                "GRPCRoute/web/grpc",
+                "HTTPRoute/api/a-route",
+                "HTTPRoute/web/b-route"
+            ]
+        );
+        let b = &manifests[3].0;
+        assert_eq!(
+            b["spec"]["parentRefs"],
+            json!([{"name": "shop"}]),
+            "parentRefs to other Gateways are dropped"
+        );
+        assert!(b.get("status").is_none());
+        assert_eq!(
+            b["metadata"],
+            json!({"name": "b-route", "namespace": "web"})
+        );
+    }
+
+    #[test]
+    fn only_the_reference_grants_the_references_need_are_carried() {
+        let gw = gateway();
+        let routes = vec![route(
+            "HTTPRoute",
+            "web",
+            "r",
+            json!([{"name": "shop"}]),
+            json!([{"name": "svc", "namespace": "backends", "port": 80}, {"name": "local", "port": 80}]),
+        )];
+        let grants = vec![
+            grant("backends", "web-routes", "HTTPRoute", "web"),
+            grant("backends", "grpc-only", "GRPCRoute", "web"),
+            grant("backends", "other-ns", "HTTPRoute", "elsewhere"),
+            grant("unrelated", "web-routes", "HTTPRoute", "web"),
+            grant("certs", "gateway-certs", "Gateway", "web"),
+        ];
+        let manifests = manifests(
+            &Sources {
+                gateway: &gw,
+                routes: &routes,
+                reference_grants: &grants,
+            },
+            "eg",
+        );
+        assert_eq!(
+            names(&manifests),
+            [
+                "Gateway/web/shop",
+                "HTTPRoute/web/r",
+                "ReferenceGrant/backends/web-routes",
+                "ReferenceGrant/certs/gateway-certs"
+            ]
+        );
+    }
+}
