@@ -8,6 +8,8 @@
 //!  join ──────────  mints a member's identity, namespace and RBAC (I/O)
 //! ```
 
+pub mod agent_kubeconfig;
 pub mod gateway_check;
+pub mod join;
 pub mod status;
 pub mod work_builder;

@@ -20,6 +20,41 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Join a member cluster: create its MemberCluster, hub namespace,
+    /// ServiceAccount and RBAC, and write a kubeconfig for its agent.
+    /// Joining again refreshes everything and mints a new token.
+    Join {
+        /// The member's name (a DNS label).
+        name: String,
+        /// A label for the MemberCluster (placement selects on these), e.g.
+        /// topology.kubernetes.io/region=eu-west. Repeatable.
+        #[arg(long = "label", value_parser = parse_label)]
+        labels: Vec<(String, String)>,
+        /// Where to write the agent's kubeconfig.
+        #[arg(long, short)]
+        output: PathBuf,
+        /// Hub API server URL as the member reaches it (default: the one in
+        /// the hub kubeconfig).
+        #[arg(long)]
+        hub_server: Option<String>,
+        /// Lifetime of the agent's token, e.g. 8760h. Rotate before it ends
+        /// by joining again.
+        #[arg(long, default_value = "8760h", value_parser = parse_duration)]
+        token_ttl: std::time::Duration,
+        /// Recreate the agent's ServiceAccount first: every token minted
+        /// before stops working.
+        #[arg(long)]
+        rotate: bool,
+        #[command(flatten)]
+        hub: HubArgs,
+    },
+    /// Revoke a member: its credentials, RBAC, hub namespace and
+    /// MemberCluster. What the member runs stays there.
+    Unjoin {
+        name: String,
+        #[command(flatten)]
+        hub: HubArgs,
+    },
     /// Print Fedway's CRDs as YAML (for `kubectl apply --server-side -f -`),
     /// or write one file per CRD into a directory.
     Crds {
@@ -29,12 +64,103 @@ enum Command {
     },
 }
 
-fn main() -> anyhow::Result<()> {
+#[derive(Debug, clap::Args)]
+struct HubArgs {
+    /// Kubeconfig of the hub cluster; in-cluster (or $KUBECONFIG) when absent.
+    #[arg(long, env = "FEDWAY_HUB_KUBECONFIG")]
+    kubeconfig: Option<PathBuf>,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     fedway_runtime::init(&cli.log)?;
     match cli.command {
         Command::Crds { output_dir } => write_crds(output_dir),
+        Command::Join {
+            name,
+            labels,
+            output,
+            hub_server,
+            token_ttl,
+            rotate,
+            hub,
+        } => {
+            let config = fedway_runtime::kube_config(hub.kubeconfig.as_deref()).await?;
+            let server = hub_server.unwrap_or_else(|| config.cluster_url.to_string());
+            let ca = config.root_cert.clone().unwrap_or_default();
+            let client = fedway_runtime::client_for(config)?;
+            let labels = labels.into_iter().collect();
+            let request = fedway_hub::join::JoinRequest {
+                name: &name,
+                labels: &labels,
+                token_ttl,
+                rotate,
+            };
+            let token = fedway_hub::join::join(&client, &request).await?;
+            let kubeconfig = fedway_hub::agent_kubeconfig::render(
+                &name,
+                server.trim_end_matches('/'),
+                &ca,
+                &token,
+            )?;
+            write_private(&output, &kubeconfig)?;
+            println!(
+                "joined {name}; agent kubeconfig in {} (token valid for {}).\nOn the member: fedway-agent --hub-kubeconfig {} --cluster {name}",
+                output.display(),
+                humanize(token_ttl),
+                output.display()
+            );
+            Ok(())
+        }
+        Command::Unjoin { name, hub } => {
+            let client = fedway_runtime::kube_client(hub.kubeconfig.as_deref()).await?;
+            fedway_hub::join::unjoin(&client, &name).await?;
+            println!(
+                "unjoined {name}: its credentials are revoked; what it runs stays on the member"
+            );
+            Ok(())
+        }
     }
+}
+
+fn parse_label(text: &str) -> Result<(String, String), String> {
+    let (key, value) = text
+        .split_once('=')
+        .ok_or_else(|| format!("{text:?} is not key=value"))?;
+    if key.is_empty() {
+        return Err(format!("{text:?} has an empty key"));
+    }
+    Ok((key.to_owned(), value.to_owned()))
+}
+
+fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    fedway_crds::duration::Duration::parse(text)
+        .and_then(|d| d.to_std())
+        .map_err(|e| e.to_string())
+}
+
+fn humanize(duration: std::time::Duration) -> String {
+    let hours = duration.as_secs() / 3600;
+    if hours >= 48 {
+        format!("{} days", hours / 24)
+    } else {
+        format!("{}s", duration.as_secs())
+    }
+}
+
+/// Writes a credential file readable by its owner only.
+fn write_private(path: &std::path::Path, contents: &str) -> anyhow::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("writing {}", path.display()))?;
+    file.write_all(contents.as_bytes())
+        .with_context(|| format!("writing {}", path.display()))
 }
 
 fn write_crds(output_dir: Option<PathBuf>) -> anyhow::Result<()> {

@@ -78,7 +78,13 @@ pub fn init(log: &LogArgs) -> Result<(), Error> {
 /// A client for the cluster in `kubeconfig`, or, without one, for the
 /// cluster the process runs in (or `$KUBECONFIG`).
 pub async fn kube_client(kubeconfig: Option<&Path>) -> Result<kube::Client, Error> {
-    let config = match kubeconfig {
+    client_for(kube_config(kubeconfig).await?)
+}
+
+/// The client configuration in `kubeconfig`, or in-cluster (or
+/// `$KUBECONFIG`) without one.
+pub async fn kube_config(kubeconfig: Option<&Path>) -> Result<kube::Config, Error> {
+    Ok(match kubeconfig {
         Some(path) => {
             let kubeconfig_error = |source| Error::Kubeconfig {
                 path: path.to_owned(),
@@ -92,7 +98,11 @@ pub async fn kube_client(kubeconfig: Option<&Path>) -> Result<kube::Client, Erro
         None => kube::Config::infer()
             .await
             .map_err(|e| Error::InferConfig(Box::new(e)))?,
-    };
+    })
+}
+
+/// A client for `config`.
+pub fn client_for(config: kube::Config) -> Result<kube::Client, Error> {
     let cluster_url = config.cluster_url.to_string();
     kube::Client::try_from(config).map_err(|source| Error::Client {
         cluster_url,
