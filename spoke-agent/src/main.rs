@@ -1,8 +1,10 @@
 //! `fedway-agent`: Fedway's spoke agent, one per member cluster.
 
-use std::path::PathBuf;
+use std::{path::PathBuf, sync::Arc};
 
+use anyhow::Context as _;
 use clap::Parser;
+use fedway_agent::{kinds::Kinds, reconcile::Context};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -24,11 +26,23 @@ struct Cli {
     kubeconfig: Option<PathBuf>,
 }
 
-fn main() -> anyhow::Result<()> {
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     fedway_runtime::init(&cli.log)?;
-    anyhow::bail!(
-        "fedway-agent for cluster {:?}: joining and applying Works is not implemented yet (tracked in issue #3)",
-        cli.cluster
-    )
+    let hub = fedway_runtime::kube_client(Some(&cli.hub_kubeconfig))
+        .await
+        .context("hub client")?;
+    let member = fedway_runtime::kube_client(cli.kubeconfig.as_deref())
+        .await
+        .context("member client")?;
+    let ctx = Arc::new(Context {
+        hub,
+        kinds: Kinds::new(member.clone()),
+        member,
+        namespace: format!("fedway-member-{}", cli.cluster),
+        cluster: cli.cluster,
+    });
+    fedway_agent::run::run(ctx, fedway_runtime::shutdown_signal()).await?;
+    Ok(())
 }

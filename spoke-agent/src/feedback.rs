@@ -1,0 +1,156 @@
+//! What the member's Gateway API implementation says about an applied
+//! object, reduced to the bounded feedback the hub aggregates. Pure.
+
+use fedway_crds::work::{Feedback, FeedbackCondition, ListenerFeedback, ParentFeedback};
+use serde_json::Value;
+
+const MAX_ADDRESSES: usize = 16;
+const MAX_LISTENERS: usize = 64;
+const MAX_PARENTS: usize = 32;
+const MAX_MESSAGE: usize = 1024;
+const GATEWAY_CONDITIONS: [&str; 2] = ["Accepted", "Programmed"];
+const ROUTE_CONDITIONS: [&str; 2] = ["Accepted", "ResolvedRefs"];
+
+/// Feedback for Gateways and routes; `None` for other kinds or before the
+/// implementation has written any status.
+pub fn extract(live: &Value) -> Option<Feedback> {
+    let status = live.get("status")?;
+    match live["kind"].as_str()? {
+        "Gateway" => Some(Feedback {
+            addresses: status["addresses"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|a| a["value"].as_str().map(str::to_owned))
+                .take(MAX_ADDRESSES)
+                .collect(),
+            conditions: conditions(&status["conditions"], &GATEWAY_CONDITIONS),
+            listeners: status["listeners"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .take(MAX_LISTENERS)
+                .map(|l| ListenerFeedback {
+                    name: l["name"].as_str().unwrap_or_default().to_owned(),
+                    attached_routes: l["attachedRoutes"]
+                        .as_i64()
+                        .and_then(|n| i32::try_from(n).ok())
+                        .unwrap_or(0),
+                    programmed: l["conditions"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .any(|c| c["type"] == "Programmed" && c["status"] == "True"),
+                })
+                .collect(),
+            parents: vec![],
+        }),
+        "HTTPRoute" | "GRPCRoute" => Some(Feedback {
+            parents: status["parents"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .take(MAX_PARENTS)
+                .map(|p| ParentFeedback {
+                    gateway: p["parentRef"]["name"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned(),
+                    section_name: p["parentRef"]["sectionName"].as_str().map(str::to_owned),
+                    conditions: conditions(&p["conditions"], &ROUTE_CONDITIONS),
+                })
+                .collect(),
+            ..Default::default()
+        }),
+        _ => None,
+    }
+}
+
+fn conditions(list: &Value, wanted: &[&str]) -> Vec<FeedbackCondition> {
+    list.as_array()
+        .into_iter()
+        .flatten()
+        .filter(|c| c["type"].as_str().is_some_and(|t| wanted.contains(&t)))
+        .map(|c| FeedbackCondition {
+            type_: c["type"].as_str().unwrap_or_default().to_owned(),
+            status: c["status"].as_str().unwrap_or("Unknown").to_owned(),
+            reason: c["reason"].as_str().unwrap_or_default().to_owned(),
+            message: truncate(c["message"].as_str().unwrap_or_default(), MAX_MESSAGE),
+        })
+        .collect()
+}
+
+fn truncate(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_owned();
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text[..end].to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn gateway_feedback_is_bounded_and_selective() {
+        let addresses: Vec<Value> = (0..20)
+            .map(|i| json!({"type": "IPAddress", "value": format!("10.0.0.{i}")}))
+            .collect();
+        let live = json!({
+            "kind": "Gateway",
+            "status": {
+                "addresses": addresses,
+                "conditions": [
+                    {"type": "Accepted", "status": "True", "reason": "Accepted", "message": "ok"},
+                    {"type": "Programmed", "status": "False", "reason": "Pending", "message": "x".repeat(5000)},
+                    {"type": "VendorSpecific", "status": "True"},
+                ],
+                "listeners": [{"name": "http", "attachedRoutes": 2, "conditions": [{"type": "Programmed", "status": "True"}]}],
+            },
+        });
+        let feedback = extract(&live).expect("feedback");
+        assert_eq!(feedback.addresses.len(), 16);
+        assert_eq!(feedback.conditions.len(), 2);
+        assert_eq!(feedback.conditions[1].message.len(), 1024);
+        assert_eq!(
+            feedback.listeners,
+            [ListenerFeedback {
+                name: "http".into(),
+                attached_routes: 2,
+                programmed: true
+            }]
+        );
+    }
+
+    #[test]
+    fn route_feedback_lists_parents() {
+        let live = json!({
+            "kind": "HTTPRoute",
+            "status": {"parents": [{
+                "parentRef": {"name": "shop", "sectionName": "http"},
+                "controllerName": "istio.io/gateway-controller",
+                "conditions": [{"type": "Accepted", "status": "True", "reason": "Accepted"},
+                               {"type": "ResolvedRefs", "status": "False", "reason": "BackendNotFound", "message": "svc"}],
+            }]},
+        });
+        let feedback = extract(&live).expect("feedback");
+        assert_eq!(feedback.parents[0].gateway, "shop");
+        assert_eq!(feedback.parents[0].section_name.as_deref(), Some("http"));
+        assert_eq!(feedback.parents[0].conditions[1].reason, "BackendNotFound");
+    }
+
+    #[test]
+    fn nothing_for_other_kinds_or_without_status() {
+        assert_eq!(
+            extract(&json!({"kind": "ReferenceGrant", "status": {}})),
+            None
+        );
+        assert_eq!(extract(&json!({"kind": "Gateway"})), None);
+    }
+}

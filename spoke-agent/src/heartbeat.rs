@@ -1,0 +1,183 @@
+//! The agent's heartbeat and self-report: it renews a Lease in its hub
+//! namespace every interval (the hub derives Ready from it) and keeps its
+//! MemberCluster's status current: Kubernetes and agent versions and the
+//! GatewayClasses the member has.
+
+use std::time::Duration;
+
+use backon::{ExponentialBuilder, Retryable};
+use fedway_crds::{MemberCluster, member_cluster::DiscoveredGatewayClass};
+use k8s_openapi::{api::coordination::v1::Lease, apimachinery::pkg::apis::meta::v1::MicroTime};
+use kube::{
+    Api,
+    api::{DynamicObject, ListParams, Patch, PatchParams},
+    core::{ApiResource, GroupVersionKind},
+};
+use serde_json::json;
+
+use crate::{Error, FIELD_MANAGER, hub_error, member_error, reconcile::Context};
+
+/// Name of the agent's Lease in its hub namespace.
+pub const LEASE_NAME: &str = "fedway-agent";
+const DEFAULT_INTERVAL: Duration = Duration::from_secs(10);
+
+/// What the agent reports in its MemberCluster's status.
+#[derive(Clone, Debug, PartialEq)]
+struct Report {
+    kubernetes_version: String,
+    gateway_classes: Vec<DiscoveredGatewayClass>,
+}
+
+/// Renews the lease and reports, forever. Failures are logged and retried
+/// with backoff within each interval; nothing is ever deleted because the
+/// hub cannot be reached.
+pub async fn run(ctx: &Context) {
+    let mut last_report: Option<Report> = None;
+    loop {
+        let interval = heartbeat_interval(ctx).await;
+        let renew = || renew_lease(ctx, interval);
+        if let Err(error) = renew
+            .retry(backoff(interval))
+            .notify(|e, after| tracing::warn!(%e, ?after, "renewing the lease failed; retrying"))
+            .await
+        {
+            tracing::error!(%error, "could not renew the lease this interval");
+        }
+        match report(ctx).await {
+            Ok(current) if last_report.as_ref() != Some(&current) => {
+                match send_report(ctx, &current).await {
+                    Ok(()) => last_report = Some(current),
+                    Err(error) => tracing::warn!(%error, "reporting member status failed"),
+                }
+            }
+            Ok(_) => {}
+            Err(error) => tracing::warn!(%error, "reading member state failed"),
+        }
+        tokio::time::sleep(interval).await;
+    }
+}
+
+fn backoff(interval: Duration) -> ExponentialBuilder {
+    ExponentialBuilder::default()
+        .with_min_delay(Duration::from_millis(200))
+        .with_max_delay(interval / 2)
+        .with_max_times(3)
+        .with_jitter()
+}
+
+async fn heartbeat_interval(ctx: &Context) -> Duration {
+    let members: Api<MemberCluster> = Api::all(ctx.hub.clone());
+    match members.get(&ctx.cluster).await {
+        Ok(member) => member
+            .spec
+            .heartbeat
+            .interval
+            .to_std()
+            .unwrap_or(DEFAULT_INTERVAL),
+        Err(error) => {
+            tracing::debug!(%error, "reading own MemberCluster failed; using the default heartbeat interval");
+            DEFAULT_INTERVAL
+        }
+    }
+}
+
+async fn renew_lease(ctx: &Context, interval: Duration) -> Result<(), Error> {
+    let leases: Api<Lease> = Api::namespaced(ctx.hub.clone(), &ctx.namespace);
+    let lease = json!({
+        "apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+        "metadata": {"name": LEASE_NAME, "namespace": ctx.namespace},
+        "spec": {
+            "holderIdentity": format!("{}/{}", ctx.cluster, hostname()),
+            "leaseDurationSeconds": interval.as_secs().max(1),
+            "renewTime": MicroTime(k8s_openapi::jiff::Timestamp::now()),
+        },
+    });
+    leases
+        .patch(
+            LEASE_NAME,
+            &PatchParams::apply(FIELD_MANAGER).force(),
+            &Patch::Apply(&lease),
+        )
+        .await
+        .map_err(hub_error(
+            "renewing",
+            format!("Lease {}/{LEASE_NAME}", ctx.namespace),
+        ))?;
+    Ok(())
+}
+
+async fn report(ctx: &Context) -> Result<Report, Error> {
+    let version = ctx
+        .member
+        .apiserver_version()
+        .await
+        .map_err(member_error("reading", "the Kubernetes version"))?;
+    let resource = ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk("gateway.networking.k8s.io", "v1", "GatewayClass"),
+        "gatewayclasses",
+    );
+    let classes: Api<DynamicObject> = Api::all_with(ctx.member.clone(), &resource);
+    let gateway_classes = match classes.list(&ListParams::default()).await {
+        Ok(list) => {
+            let mut found: Vec<DiscoveredGatewayClass> = list
+                .items
+                .iter()
+                .map(|class| DiscoveredGatewayClass {
+                    name: class.metadata.name.clone().unwrap_or_default(),
+                    controller_name: class.data["spec"]["controllerName"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .into(),
+                    accepted: class.data["status"]["conditions"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .any(|c| c["type"] == "Accepted" && c["status"] == "True"),
+                })
+                .collect();
+            found.sort_by(|a, b| a.name.cmp(&b.name));
+            found.truncate(64);
+            found
+        }
+        // No Gateway API in the member: no classes.
+        Err(kube::Error::Api(status)) if status.code == 404 => vec![],
+        Err(e) => return Err(member_error("listing", "GatewayClasses")(e)),
+    };
+    Ok(Report {
+        kubernetes_version: version.git_version,
+        gateway_classes,
+    })
+}
+
+async fn send_report(ctx: &Context, report: &Report) -> Result<(), Error> {
+    let members: Api<MemberCluster> = Api::all(ctx.hub.clone());
+    let status = json!({
+        "apiVersion": "fedway.dev/v1alpha1", "kind": "MemberCluster",
+        "status": {
+            "kubernetesVersion": report.kubernetes_version,
+            "agentVersion": env!("CARGO_PKG_VERSION"),
+            "gatewayClasses": report.gateway_classes,
+        },
+    });
+    members
+        .patch_status(
+            &ctx.cluster,
+            &PatchParams::apply(FIELD_MANAGER).force(),
+            &Patch::Apply(&status),
+        )
+        .await
+        .map_err(hub_error(
+            "reporting status of",
+            format!("MemberCluster {}", ctx.cluster),
+        ))?;
+    Ok(())
+}
+
+fn hostname() -> String {
+    std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "agent".into())
+}

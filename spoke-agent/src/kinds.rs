@@ -1,0 +1,81 @@
+//! Resolving the kinds in Works to the member's API resources, once per
+//! kind, and listing the kinds Fedway manages that the member serves.
+
+use std::collections::HashMap;
+
+use kube::{
+    Client,
+    core::{ApiResource, GroupVersionKind},
+    discovery::{ApiCapabilities, Scope},
+};
+use tokio::sync::RwLock;
+
+use crate::Error;
+
+/// Kinds Fedway places into members: watched for drift and swept when
+/// their Work is gone.
+pub const MANAGED_KINDS: [(&str, &str); 6] = [
+    ("gateway.networking.k8s.io", "Gateway"),
+    ("gateway.networking.k8s.io", "HTTPRoute"),
+    ("gateway.networking.k8s.io", "GRPCRoute"),
+    ("gateway.networking.k8s.io", "ReferenceGrant"),
+    ("fedway.dev", "DNSRecord"),
+    ("fedway.dev", "DNSZone"),
+];
+
+/// A cache of the member's discovery answers.
+pub struct Kinds {
+    client: Client,
+    resolved: RwLock<HashMap<GroupVersionKind, (ApiResource, bool)>>,
+}
+
+impl Kinds {
+    pub fn new(client: Client) -> Self {
+        Self {
+            client,
+            resolved: RwLock::new(HashMap::new()),
+        }
+    }
+
+    /// The API resource of `gvk` and whether it is namespaced.
+    pub async fn resolve(&self, gvk: &GroupVersionKind) -> Result<(ApiResource, bool), Error> {
+        if let Some(found) = self.resolved.read().await.get(gvk) {
+            return Ok(found.clone());
+        }
+        let (resource, capabilities): (ApiResource, ApiCapabilities) =
+            kube::discovery::pinned_kind(&self.client, gvk)
+                .await
+                .map_err(|source| Error::UnknownKind {
+                    kind: format!("{}/{} {}", gvk.group, gvk.version, gvk.kind),
+                    source: Box::new(source),
+                })?;
+        let found = (resource, capabilities.scope == Scope::Namespaced);
+        self.resolved
+            .write()
+            .await
+            .insert(gvk.clone(), found.clone());
+        Ok(found)
+    }
+
+    /// The managed kinds the member serves, at their preferred versions.
+    pub async fn managed(&self) -> Result<Vec<ApiResource>, Error> {
+        let groups: Vec<&str> = MANAGED_KINDS.iter().map(|(g, _)| *g).collect();
+        let discovery = kube::Discovery::new(self.client.clone())
+            .filter(&groups)
+            .run()
+            .await
+            .map_err(|source| Error::Member {
+                action: "discovering",
+                what: "Gateway API and Fedway kinds".into(),
+                source: Box::new(source),
+            })?;
+        Ok(discovery
+            .groups()
+            .flat_map(|group| group.recommended_resources())
+            .filter(|(resource, _)| {
+                MANAGED_KINDS.contains(&(resource.group.as_str(), resource.kind.as_str()))
+            })
+            .map(|(resource, _)| resource)
+            .collect())
+    }
+}

@@ -1,0 +1,406 @@
+//! Reconciling one Work: apply each manifest to the member (server-side
+//! apply, field manager `fedway-agent`), refuse takeovers the policy does
+//! not allow, prune what left the Work, and report per-object status and
+//! feedback into the Work's status. Writes to the member only when the
+//! member differs from the Work, so a restart causes none.
+
+use std::{collections::BTreeSet, sync::Arc, time::Duration};
+
+use fedway_crds::work::{
+    DeletionPolicy, ManifestStatus, ObjectIdentity, Work, WorkStatus, condition as work_condition,
+};
+use k8s_openapi::{
+    api::core::v1::Namespace,
+    apimachinery::pkg::apis::meta::v1::{Condition, Time},
+};
+use kube::{
+    Api, Client, ResourceExt,
+    api::{DeleteParams, DynamicObject, Patch, PatchParams, PostParams},
+    core::GroupVersionKind,
+    runtime::controller::Action,
+};
+use serde_json::{Value, json};
+
+use crate::{
+    Error, FIELD_MANAGER, feedback, hub_error,
+    kinds::Kinds,
+    member_error,
+    takeover::{
+        self, ADOPTED_ANNOTATION, DELETION_ANNOTATION, MANAGED_LABEL, MANAGED_VALUE,
+        WORK_ANNOTATION,
+    },
+};
+
+/// What the reconciler needs.
+pub struct Context {
+    pub hub: Client,
+    pub member: Client,
+    /// The member's name in the hub.
+    pub cluster: String,
+    /// The member's namespace in the hub.
+    pub namespace: String,
+    pub kinds: Kinds,
+}
+
+/// Reconciles one Work. Errors are retried by the controller.
+pub async fn reconcile(work: Arc<Work>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let name = work.name_any();
+    let mut manifests = Vec::with_capacity(work.spec.manifests.len());
+    let mut current = BTreeSet::new();
+    let previous = work.status.as_ref();
+    for (index, manifest) in work.spec.manifests.iter().enumerate() {
+        let object = Value::Object(manifest.0.clone());
+        let identity = identity_of(&object).ok_or_else(|| Error::BadManifest {
+            index,
+            message: "apiVersion, kind and metadata.name are required".into(),
+        })?;
+        current.insert(identity.clone());
+        let before = previous.and_then(|s| s.manifests.iter().find(|m| m.identity == identity));
+        let status = match apply_one(&ctx, &name, &work, object, &identity).await {
+            Ok(outcome) => outcome.into_status(identity, before),
+            Err(e) => ManifestStatus {
+                conditions: vec![condition(
+                    before,
+                    work_condition::APPLIED,
+                    false,
+                    "ApplyFailed",
+                    &e.to_string(),
+                )],
+                identity,
+                feedback: None,
+            },
+        };
+        manifests.push(status);
+    }
+    for gone in previous
+        .into_iter()
+        .flat_map(|s| &s.manifests)
+        .filter(|m| !current.contains(&m.identity))
+    {
+        prune(&ctx, &name, &gone.identity).await?;
+    }
+    let status = work_status(&work, manifests);
+    if previous != Some(&status) {
+        let works: Api<Work> = Api::namespaced(ctx.hub.clone(), &ctx.namespace);
+        let patch = json!({"apiVersion": "fedway.dev/v1alpha1", "kind": "Work", "status": status});
+        works
+            .patch_status(
+                &name,
+                &PatchParams::apply(FIELD_MANAGER).force(),
+                &Patch::Apply(&patch),
+            )
+            .await
+            .map_err(hub_error(
+                "reporting status of",
+                format!("Work {}/{name}", ctx.namespace),
+            ))?;
+    }
+    Ok(Action::await_change())
+}
+
+/// Retries a failed reconcile after a pause; watches trigger earlier ones.
+pub fn error_policy(work: Arc<Work>, error: &Error, _: Arc<Context>) -> Action {
+    tracing::warn!(work = work.name_any(), %error, "reconcile failed; retrying");
+    Action::requeue(Duration::from_secs(5))
+}
+
+/// The result of applying one manifest.
+struct Outcome {
+    conflict: Option<String>,
+    feedback: Option<fedway_crds::work::Feedback>,
+}
+
+impl Outcome {
+    fn into_status(
+        self,
+        identity: ObjectIdentity,
+        before: Option<&ManifestStatus>,
+    ) -> ManifestStatus {
+        let conditions = match &self.conflict {
+            None => vec![condition(
+                before,
+                work_condition::APPLIED,
+                true,
+                "Applied",
+                "",
+            )],
+            Some(why) => vec![
+                condition(before, work_condition::APPLIED, false, "Conflict", why),
+                condition(
+                    before,
+                    work_condition::CONFLICT,
+                    true,
+                    "TakeoverRefused",
+                    why,
+                ),
+            ],
+        };
+        ManifestStatus {
+            identity,
+            conditions,
+            feedback: self.feedback,
+        }
+    }
+}
+
+async fn apply_one(
+    ctx: &Context,
+    work_name: &str,
+    work: &Work,
+    mut desired: Value,
+    identity: &ObjectIdentity,
+) -> Result<Outcome, Error> {
+    let gvk = GroupVersionKind::gvk(&identity.group, &identity.version, &identity.kind);
+    let (resource, namespaced) = ctx.kinds.resolve(&gvk).await?;
+    let api: Api<DynamicObject> = match (&identity.namespace, namespaced) {
+        (Some(namespace), true) => {
+            ensure_namespace(&ctx.member, namespace).await?;
+            Api::namespaced_with(ctx.member.clone(), namespace, &resource)
+        }
+        (None, true) => {
+            return Err(Error::MissingNamespace(describe(identity)));
+        }
+        _ => Api::all_with(ctx.member.clone(), &resource),
+    };
+    mark(&mut desired, work_name, work.spec.deletion_policy);
+    let what = describe(identity);
+    let live = api
+        .get_opt(&identity.name)
+        .await
+        .map_err(member_error("reading", what.clone()))?
+        .map(|o| serde_json::to_value(o).unwrap_or_default());
+    let applied = match takeover::decide(&desired, live.as_ref(), work.spec.takeover) {
+        takeover::Action::UpToDate => live,
+        takeover::Action::Apply { adopt } => {
+            if adopt {
+                desired["metadata"]["annotations"][ADOPTED_ANNOTATION] = "true".into();
+            }
+            let object = api
+                .patch(
+                    &identity.name,
+                    &PatchParams::apply(FIELD_MANAGER).force(),
+                    &Patch::Apply(&desired),
+                )
+                .await
+                .map_err(member_error("applying", what.clone()))?;
+            tracing::info!(work = work_name, object = what, adopt, "applied");
+            Some(serde_json::to_value(object).unwrap_or_default())
+        }
+        takeover::Action::Conflict(why) => {
+            return Ok(Outcome {
+                conflict: Some(format!("{what}: {why}")),
+                feedback: None,
+            });
+        }
+    };
+    Ok(Outcome {
+        conflict: None,
+        feedback: applied.as_ref().and_then(feedback::extract),
+    })
+}
+
+/// Adds Fedway's label and annotations to a desired object.
+fn mark(desired: &mut Value, work_name: &str, deletion: DeletionPolicy) {
+    let metadata = &mut desired["metadata"];
+    metadata["labels"][MANAGED_LABEL] = MANAGED_VALUE.into();
+    metadata["annotations"][WORK_ANNOTATION] = work_name.into();
+    metadata["annotations"][DELETION_ANNOTATION] = match deletion {
+        DeletionPolicy::Delete => "Delete",
+        DeletionPolicy::Orphan => "Orphan",
+    }
+    .into();
+}
+
+/// Creates a namespace the member lacks (and never deletes one).
+async fn ensure_namespace(member: &Client, name: &str) -> Result<(), Error> {
+    let namespaces: Api<Namespace> = Api::all(member.clone());
+    if namespaces
+        .get_opt(name)
+        .await
+        .map_err(member_error("reading", format!("Namespace {name}")))?
+        .is_some()
+    {
+        return Ok(());
+    }
+    let namespace: Namespace = serde_json::from_value(json!({
+        "metadata": {"name": name, "labels": {"fedway.dev/created-by": MANAGED_VALUE}},
+    }))
+    .unwrap_or_default();
+    match namespaces.create(&PostParams::default(), &namespace).await {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(status)) if status.code == 409 => Ok(()),
+        Err(e) => Err(member_error("creating", format!("Namespace {name}"))(e)),
+    }
+}
+
+/// Removes an object that left its Work: deleted when Fedway created it,
+/// released (Fedway's markers removed) when it was taken over or the Work
+/// says Orphan. Objects that are not Fedway's, or belong to another Work,
+/// are never touched.
+pub async fn prune(ctx: &Context, work_name: &str, identity: &ObjectIdentity) -> Result<(), Error> {
+    let gvk = GroupVersionKind::gvk(&identity.group, &identity.version, &identity.kind);
+    let Ok((resource, namespaced)) = ctx.kinds.resolve(&gvk).await else {
+        return Ok(()); // The kind is gone from the member, and with it the object.
+    };
+    let api: Api<DynamicObject> = match (&identity.namespace, namespaced) {
+        (Some(namespace), true) => Api::namespaced_with(ctx.member.clone(), namespace, &resource),
+        _ => Api::all_with(ctx.member.clone(), &resource),
+    };
+    let what = describe(identity);
+    let Some(live) = api
+        .get_opt(&identity.name)
+        .await
+        .map_err(member_error("reading", what.clone()))?
+    else {
+        return Ok(());
+    };
+    let live = serde_json::to_value(live).unwrap_or_default();
+    if !takeover::is_managed(&live) || live["metadata"]["annotations"][WORK_ANNOTATION] != work_name
+    {
+        return Ok(());
+    }
+    remove(&api, &identity.name, &live, &what).await
+}
+
+/// Deletes or releases a Fedway-managed object, per its annotations.
+pub async fn remove(
+    api: &Api<DynamicObject>,
+    name: &str,
+    live: &Value,
+    what: &str,
+) -> Result<(), Error> {
+    let annotations = &live["metadata"]["annotations"];
+    if annotations[ADOPTED_ANNOTATION] == "true" || annotations[DELETION_ANNOTATION] == "Orphan" {
+        let release = json!({"metadata": {
+            "labels": {MANAGED_LABEL: null},
+            "annotations": {WORK_ANNOTATION: null, ADOPTED_ANNOTATION: null, DELETION_ANNOTATION: null},
+        }});
+        api.patch(name, &PatchParams::default(), &Patch::Merge(&release))
+            .await
+            .map_err(member_error("releasing", what.to_owned()))?;
+        tracing::info!(object = what, "released");
+    } else {
+        match api.delete(name, &DeleteParams::background()).await {
+            Ok(_) => tracing::info!(object = what, "deleted"),
+            Err(kube::Error::Api(status)) if status.code == 404 => {}
+            Err(e) => return Err(member_error("deleting", what.to_owned())(e)),
+        }
+    }
+    Ok(())
+}
+
+fn work_status(work: &Work, manifests: Vec<ManifestStatus>) -> WorkStatus {
+    let previous = work.status.as_ref();
+    let failing: Vec<&ManifestStatus> = manifests
+        .iter()
+        .filter(|m| {
+            !m.conditions
+                .iter()
+                .any(|c| c.type_ == work_condition::APPLIED && c.status == "True")
+        })
+        .collect();
+    let before = previous
+        .map(|s| s.conditions.as_slice())
+        .unwrap_or_default();
+    let applied = if failing.is_empty() {
+        condition_in(
+            before,
+            work_condition::APPLIED,
+            true,
+            "Applied",
+            &format!("{} objects applied", manifests.len()),
+        )
+    } else {
+        let conflict = failing.iter().any(|m| {
+            m.conditions
+                .iter()
+                .any(|c| c.type_ == work_condition::CONFLICT)
+        });
+        let message: Vec<String> = failing
+            .iter()
+            .take(4)
+            .filter_map(|m| {
+                m.conditions
+                    .iter()
+                    .find(|c| c.type_ == work_condition::APPLIED)
+            })
+            .map(|c| c.message.clone())
+            .collect();
+        condition_in(
+            before,
+            work_condition::APPLIED,
+            false,
+            if conflict { "Conflict" } else { "ApplyFailed" },
+            &message.join("; "),
+        )
+    };
+    WorkStatus {
+        observed_generation: work.metadata.generation,
+        conditions: vec![applied],
+        manifests,
+    }
+}
+
+fn condition(
+    before: Option<&ManifestStatus>,
+    type_: &str,
+    status: bool,
+    reason: &str,
+    message: &str,
+) -> Condition {
+    condition_in(
+        before.map(|b| b.conditions.as_slice()).unwrap_or_default(),
+        type_,
+        status,
+        reason,
+        message,
+    )
+}
+
+/// A condition, keeping the previous transition time when nothing about it
+/// changed, so an unchanged status is byte-for-byte unchanged.
+fn condition_in(
+    before: &[Condition],
+    type_: &str,
+    status: bool,
+    reason: &str,
+    message: &str,
+) -> Condition {
+    let status = if status { "True" } else { "False" };
+    if let Some(same) = before.iter().find(|c| {
+        c.type_ == type_ && c.status == status && c.reason == reason && c.message == message
+    }) {
+        return same.clone();
+    }
+    Condition {
+        type_: type_.into(),
+        status: status.into(),
+        reason: reason.into(),
+        message: message.into(),
+        last_transition_time: Time(k8s_openapi::jiff::Timestamp::now()),
+        observed_generation: None,
+    }
+}
+
+/// Group, version, kind, namespace and name of a raw object.
+pub fn identity_of(object: &Value) -> Option<ObjectIdentity> {
+    let api_version = object["apiVersion"].as_str()?;
+    let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
+    Some(ObjectIdentity {
+        group: group.into(),
+        version: version.into(),
+        kind: object["kind"].as_str()?.into(),
+        namespace: object["metadata"]["namespace"].as_str().map(str::to_owned),
+        name: object["metadata"]["name"]
+            .as_str()
+            .filter(|n| !n.is_empty())?
+            .into(),
+    })
+}
+
+fn describe(identity: &ObjectIdentity) -> String {
+    match &identity.namespace {
+        Some(ns) => format!("{} {ns}/{}", identity.kind, identity.name),
+        None => format!("{} {}", identity.kind, identity.name),
+    }
+}

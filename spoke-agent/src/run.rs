@@ -1,0 +1,126 @@
+//! Wiring: the Work controller (watching Works in the hub and Fedway's
+//! objects in the member, so drift is corrected from watches within
+//! seconds), the heartbeat, and the sweep of objects whose Work is gone.
+
+use std::{collections::BTreeSet, future::Future, sync::Arc, time::Duration};
+
+use fedway_crds::work::Work;
+use futures::StreamExt;
+use kube::{
+    Api, ResourceExt,
+    api::{DynamicObject, ListParams},
+    runtime::{Controller, reflector::ObjectRef, reflector::Store, watcher},
+};
+
+use crate::{
+    Error, heartbeat, member_error,
+    reconcile::{self, Context},
+    takeover::{MANAGED_LABEL, MANAGED_VALUE, WORK_ANNOTATION},
+};
+
+/// How often objects whose Work is gone are looked for.
+const SWEEP_EVERY: Duration = Duration::from_secs(5);
+
+/// Runs the agent until `shutdown` resolves.
+pub async fn run(
+    ctx: Arc<Context>,
+    shutdown: impl Future<Output = ()> + Send + Sync + 'static,
+) -> Result<(), Error> {
+    let managed = ctx.kinds.managed().await?;
+    tracing::info!(
+        cluster = ctx.cluster,
+        hub_namespace = ctx.namespace,
+        kinds = ?managed.iter().map(|r| r.kind.as_str()).collect::<Vec<_>>(),
+        "agent starting"
+    );
+    let works: Api<Work> = Api::namespaced(ctx.hub.clone(), &ctx.namespace);
+    let mut controller = Controller::new(works, watcher::Config::default());
+    let selector = format!("{MANAGED_LABEL}={MANAGED_VALUE}");
+    for resource in &managed {
+        let api: Api<DynamicObject> = Api::all_with(ctx.member.clone(), resource);
+        let namespace = ctx.namespace.clone();
+        controller = controller.watches_with(
+            api,
+            resource.clone(),
+            watcher::Config::default().labels(&selector),
+            move |object: DynamicObject| {
+                object
+                    .annotations()
+                    .get(WORK_ANNOTATION)
+                    .map(|work| ObjectRef::<Work>::new(work).within(&namespace))
+            },
+        );
+    }
+    let store = controller.store();
+
+    let heartbeat_ctx = ctx.clone();
+    let heartbeat = tokio::spawn(async move { heartbeat::run(&heartbeat_ctx).await });
+    let sweep_ctx = ctx.clone();
+    let sweeper = tokio::spawn(async move { sweep_forever(&sweep_ctx, store, &managed).await });
+
+    controller
+        .graceful_shutdown_on(shutdown)
+        .run(reconcile::reconcile, reconcile::error_policy, ctx)
+        .for_each(|result| async move {
+            if let Err(error) = result {
+                tracing::debug!(%error, "controller event");
+            }
+        })
+        .await;
+    heartbeat.abort();
+    sweeper.abort();
+    Ok(())
+}
+
+async fn sweep_forever(ctx: &Context, works: Store<Work>, managed: &[kube::core::ApiResource]) {
+    // Until the first complete list of Works, the agent cannot know which
+    // are gone; with the hub unreachable, it never sweeps.
+    if works.wait_until_ready().await.is_err() {
+        return;
+    }
+    loop {
+        if let Err(error) = sweep(ctx, &works, managed).await {
+            tracing::warn!(%error, "sweeping objects of deleted Works failed");
+        }
+        tokio::time::sleep(SWEEP_EVERY).await;
+    }
+}
+
+/// Deletes (or releases, per their annotations) Fedway's objects whose Work
+/// no longer exists in the hub.
+async fn sweep(
+    ctx: &Context,
+    works: &Store<Work>,
+    managed: &[kube::core::ApiResource],
+) -> Result<(), Error> {
+    let existing: BTreeSet<String> = works.state().iter().map(|w| w.name_any()).collect();
+    let selector = format!("{MANAGED_LABEL}={MANAGED_VALUE}");
+    for resource in managed {
+        let all: Api<DynamicObject> = Api::all_with(ctx.member.clone(), resource);
+        let objects = all
+            .list(&ListParams::default().labels(&selector))
+            .await
+            .map_err(member_error("listing", resource.kind.clone()))?;
+        for object in objects {
+            let Some(work) = object.annotations().get(WORK_ANNOTATION) else {
+                continue;
+            };
+            if existing.contains(work) {
+                continue;
+            }
+            let name = object.name_any();
+            let api: Api<DynamicObject> = match object.namespace() {
+                Some(ns) => Api::namespaced_with(ctx.member.clone(), &ns, resource),
+                None => Api::all_with(ctx.member.clone(), resource),
+            };
+            let what = format!(
+                "{} {}/{name} (Work {work} is gone)",
+                resource.kind,
+                object.namespace().unwrap_or_default()
+            );
+            let live = serde_json::to_value(&object).unwrap_or_default();
+            reconcile::remove(&api, &name, &live, &what).await?;
+        }
+    }
+    Ok(())
+}
