@@ -29,8 +29,10 @@ use serde_json::{Value, json};
 
 use fedway_crds::{MemberCluster, member_cluster::condition};
 
-/// Field manager of everything the hub writes.
-pub const FIELD_MANAGER: &str = "fedway-hub";
+use crate::FIELD_MANAGER;
+
+/// Field manager of the `Joined` condition.
+const JOIN_FIELD_MANAGER: &str = "fedway-hub-join";
 /// The agent's ServiceAccount in its hub namespace.
 pub const AGENT_ACCOUNT: &str = "fedway-agent";
 /// Label naming the member a hub namespace belongs to.
@@ -179,7 +181,7 @@ async fn set_joined(client: &Client, name: &str) -> Result<(), JoinError> {
     });
     api.patch_status(
         name,
-        &PatchParams::apply(FIELD_MANAGER).force(),
+        &PatchParams::apply(JOIN_FIELD_MANAGER).force(),
         &Patch::Apply(&status),
     )
     .await

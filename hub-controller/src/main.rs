@@ -20,6 +20,20 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run the hub controller (one active replica at a time, by a Lease).
+    Run {
+        #[command(flatten)]
+        hub: HubArgs,
+        /// Namespace of the leader-election Lease.
+        #[arg(long, default_value = "fedway-system")]
+        lease_namespace: String,
+        /// This replica's identity in the Lease (default: hostname and pid).
+        #[arg(long)]
+        identity: Option<String>,
+        /// How long a leader's lease lasts without renewal.
+        #[arg(long, default_value = "15s", value_parser = parse_duration)]
+        lease_duration: std::time::Duration,
+    },
     /// Join a member cluster: create its MemberCluster, hub namespace,
     /// ServiceAccount and RBAC, and write a kubeconfig for its agent.
     /// Joining again refreshes everything and mints a new token.
@@ -76,6 +90,26 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     fedway_runtime::init(&cli.log)?;
     match cli.command {
+        Command::Run {
+            hub,
+            lease_namespace,
+            identity,
+            lease_duration,
+        } => {
+            let client = fedway_runtime::kube_client(hub.kubeconfig.as_deref()).await?;
+            let identity = identity.unwrap_or_else(|| {
+                let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "hub".into());
+                format!("{host}-{}", std::process::id())
+            });
+            let leader = fedway_hub::leader::LeaderConfig {
+                namespace: lease_namespace,
+                name: "fedway-hub".into(),
+                identity,
+                lease_duration,
+            };
+            fedway_hub::run::run(client, leader, fedway_runtime::shutdown_signal()).await?;
+            Ok(())
+        }
         Command::Crds { output_dir } => write_crds(output_dir),
         Command::Join {
             name,

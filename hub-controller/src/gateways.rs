@@ -1,0 +1,600 @@
+//! The Gateway controller: for every hub Gateway of a class whose
+//! controllerName is `fedway.dev/hub`, place it (PlacementPolicy), write one
+//! Work per chosen member, remove Works of members no longer chosen, and
+//! report in the hub what the members report.
+
+use std::{collections::BTreeMap, sync::Arc};
+
+use fedway_crds::{
+    DNSZone, MemberCluster, PlacementPolicy, Work,
+    member_cluster::condition as member_condition,
+    placement::{self, Member},
+    work::{DeletionPolicy, TakeoverPolicy},
+};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use kube::{
+    Api, Client, ResourceExt,
+    api::{DeleteParams, DynamicObject, ListParams, Patch, PatchParams},
+    core::{ApiResource, GroupVersionKind},
+    runtime::{
+        controller::Action,
+        finalizer::{Event as Finalizer, finalizer},
+    },
+};
+use serde_json::{Value, json};
+
+use crate::{
+    Error, FIELD_MANAGER, api_error, gateway_check, join,
+    status::{self, MemberReport},
+    work_builder::{self, ObjectKey, Sources},
+};
+
+/// The GatewayClass controllerName the hub implements.
+pub const CONTROLLER_NAME: &str = "fedway.dev/hub";
+/// Finalizer that cleans members up when a hub Gateway is deleted.
+pub const FINALIZER: &str = "fedway.dev/cleanup";
+/// Label on Works: the hub Gateway's UID (names can be too long for labels).
+pub const GATEWAY_UID_LABEL: &str = "fedway.dev/gateway-uid";
+/// Annotation on Works: the hub Gateway as `namespace/name`.
+pub const GATEWAY_ANNOTATION: &str = "fedway.dev/gateway";
+
+pub fn resource(kind: &str, version: &str, plural: &str) -> ApiResource {
+    ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk(work_builder::GATEWAY_API_GROUP, version, kind),
+        plural,
+    )
+}
+
+pub fn gateways() -> ApiResource {
+    resource("Gateway", "v1", "gateways")
+}
+pub fn gateway_classes() -> ApiResource {
+    resource("GatewayClass", "v1", "gatewayclasses")
+}
+pub fn http_routes() -> ApiResource {
+    resource("HTTPRoute", "v1", "httproutes")
+}
+pub fn grpc_routes() -> ApiResource {
+    resource("GRPCRoute", "v1", "grpcroutes")
+}
+pub fn reference_grants() -> ApiResource {
+    resource("ReferenceGrant", "v1beta1", "referencegrants")
+}
+
+pub struct Context {
+    pub client: Client,
+}
+
+/// Reconciles one hub Gateway.
+pub async fn reconcile(gateway: Arc<DynamicObject>, ctx: Arc<Context>) -> Result<Action, Error> {
+    if !is_ours(&ctx.client, &gateway).await?
+        && !gateway.finalizers().iter().any(|f| f == FINALIZER)
+    {
+        return Ok(Action::await_change());
+    }
+    let namespace = gateway.namespace().unwrap_or_default();
+    let api: Api<DynamicObject> = Api::namespaced_with(ctx.client.clone(), &namespace, &gateways());
+    finalizer(&api, FINALIZER, gateway, |event| async {
+        match event {
+            Finalizer::Apply(gateway) => place(&ctx, &gateway).await,
+            Finalizer::Cleanup(gateway) => clean_up(&ctx, &gateway).await,
+        }
+    })
+    .await
+    .map_err(|e| Error::Finalizer(Box::new(e)))
+}
+
+pub fn error_policy(gateway: Arc<DynamicObject>, error: &Error, _: Arc<Context>) -> Action {
+    tracing::warn!(gateway = %key(&gateway), %error, "reconcile failed; retrying");
+    Action::requeue(std::time::Duration::from_secs(2))
+}
+
+fn key(gateway: &DynamicObject) -> String {
+    format!(
+        "{}/{}",
+        gateway.namespace().unwrap_or_default(),
+        gateway.name_any()
+    )
+}
+
+async fn is_ours(client: &Client, gateway: &DynamicObject) -> Result<bool, Error> {
+    let Some(class) = gateway.data["spec"]["gatewayClassName"].as_str() else {
+        return Ok(false);
+    };
+    let classes: Api<DynamicObject> = Api::all_with(client.clone(), &gateway_classes());
+    let class = classes
+        .get_opt(class)
+        .await
+        .map_err(api_error("reading", format!("GatewayClass {class}")))?;
+    Ok(class.is_some_and(|c| c.data["spec"]["controllerName"] == CONTROLLER_NAME))
+}
+
+/// The name of a Gateway's Work in each member namespace.
+pub fn work_name(gateway: &DynamicObject) -> String {
+    format!(
+        "{}.{}",
+        gateway.namespace().unwrap_or_default(),
+        gateway.name_any()
+    )
+}
+
+async fn works_of(client: &Client, gateway: &DynamicObject) -> Result<Vec<Work>, Error> {
+    let uid = gateway.uid().unwrap_or_default();
+    let works: Api<Work> = Api::all(client.clone());
+    Ok(works
+        .list(&ListParams::default().labels(&format!("{GATEWAY_UID_LABEL}={uid}")))
+        .await
+        .map_err(api_error(
+            "listing",
+            format!("Works of Gateway {}", key(gateway)),
+        ))?
+        .items)
+}
+
+async fn place(ctx: &Context, gateway: &DynamicObject) -> Result<Action, Error> {
+    let client = &ctx.client;
+    let gateway_value = serde_json::to_value(gateway).unwrap_or_default();
+    let existing = works_of(client, gateway).await?;
+
+    let zones: Vec<String> = Api::<DNSZone>::all(client.clone())
+        .list(&ListParams::default())
+        .await
+        .map_err(api_error("listing", "DNSZones"))?
+        .into_iter()
+        .map(|z| z.spec.zone)
+        .collect();
+    if let Err(rejection) = gateway_check::check(&gateway_value, &zones) {
+        let kept = if existing.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "; its last accepted version keeps running in {} members",
+                existing.len()
+            )
+        };
+        let conditions = [
+            (
+                "Accepted",
+                false,
+                rejection.reason,
+                format!("{}{kept}", rejection.message),
+            ),
+            (
+                "Programmed",
+                false,
+                "Invalid",
+                "the Gateway is not accepted".to_owned(),
+            ),
+        ];
+        write_gateway_status(client, gateway, &conditions, &[]).await?;
+        return Ok(Action::await_change());
+    }
+
+    let policy = policy_for(client, gateway).await?;
+    let members = Api::<MemberCluster>::all(client.clone())
+        .list(&ListParams::default())
+        .await
+        .map_err(api_error("listing", "MemberClusters"))?
+        .items;
+    let placed: Vec<String> = existing.iter().filter_map(|w| w.namespace()).collect();
+    let views: Vec<Member<'_>> = members
+        .iter()
+        .map(|m| Member {
+            name: m.metadata.name.as_deref().unwrap_or_default(),
+            labels: m.metadata.labels.as_ref().unwrap_or(&EMPTY),
+            ready: m.status.as_ref().is_some_and(|s| {
+                s.conditions
+                    .iter()
+                    .any(|c| c.type_ == member_condition::READY && c.status == "True")
+            }),
+            placed: placed.contains(&join::member_namespace(
+                m.metadata.name.as_deref().unwrap_or_default(),
+            )),
+            classes: m
+                .status
+                .as_ref()
+                .map(|s| s.gateway_classes.as_slice())
+                .unwrap_or_default(),
+        })
+        .collect();
+    let decisions = placement::place(policy.as_ref().map(|p| &p.spec), &views);
+
+    let routes = [
+        list_values(client, &http_routes()).await?,
+        list_values(client, &grpc_routes()).await?,
+    ]
+    .concat();
+    let grants = list_values(client, &reference_grants()).await?;
+    let sources = Sources {
+        gateway: &gateway_value,
+        routes: &routes,
+        reference_grants: &grants,
+    };
+    let takeover = policy.as_ref().map(|p| p.spec.takeover).unwrap_or_default();
+    let deletion = policy
+        .as_ref()
+        .map(|p| p.spec.deletion_policy)
+        .unwrap_or_default();
+    for decision in &decisions {
+        let manifests = work_builder::manifests(&sources, &decision.gateway_class);
+        write_work(
+            client,
+            gateway,
+            &decision.cluster,
+            manifests,
+            takeover,
+            deletion,
+        )
+        .await?;
+    }
+    let chosen: Vec<String> = decisions
+        .iter()
+        .map(|d| join::member_namespace(&d.cluster))
+        .collect();
+    for work in existing
+        .iter()
+        .filter(|w| !chosen.contains(&w.namespace().unwrap_or_default()))
+    {
+        let api: Api<Work> = Api::namespaced(client.clone(), &work.namespace().unwrap_or_default());
+        delete_ignoring_missing(&api, &work.name_any()).await?;
+    }
+
+    // Status, from what members reported so far (fresh Works report later and
+    // trigger another pass through the Work watch).
+    let by_namespace: BTreeMap<String, &Work> = existing
+        .iter()
+        .filter_map(|w| Some((w.namespace()?, w)))
+        .collect();
+    let reports: Vec<MemberReport<'_>> = decisions
+        .iter()
+        .map(|d| MemberReport {
+            cluster: &d.cluster,
+            work: by_namespace
+                .get(&join::member_namespace(&d.cluster))
+                .and_then(|w| w.status.as_ref()),
+        })
+        .collect();
+    let name = gateway.name_any();
+    let programmed = status::gateway_programmed(&name, &reports);
+    let placed_in: Vec<String> = decisions
+        .iter()
+        .map(|d| format!("{} ({})", d.cluster, d.gateway_class))
+        .collect();
+    let accepted_message = if placed_in.is_empty() {
+        "accepted; placed in no member cluster".to_owned()
+    } else {
+        format!("accepted; placed in {}", placed_in.join(", "))
+    };
+    let conditions = [
+        ("Accepted", true, "Accepted", accepted_message),
+        (
+            "Programmed",
+            programmed.status,
+            programmed.reason,
+            programmed.message,
+        ),
+    ];
+    write_gateway_status(
+        client,
+        gateway,
+        &conditions,
+        &status::gateway_addresses(&name, &reports),
+    )
+    .await?;
+    let gateway_key = ObjectKey::of(&gateway_value);
+    for route in work_builder::attached_routes(&gateway_key, &routes) {
+        write_route_status(client, &gateway_key, route, &reports).await?;
+    }
+    if let Some(policy) = policy {
+        write_policy_status(client, &policy, &decisions).await?;
+    }
+    Ok(Action::await_change())
+}
+
+static EMPTY: BTreeMap<String, String> = BTreeMap::new();
+
+/// The PlacementPolicy targeting the Gateway: the oldest, when several do.
+async fn policy_for(
+    client: &Client,
+    gateway: &DynamicObject,
+) -> Result<Option<PlacementPolicy>, Error> {
+    let namespace = gateway.namespace().unwrap_or_default();
+    let name = gateway.name_any();
+    let mut policies: Vec<PlacementPolicy> =
+        Api::<PlacementPolicy>::namespaced(client.clone(), &namespace)
+            .list(&ListParams::default())
+            .await
+            .map_err(api_error(
+                "listing",
+                format!("PlacementPolicies in {namespace}"),
+            ))?
+            .into_iter()
+            .filter(|p| {
+                p.spec
+                    .target_refs
+                    .iter()
+                    .any(|t| t.name == name && t.kind == "Gateway")
+            })
+            .collect();
+    policies.sort_by_key(|p| (p.creation_timestamp().map(|t| t.0), p.name_any()));
+    Ok(policies.into_iter().next())
+}
+
+async fn list_values(client: &Client, resource: &ApiResource) -> Result<Vec<Value>, Error> {
+    let api: Api<DynamicObject> = Api::all_with(client.clone(), resource);
+    match api.list(&ListParams::default()).await {
+        Ok(list) => Ok(list
+            .items
+            .iter()
+            .filter_map(|o| serde_json::to_value(o).ok())
+            .collect()),
+        // A kind the hub does not serve (e.g. GRPCRoute missing): none of it.
+        Err(kube::Error::Api(status)) if status.code == 404 => Ok(vec![]),
+        Err(e) => Err(api_error("listing", resource.plural.clone())(e)),
+    }
+}
+
+async fn write_work(
+    client: &Client,
+    gateway: &DynamicObject,
+    cluster: &str,
+    manifests: Vec<fedway_crds::work::Manifest>,
+    takeover: TakeoverPolicy,
+    deletion: DeletionPolicy,
+) -> Result<(), Error> {
+    let namespace = join::member_namespace(cluster);
+    let name = work_name(gateway);
+    let work = json!({
+        "apiVersion": "fedway.dev/v1alpha1", "kind": "Work",
+        "metadata": {
+            "name": name, "namespace": namespace,
+            "labels": {GATEWAY_UID_LABEL: gateway.uid().unwrap_or_default()},
+            "annotations": {GATEWAY_ANNOTATION: key(gateway)},
+        },
+        "spec": {"manifests": manifests, "takeover": takeover, "deletionPolicy": deletion},
+    });
+    Api::<Work>::namespaced(client.clone(), &namespace)
+        .patch(
+            &name,
+            &PatchParams::apply(FIELD_MANAGER).force(),
+            &Patch::Apply(&work),
+        )
+        .await
+        .map_err(api_error("writing", format!("Work {namespace}/{name}")))?;
+    Ok(())
+}
+
+async fn delete_ignoring_missing(api: &Api<Work>, name: &str) -> Result<(), Error> {
+    match api.delete(name, &DeleteParams::default()).await {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(status)) if status.code == 404 => Ok(()),
+        Err(e) => Err(api_error("deleting", format!("Work {name}"))(e)),
+    }
+}
+
+/// Deletion of a hub Gateway: its Works go, and with them (through the
+/// agents) its objects in the members, unless the policy says Orphan.
+async fn clean_up(ctx: &Context, gateway: &DynamicObject) -> Result<Action, Error> {
+    for work in works_of(&ctx.client, gateway).await? {
+        let api: Api<Work> =
+            Api::namespaced(ctx.client.clone(), &work.namespace().unwrap_or_default());
+        delete_ignoring_missing(&api, &work.name_any()).await?;
+    }
+    tracing::info!(gateway = %key(gateway), "deleted its Works");
+    Ok(Action::await_change())
+}
+
+/// Conditions as `(type, status, reason, message)`.
+type Conditions<'a> = [(&'a str, bool, &'a str, String)];
+
+fn conditions(
+    previous: &Value,
+    generation: Option<i64>,
+    wanted: &Conditions<'_>,
+) -> Vec<Condition> {
+    wanted
+        .iter()
+        .map(|(type_, status, reason, message)| {
+            let status = if *status { "True" } else { "False" };
+            let before = previous
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|c| c["type"] == *type_);
+            // Keep the transition time unless the status itself changed.
+            let since = before
+                .filter(|c| c["status"] == status)
+                .and_then(|c| serde_json::from_value::<Time>(c["lastTransitionTime"].clone()).ok())
+                .unwrap_or_else(|| Time(k8s_openapi::jiff::Timestamp::now()));
+            Condition {
+                type_: (*type_).into(),
+                status: status.into(),
+                reason: (*reason).into(),
+                message: message.chars().take(32_000).collect(),
+                last_transition_time: since,
+                observed_generation: generation,
+            }
+        })
+        .collect()
+}
+
+fn same_conditions(before: &Value, after: &[Condition]) -> bool {
+    let before = before.as_array().map(Vec::as_slice).unwrap_or_default();
+    before.len() == after.len()
+        && after.iter().all(|c| {
+            before.iter().any(|b| {
+                b["type"] == c.type_.as_str()
+                    && b["status"] == c.status.as_str()
+                    && b["reason"] == c.reason.as_str()
+                    && b["message"] == c.message.as_str()
+                    && b["observedGeneration"].as_i64() == c.observed_generation
+            })
+        })
+}
+
+async fn write_gateway_status(
+    client: &Client,
+    gateway: &DynamicObject,
+    wanted: &Conditions<'_>,
+    addresses: &[String],
+) -> Result<(), Error> {
+    let previous = &gateway.data["status"];
+    let conditions = conditions(&previous["conditions"], gateway.metadata.generation, wanted);
+    let addresses: Vec<Value> = addresses
+        .iter()
+        .map(|a| {
+            let type_ = if a.parse::<std::net::IpAddr>().is_ok() {
+                "IPAddress"
+            } else {
+                "Hostname"
+            };
+            json!({"type": type_, "value": a})
+        })
+        .collect();
+    let unchanged_addresses = previous["addresses"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        == addresses.as_slice();
+    if same_conditions(&previous["conditions"], &conditions) && unchanged_addresses {
+        return Ok(());
+    }
+    let mut status = json!({"conditions": conditions});
+    if !addresses.is_empty() {
+        status["addresses"] = addresses.into();
+    }
+    let patch =
+        json!({"apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway", "status": status});
+    let api: Api<DynamicObject> = Api::namespaced_with(
+        client.clone(),
+        &gateway.namespace().unwrap_or_default(),
+        &gateways(),
+    );
+    api.patch_status(
+        &gateway.name_any(),
+        &PatchParams::apply(FIELD_MANAGER).force(),
+        &Patch::Apply(&patch),
+    )
+    .await
+    .map_err(api_error(
+        "writing status of",
+        format!("Gateway {}", key(gateway)),
+    ))?;
+    Ok(())
+}
+
+/// Sets the route's parent status for this Gateway (controller
+/// `fedway.dev/hub`), keeping every other parent's entry.
+async fn write_route_status(
+    client: &Client,
+    gateway: &ObjectKey,
+    route: &Value,
+    reports: &[MemberReport<'_>],
+) -> Result<(), Error> {
+    let kind = route["kind"].as_str().unwrap_or_default();
+    let route_key = ObjectKey::of(route);
+    let generation = route["metadata"]["generation"].as_i64();
+    let summary = |type_| {
+        status::route_condition(
+            kind,
+            &route_key.namespace,
+            &route_key.name,
+            &gateway.name,
+            type_,
+            reports,
+        )
+    };
+    let (accepted, resolved) = (summary("Accepted"), summary("ResolvedRefs"));
+    let parent_ref = json!({"group": work_builder::GATEWAY_API_GROUP, "kind": "Gateway", "namespace": gateway.namespace, "name": gateway.name});
+    let parents = route["status"]["parents"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let previous = parents
+        .iter()
+        .find(|p| p["controllerName"] == CONTROLLER_NAME && p["parentRef"] == parent_ref)
+        .map(|p| p["conditions"].clone())
+        .unwrap_or(Value::Null);
+    let conditions = conditions(
+        &previous,
+        generation,
+        &[
+            (
+                "Accepted",
+                accepted.status,
+                accepted.reason,
+                accepted.message,
+            ),
+            (
+                "ResolvedRefs",
+                resolved.status,
+                if resolved.status {
+                    "ResolvedRefs"
+                } else {
+                    resolved.reason
+                },
+                resolved.message,
+            ),
+        ],
+    );
+    if same_conditions(&previous, &conditions) {
+        return Ok(());
+    }
+    let mut updated: Vec<Value> = parents
+        .into_iter()
+        .filter(|p| !(p["controllerName"] == CONTROLLER_NAME && p["parentRef"] == parent_ref))
+        .collect();
+    updated.push(json!({"parentRef": parent_ref, "controllerName": CONTROLLER_NAME, "conditions": conditions}));
+    updated.truncate(32);
+    let resource = if kind == "GRPCRoute" {
+        grpc_routes()
+    } else {
+        http_routes()
+    };
+    let api: Api<DynamicObject> =
+        Api::namespaced_with(client.clone(), &route_key.namespace, &resource);
+    // Optimistic: the resourceVersion makes a concurrent writer's change fail
+    // this patch (and retry) instead of being overwritten.
+    let patch = json!({"metadata": {"resourceVersion": route["metadata"]["resourceVersion"]}, "status": {"parents": updated}});
+    api.patch_status(
+        &route_key.name,
+        &PatchParams::default(),
+        &Patch::Merge(&patch),
+    )
+    .await
+    .map_err(api_error(
+        "writing status of",
+        format!("{kind} {}/{}", route_key.namespace, route_key.name),
+    ))?;
+    Ok(())
+}
+
+async fn write_policy_status(
+    client: &Client,
+    policy: &PlacementPolicy,
+    decisions: &[placement::Decision],
+) -> Result<(), Error> {
+    let decisions: Vec<Value> = decisions
+        .iter()
+        .map(|d| json!({"clusterName": d.cluster, "gatewayClassName": d.gateway_class}))
+        .collect();
+    let current =
+        serde_json::to_value(policy.status.as_ref().map(|s| &s.decisions)).unwrap_or_default();
+    if current == Value::Array(decisions.clone()) || (current.is_null() && decisions.is_empty()) {
+        return Ok(());
+    }
+    let namespace = policy.namespace().unwrap_or_default();
+    let patch = json!({"apiVersion": "fedway.dev/v1alpha1", "kind": "PlacementPolicy", "status": {"decisions": decisions}});
+    Api::<PlacementPolicy>::namespaced(client.clone(), &namespace)
+        .patch_status(
+            &policy.name_any(),
+            &PatchParams::apply(FIELD_MANAGER).force(),
+            &Patch::Apply(&patch),
+        )
+        .await
+        .map_err(api_error(
+            "writing status of",
+            format!("PlacementPolicy {namespace}/{}", policy.name_any()),
+        ))?;
+    Ok(())
+}

@@ -1,0 +1,194 @@
+//! Wiring of the hub: leader election, then the GatewayClass, Gateway and
+//! member-health loops, until shutdown or lost leadership.
+
+use std::{future::Future, sync::Arc};
+
+use fedway_crds::{DNSZone, MemberCluster, PlacementPolicy, Work};
+use futures::{StreamExt, stream};
+use k8s_openapi::api::core::v1::Namespace;
+use kube::{
+    Api, Client, ResourceExt,
+    api::{DynamicObject, Patch, PatchParams},
+    runtime::{
+        Controller, WatchStreamExt,
+        controller::Action,
+        events::{Recorder, Reporter},
+        reflector::ObjectRef,
+        watcher,
+    },
+};
+use serde_json::json;
+
+use crate::{
+    Error, FIELD_MANAGER, api_error,
+    gateways::{self, CONTROLLER_NAME, Context, GATEWAY_ANNOTATION},
+    leader::{self, LeaderConfig},
+    member_health,
+};
+
+/// Runs the hub until `shutdown` resolves (Ok) or leadership is lost (Err).
+pub async fn run(
+    client: Client,
+    leader: LeaderConfig,
+    shutdown: impl Future<Output = ()> + Send + Sync + 'static,
+) -> Result<(), Error> {
+    ensure_namespace(&client, &leader.namespace).await?;
+    leader::acquire(&client, &leader).await?;
+
+    let recorder = Recorder::new(
+        client.clone(),
+        Reporter {
+            controller: "fedway-hub".into(),
+            instance: Some(leader.identity.clone()),
+        },
+    );
+    let health = tokio::spawn(member_health::run(client.clone(), recorder));
+    let classes = tokio::spawn(accept_classes(client.clone()));
+    let controller = gateway_controller(client.clone()).graceful_shutdown_on(shutdown);
+    let controllers = controller
+        .run(
+            gateways::reconcile,
+            gateways::error_policy,
+            Arc::new(Context {
+                client: client.clone(),
+            }),
+        )
+        .for_each(|result| async move {
+            if let Err(error) = result {
+                tracing::debug!(%error, "gateway controller event");
+            }
+        });
+    let outcome = tokio::select! {
+        () = controllers => Ok(()),
+        lost = leader::hold(&client, &leader) => Err(lost),
+    };
+    health.abort();
+    classes.abort();
+    outcome
+}
+
+fn gateway_controller(client: Client) -> Controller<DynamicObject> {
+    let config = watcher::Config::default;
+    let all = |resource: &kube::core::ApiResource| {
+        Api::<DynamicObject>::all_with(client.clone(), resource)
+    };
+    // Anything that can change every Gateway's placement or status.
+    let everything = stream::select_all([
+        watcher(Api::<MemberCluster>::all(client.clone()), config())
+            .touched_objects()
+            .map(drop)
+            .boxed(),
+        watcher(Api::<DNSZone>::all(client.clone()), config())
+            .touched_objects()
+            .map(drop)
+            .boxed(),
+        watcher(all(&gateways::reference_grants()), config())
+            .touched_objects()
+            .map(drop)
+            .boxed(),
+        watcher(all(&gateways::gateway_classes()), config())
+            .touched_objects()
+            .map(drop)
+            .boxed(),
+    ]);
+    Controller::new_with(all(&gateways::gateways()), config(), gateways::gateways())
+        .watches_with(
+            all(&gateways::http_routes()),
+            gateways::http_routes(),
+            config(),
+            parents_of,
+        )
+        .watches_with(
+            all(&gateways::grpc_routes()),
+            gateways::grpc_routes(),
+            config(),
+            parents_of,
+        )
+        .watches(
+            Api::<PlacementPolicy>::all(client.clone()),
+            config(),
+            |policy| {
+                let namespace = policy.namespace().unwrap_or_default();
+                policy.spec.target_refs.into_iter().map(move |t| {
+                    ObjectRef::new_with(&t.name, gateways::gateways()).within(&namespace)
+                })
+            },
+        )
+        .watches(Api::<Work>::all(client.clone()), config(), |work| {
+            let (namespace, name) = work
+                .annotations()
+                .get(GATEWAY_ANNOTATION)?
+                .split_once('/')?;
+            Some(ObjectRef::new_with(name, gateways::gateways()).within(namespace))
+        })
+        .reconcile_all_on(everything)
+}
+
+/// The Gateways a route names as parents.
+fn parents_of(route: DynamicObject) -> Vec<ObjectRef<DynamicObject>> {
+    let namespace = route.namespace().unwrap_or_default();
+    route.data["spec"]["parentRefs"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|p| p["kind"].as_str().unwrap_or("Gateway") == "Gateway")
+        .filter_map(|p| {
+            let name = p["name"].as_str()?;
+            let ns = p["namespace"].as_str().unwrap_or(&namespace);
+            Some(ObjectRef::new_with(name, gateways::gateways()).within(ns))
+        })
+        .collect()
+}
+
+/// Marks every GatewayClass of controller `fedway.dev/hub` Accepted.
+async fn accept_classes(client: Client) {
+    let api: Api<DynamicObject> = Api::all_with(client.clone(), &gateways::gateway_classes());
+    Controller::new_with(api.clone(), watcher::Config::default(), gateways::gateway_classes())
+        .run(
+            move |class: Arc<DynamicObject>, api: Arc<Api<DynamicObject>>| async move {
+                if class.data["spec"]["controllerName"] != CONTROLLER_NAME {
+                    return Ok::<_, Error>(Action::await_change());
+                }
+                let accepted = class.data["status"]["conditions"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .any(|c| c["type"] == "Accepted" && c["status"] == "True" && c["observedGeneration"] == json!(class.metadata.generation));
+                if !accepted {
+                    let status = json!({
+                        "apiVersion": "gateway.networking.k8s.io/v1", "kind": "GatewayClass",
+                        "status": {"conditions": [{
+                            "type": "Accepted", "status": "True", "reason": "Accepted",
+                            "message": "Fedway's hub places Gateways of this class into member clusters",
+                            "observedGeneration": class.metadata.generation,
+                            "lastTransitionTime": k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(k8s_openapi::jiff::Timestamp::now()),
+                        }]},
+                    });
+                    api.patch_status(&class.name_any(), &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&status))
+                        .await
+                        .map_err(api_error("accepting", format!("GatewayClass {}", class.name_any())))?;
+                }
+                Ok(Action::await_change())
+            },
+            |_, error, _| {
+                tracing::warn!(%error, "accepting a GatewayClass failed; retrying");
+                Action::requeue(std::time::Duration::from_secs(2))
+            },
+            Arc::new(api),
+        )
+        .for_each(|_| async {})
+        .await;
+}
+
+async fn ensure_namespace(client: &Client, name: &str) -> Result<(), Error> {
+    let namespace = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}});
+    Api::<Namespace>::all(client.clone())
+        .patch(
+            name,
+            &PatchParams::apply(FIELD_MANAGER),
+            &Patch::Apply(&namespace),
+        )
+        .await
+        .map_err(api_error("ensuring", format!("Namespace {name}")))?;
+    Ok(())
+}
