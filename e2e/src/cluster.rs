@@ -34,6 +34,11 @@ const ETCD_PEER_PORT: u16 = 2380;
 pub const API_SERVER_PORT: u16 = 6443;
 const KWOK_PORT: u16 = 10247;
 const SERVICE_CIDR: &str = "10.96.0.0/16";
+const AUDIT_LOG: &str = "audit.log";
+/// Audit policy: metadata of every write, nothing of reads, so tests can
+/// count the writes a component makes.
+const AUDIT_POLICY: &str = r#"{"apiVersion": "audit.k8s.io/v1", "kind": "Policy", "omitStages": ["RequestReceived"],
+ "rules": [{"level": "Metadata", "verbs": ["create", "update", "patch", "delete", "deletecollection"]}, {"level": "None"}]}"#;
 const READY_TIMEOUT: Duration = Duration::from_secs(90);
 
 /// What to run besides etcd and kube-apiserver, and what to install.
@@ -85,6 +90,7 @@ pub struct Cluster {
     processes: Vec<ManagedProcess>,
     client: Client,
     admin_kubeconfig: PathBuf,
+    apiserver_args: Vec<String>,
     dir: tempfile::TempDir,
     started_in: Duration,
 }
@@ -129,13 +135,14 @@ impl Cluster {
             processes: Vec::new(),
             client,
             admin_kubeconfig: files.admin_kubeconfig.clone(),
+            apiserver_args: apiserver_args(ip, &files),
             dir,
             started_in: Duration::ZERO,
         };
         // From here on, an early return drops `cluster` and stops whatever
         // was started.
         cluster.spawn(toolchain, "etcd", etcd_args(name, ip, &files))?;
-        cluster.spawn(toolchain, "kube-apiserver", apiserver_args(ip, &files))?;
+        cluster.spawn(toolchain, "kube-apiserver", cluster.apiserver_args.clone())?;
         cluster.wait_ready().await?;
         if options.workloads {
             let kubeconfig = files.admin_kubeconfig.display().to_string();
@@ -384,6 +391,92 @@ impl Cluster {
         self.dir.path()
     }
 
+    /// Stops the API server (etcd and the rest keep running): the cluster's
+    /// API becomes unreachable, as when a cluster is lost.
+    pub fn stop_api_server(&mut self) {
+        if let Some(index) = self
+            .processes
+            .iter()
+            .position(|p| p.name() == "kube-apiserver")
+        {
+            self.processes.remove(index).stop();
+        }
+    }
+
+    /// Starts the API server again (same address, data and certificates)
+    /// and waits until it is ready.
+    pub async fn start_api_server(&mut self) -> Result<()> {
+        let toolchain = Toolchain::get()?;
+        let process = ManagedProcess::spawn(
+            "kube-apiserver",
+            &toolchain.binary("kube-apiserver"),
+            &self.apiserver_args,
+            self.dir.path(),
+        )?;
+        // Keep etcd first so teardown order stays reverse start order.
+        self.processes.insert(1.min(self.processes.len()), process);
+        self.wait_ready().await
+    }
+
+    /// A kubeconfig authenticating as `user` in `groups` (a client
+    /// certificate from the cluster's CA), for components under test whose
+    /// requests should be told apart from the harness's (audit log).
+    pub fn user_kubeconfig(&self, user: &str, groups: &[&str]) -> Result<PathBuf> {
+        let read = |file: &str| {
+            let path = self.dir.path().join(file);
+            std::fs::read_to_string(&path)
+                .map_err(crate::io_error(format!("reading {}", path.display())))
+        };
+        let (cert, key) =
+            crate::pki::client_certificate_from(&self.name, &read("ca.key")?, user, groups)
+                .map_err(|source| Error::Pki {
+                    cluster: self.name.clone(),
+                    source,
+                })?;
+        let cert_path = self.dir.path().join(format!("{user}.crt"));
+        let key_path = self.dir.path().join(format!("{user}.key"));
+        for (path, pem) in [(&cert_path, cert), (&key_path, key)] {
+            std::fs::write(path, pem)
+                .map_err(crate::io_error(format!("writing {}", path.display())))?;
+        }
+        let path = self.dir.path().join(format!("{user}.kubeconfig"));
+        kubeconfig::write(
+            &path,
+            &self.name,
+            &self.server_url(),
+            &self.ca_file(),
+            Credential::ClientCertificate {
+                cert: &cert_path,
+                key: &key_path,
+            },
+        )?;
+        Ok(path)
+    }
+
+    /// Write requests (create, update, patch, delete) by `user` recorded in
+    /// the API server's audit log, as `(verb, request URI)`.
+    pub fn audited_writes_by(&self, user: &str) -> Result<Vec<(String, String)>> {
+        let path = self.dir.path().join(AUDIT_LOG);
+        let text = match std::fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+            Err(e) => return Err(crate::io_error(format!("reading {}", path.display()))(e)),
+        };
+        Ok(text
+            .lines()
+            .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+            .filter(|event| {
+                event["stage"] == "ResponseComplete" && event["user"]["username"] == user
+            })
+            .map(|event| {
+                (
+                    event["verb"].as_str().unwrap_or_default().to_owned(),
+                    event["requestURI"].as_str().unwrap_or_default().to_owned(),
+                )
+            })
+            .collect())
+    }
+
     /// Stops every process now (drop does the same).
     pub fn stop(self) {
         drop(self);
@@ -473,6 +566,7 @@ impl ClusterFiles {
             ("admin.key", &pki.admin_key),
             ("sa.key", &pki.service_account_key),
             ("sa.pub", &pki.service_account_public_key),
+            ("audit-policy.json", &AUDIT_POLICY.to_owned()),
         ];
         for (file, pem) in contents {
             let path = dir.join(file);
@@ -536,6 +630,10 @@ fn apiserver_args(ip: Ipv4Addr, files: &ClusterFiles) -> Vec<String> {
         "--endpoint-reconciler-type=none".into(),
         "--allow-privileged=true".into(),
         "--profiling=false".into(),
+        format!("--audit-policy-file={}", files.path("audit-policy.json")),
+        format!("--audit-log-path={}", files.path(AUDIT_LOG)),
+        "--audit-log-format=json".into(),
+        "--audit-log-mode=blocking".into(),
     ]
 }
 

@@ -70,6 +70,34 @@ impl ClusterPki {
     }
 }
 
+/// A client certificate signed by the CA in `ca_cert`/`ca_key` (PEM), for
+/// `user` in `groups`, as `(cert PEM, key PEM)`.
+pub fn client_certificate_from(
+    cluster: &str,
+    ca_key: &str,
+    user: &str,
+    groups: &[&str],
+) -> Result<(String, String), rcgen::Error> {
+    // The issuer is the CA's name and key: rebuilding its parameters with
+    // the same key signs certificates the CA's clients already trust.
+    let issuer = Issuer::new(ca_params(cluster)?, KeyPair::from_pem(ca_key)?);
+    client_certificate(&issuer, user, groups)
+}
+
+fn ca_params(cluster: &str) -> Result<CertificateParams, rcgen::Error> {
+    let mut params = CertificateParams::new(Vec::<String>::new())?;
+    params
+        .distinguished_name
+        .push(DnType::CommonName, format!("fedway-e2e {cluster} CA"));
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    params.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::CrlSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
+    Ok(params)
+}
+
 /// A client certificate for `user` in `groups`, as `(cert PEM, key PEM)`.
 fn client_certificate(
     issuer: &Issuer<'_, KeyPair>,

@@ -1,7 +1,8 @@
 //! The agent's heartbeat and self-report: it renews a Lease in its hub
 //! namespace every interval (the hub derives Ready from it) and keeps its
 //! MemberCluster's status current: Kubernetes and agent versions and the
-//! GatewayClasses the member has.
+//! GatewayClasses the member has. The heartbeat is the member's, not just
+//! the agent's: it is renewed only while the member's API server answers.
 
 use std::time::Duration;
 
@@ -35,15 +36,20 @@ pub async fn run(ctx: &Context) {
     let mut last_report: Option<Report> = None;
     loop {
         let interval = heartbeat_interval(ctx).await;
-        let renew = || renew_lease(ctx, interval);
-        if let Err(error) = renew
-            .retry(backoff(interval))
-            .notify(|e, after| tracing::warn!(%e, ?after, "renewing the lease failed; retrying"))
-            .await
-        {
-            tracing::error!(%error, "could not renew the lease this interval");
+        let current = report(ctx).await;
+        if current.is_ok() {
+            let renew = || renew_lease(ctx, interval);
+            if let Err(error) = renew
+                .retry(backoff(interval))
+                .notify(
+                    |e, after| tracing::warn!(%e, ?after, "renewing the lease failed; retrying"),
+                )
+                .await
+            {
+                tracing::error!(%error, "could not renew the lease this interval");
+            }
         }
-        match report(ctx).await {
+        match current {
             Ok(current) if last_report.as_ref() != Some(&current) => {
                 match send_report(ctx, &current).await {
                     Ok(()) => last_report = Some(current),
@@ -51,7 +57,9 @@ pub async fn run(ctx: &Context) {
                 }
             }
             Ok(_) => {}
-            Err(error) => tracing::warn!(%error, "reading member state failed"),
+            Err(error) => {
+                tracing::warn!(%error, "the member does not answer; not renewing the lease")
+            }
         }
         tokio::time::sleep(interval).await;
     }

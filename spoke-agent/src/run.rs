@@ -9,11 +9,11 @@ use futures::StreamExt;
 use kube::{
     Api, ResourceExt,
     api::{DynamicObject, ListParams},
-    runtime::{Controller, reflector::ObjectRef, reflector::Store, watcher},
+    runtime::{Controller, reflector::ObjectRef, watcher},
 };
 
 use crate::{
-    Error, heartbeat, member_error,
+    Error, heartbeat, hub_error, member_error,
     reconcile::{self, Context},
     takeover::{MANAGED_LABEL, MANAGED_VALUE, WORK_ANNOTATION},
 };
@@ -51,12 +51,11 @@ pub async fn run(
             },
         );
     }
-    let store = controller.store();
 
     let heartbeat_ctx = ctx.clone();
     let heartbeat = tokio::spawn(async move { heartbeat::run(&heartbeat_ctx).await });
     let sweep_ctx = ctx.clone();
-    let sweeper = tokio::spawn(async move { sweep_forever(&sweep_ctx, store, &managed).await });
+    let sweeper = tokio::spawn(async move { sweep_forever(&sweep_ctx, &managed).await });
 
     controller
         .graceful_shutdown_on(shutdown)
@@ -72,14 +71,9 @@ pub async fn run(
     Ok(())
 }
 
-async fn sweep_forever(ctx: &Context, works: Store<Work>, managed: &[kube::core::ApiResource]) {
-    // Until the first complete list of Works, the agent cannot know which
-    // are gone; with the hub unreachable, it never sweeps.
-    if works.wait_until_ready().await.is_err() {
-        return;
-    }
+async fn sweep_forever(ctx: &Context, managed: &[kube::core::ApiResource]) {
     loop {
-        if let Err(error) = sweep(ctx, &works, managed).await {
+        if let Err(error) = sweep(ctx, managed).await {
             tracing::warn!(%error, "sweeping objects of deleted Works failed");
         }
         tokio::time::sleep(SWEEP_EVERY).await;
@@ -87,13 +81,17 @@ async fn sweep_forever(ctx: &Context, works: Store<Work>, managed: &[kube::core:
 }
 
 /// Deletes (or releases, per their annotations) Fedway's objects whose Work
-/// no longer exists in the hub.
-async fn sweep(
-    ctx: &Context,
-    works: &Store<Work>,
-    managed: &[kube::core::ApiResource],
-) -> Result<(), Error> {
-    let existing: BTreeSet<String> = works.state().iter().map(|w| w.name_any()).collect();
+/// no longer exists in the hub. Only a successful list of the Works counts
+/// as the truth: with the hub unreachable, nothing is swept.
+async fn sweep(ctx: &Context, managed: &[kube::core::ApiResource]) -> Result<(), Error> {
+    let works: Api<Work> = Api::namespaced(ctx.hub.clone(), &ctx.namespace);
+    let existing: BTreeSet<String> = works
+        .list_metadata(&ListParams::default())
+        .await
+        .map_err(hub_error("listing", format!("Works in {}", ctx.namespace)))?
+        .into_iter()
+        .map(|w| w.name_any())
+        .collect();
     let selector = format!("{MANAGED_LABEL}={MANAGED_VALUE}");
     for resource in managed {
         let all: Api<DynamicObject> = Api::all_with(ctx.member.clone(), resource);

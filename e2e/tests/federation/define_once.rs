@@ -1,0 +1,303 @@
+//! Define once, run everywhere: placement, class mapping, routes, lossless
+//! copies, status from members back in the hub, updates and deletion.
+
+use serde_json::{Value, json};
+
+use crate::{
+    Federation, apply, condition, eventually, gateways, http_routes, implementation_reports,
+};
+
+fn gateway() -> Value {
+    json!({
+        "apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
+        "metadata": {"name": "shop", "namespace": "web", "annotations": {"example.com/owner": "team-web"}},
+        "spec": {
+            "gatewayClassName": "fedway",
+            // Fields Fedway never reads: they must reach members unchanged.
+            "infrastructure": {"labels": {"cost-center": "42"}},
+            "listeners": [{
+                "name": "http", "port": 80, "protocol": "HTTP", "hostname": "shop.example.com",
+                "allowedRoutes": {"namespaces": {"from": "All"}, "kinds": [{"kind": "HTTPRoute"}]},
+            }],
+        },
+    })
+}
+
+fn route(name: &str, parent: &str, path: &str) -> Value {
+    json!({
+        "apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
+        "metadata": {"name": name, "namespace": "web"},
+        "spec": {
+            "parentRefs": [{"name": parent}],
+            "rules": [{
+                "matches": [{"path": {"type": "PathPrefix", "value": path}}],
+                "filters": [{"type": "RequestHeaderModifier", "requestHeaderModifier": {"add": [{"name": "x-fedway", "value": "1"}]}}],
+                "backendRefs": [{"name": name, "port": 8080}],
+                "timeouts": {"request": "10s"},
+            }],
+        },
+    })
+}
+
+#[tokio::test]
+async fn gateway_and_routes_defined_once_run_in_every_chosen_member() {
+    let fed = Federation::start(&[
+        ("member-a", &[("topology.kubernetes.io/region", "eu-west")]),
+        ("member-b", &[("topology.kubernetes.io/region", "us-east")]),
+    ])
+    .await;
+    let hub = fed.hub.client();
+    let a = fed.member("member-a").cluster.client();
+    let b = fed.member("member-b").cluster.client();
+
+    // member-a has its own implementation: its class is detected and used.
+    apply(&a, json!({"apiVersion": "gateway.networking.k8s.io/v1", "kind": "GatewayClass",
+                     "metadata": {"name": "native"}, "spec": {"controllerName": "example.com/native-gateway"}}))
+    .await;
+    let classes = crate::resource("GatewayClass", "v1", "gatewayclasses");
+    let classes = kube::Api::<kube::api::DynamicObject>::all_with(a.clone(), &classes);
+    implementation_reports(
+        &classes,
+        "native",
+        json!({"conditions": [{
+        "type": "Accepted", "status": "True", "reason": "Accepted", "message": "",
+        "lastTransitionTime": "2026-01-01T00:00:00Z"}]}),
+    )
+    .await;
+    eventually("member-a to report its native class", 30, || async {
+        let member = kube::Api::<fedway_crds::MemberCluster>::all(hub.clone())
+            .get("member-a")
+            .await
+            .map_err(|e| fed.hub.kube_error(e))?;
+        Ok(member
+            .status
+            .filter(|s| {
+                s.gateway_classes
+                    .iter()
+                    .any(|c| c.name == "native" && c.accepted)
+            })
+            .map(drop))
+    })
+    .await;
+
+    apply(
+        &hub,
+        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "web"}}),
+    )
+    .await;
+    // The policy first, as a user would: the Gateway is then placed by it
+    // from the start.
+    apply(
+        &hub,
+        json!({
+            "apiVersion": "fedway.dev/v1alpha1", "kind": "PlacementPolicy",
+            "metadata": {"name": "shop", "namespace": "web"},
+            "spec": {
+                "targetRefs": [{"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": "shop"}],
+                "clusterSelector": {"matchExpressions": [{"key": "topology.kubernetes.io/region", "operator": "In", "values": ["eu-west", "us-east"]}]},
+                "classMapping": [{"clusterNames": ["member-b"], "gatewayClassName": "mapped-b"}],
+            },
+        }),
+    )
+    .await;
+    apply(&hub, gateway()).await;
+    apply(&hub, route("cart", "shop", "/cart")).await;
+    apply(&hub, route("search", "shop", "/search")).await;
+    apply(&hub, route("elsewhere", "not-fedway", "/x")).await;
+
+    // Both members hold the Gateway with their class, and both routes.
+    for (member, client, class) in [("member-a", &a, "native"), ("member-b", &b, "mapped-b")] {
+        let copy = eventually(
+            &format!("Gateway web/shop in {member} with class {class}"),
+            30,
+            || async {
+                let copy = gateways(client, "web").get_opt("shop").await.ok().flatten();
+                Ok(copy.filter(|c| c.data["spec"]["gatewayClassName"] == class))
+            },
+        )
+        .await;
+        assert_eq!(copy.data["spec"]["gatewayClassName"], class, "{member}");
+        // As stored in the hub (with the hub's defaults), not as re-typed.
+        let hub_spec = gateways(&hub, "web")
+            .get("shop")
+            .await
+            .expect("hub Gateway")
+            .data["spec"]
+            .clone();
+        assert_eq!(
+            copy.data["spec"]["infrastructure"],
+            json!({"labels": {"cost-center": "42"}}),
+            "{member}: fields Fedway never reads arrive"
+        );
+        assert_eq!(
+            copy.data["spec"]["listeners"], hub_spec["listeners"],
+            "{member}"
+        );
+        assert_eq!(
+            copy.metadata
+                .annotations
+                .as_ref()
+                .and_then(|a| a.get("example.com/owner"))
+                .map(String::as_str),
+            Some("team-web")
+        );
+        for name in ["cart", "search"] {
+            let route = eventually(&format!("HTTPRoute web/{name} in {member}"), 30, || async {
+                Ok(http_routes(client, "web")
+                    .get_opt(name)
+                    .await
+                    .ok()
+                    .flatten())
+            })
+            .await;
+            let original = http_routes(&hub, "web").get(name).await.expect("hub route");
+            assert_eq!(
+                route.data["spec"]["rules"], original.data["spec"]["rules"],
+                "{member}/{name}: rules arrive unchanged"
+            );
+            assert_eq!(
+                route.data["spec"]["rules"][0]["timeouts"],
+                json!({"request": "10s"})
+            );
+            assert_eq!(
+                route.data["spec"]["parentRefs"],
+                json!([{"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": "shop"}])
+            );
+        }
+        assert!(
+            http_routes(client, "web")
+                .get_opt("elsewhere")
+                .await
+                .expect("list")
+                .is_none(),
+            "{member}: unattached route not placed"
+        );
+    }
+
+    // The hub says where it is placed, and that nothing is programmed yet.
+    let hub_gateways = gateways(&hub, "web");
+    let accepted = eventually("the hub Gateway to be Accepted", 30, || async {
+        let gw = hub_gateways
+            .get("shop")
+            .await
+            .map_err(|e| fed.hub.kube_error(e))?;
+        Ok(condition(&gw.data, "Accepted")
+            .filter(|c| c["status"] == "True")
+            .cloned())
+    })
+    .await;
+    assert_eq!(
+        accepted["message"],
+        "accepted; placed in member-a (native), member-b (mapped-b)"
+    );
+
+    // Each member's implementation programs its copy: the hub sees it.
+    for (client, address) in [(&a, "127.20.1.10"), (&b, "127.20.2.10")] {
+        implementation_reports(&gateways(client, "web"), "shop", json!({
+            "addresses": [{"type": "IPAddress", "value": address}],
+            "conditions": [
+                {"type": "Accepted", "status": "True", "reason": "Accepted", "message": "", "lastTransitionTime": "2026-01-01T00:00:00Z"},
+                {"type": "Programmed", "status": "True", "reason": "Programmed", "message": "", "lastTransitionTime": "2026-01-01T00:00:00Z"},
+            ],
+        }))
+        .await;
+    }
+    let hub_gateway = eventually("the hub Gateway to be Programmed in both", 30, || async {
+        let gw = hub_gateways
+            .get("shop")
+            .await
+            .map_err(|e| fed.hub.kube_error(e))?;
+        Ok(condition(&gw.data, "Programmed")
+            .filter(|c| c["status"] == "True")
+            .map(|_| gw.clone()))
+    })
+    .await;
+    assert_eq!(
+        condition(&hub_gateway.data, "Programmed").expect("Programmed")["message"],
+        "programmed in member-a, member-b"
+    );
+    assert_eq!(
+        hub_gateway.data["status"]["addresses"],
+        json!([{"type": "IPAddress", "value": "127.20.1.10"}, {"type": "IPAddress", "value": "127.20.2.10"}])
+    );
+
+    // The PlacementPolicy lists its decisions.
+    let policy = kube::Api::<fedway_crds::PlacementPolicy>::namespaced(hub.clone(), "web")
+        .get("shop")
+        .await
+        .expect("policy");
+    let decisions: Vec<(String, String)> = policy
+        .status
+        .expect("policy status")
+        .decisions
+        .into_iter()
+        .map(|d| (d.cluster_name, d.gateway_class_name))
+        .collect();
+    assert_eq!(
+        decisions,
+        [
+            ("member-a".into(), "native".into()),
+            ("member-b".into(), "mapped-b".into())
+        ]
+    );
+
+    // A change to a route in the hub reaches both members.
+    apply(&hub, route("cart", "shop", "/basket")).await;
+    for client in [&a, &b] {
+        eventually("the changed route in the member", 30, || async {
+            let r = http_routes(client, "web")
+                .get("cart")
+                .await
+                .map_err(|e| fed.hub.kube_error(e))?;
+            Ok(
+                (r.data["spec"]["rules"][0]["matches"][0]["path"]["value"] == "/basket")
+                    .then_some(()),
+            )
+        })
+        .await;
+    }
+
+    // Deleting the Gateway cleans the members.
+    hub_gateways
+        .delete("shop", &Default::default())
+        .await
+        .expect("delete");
+    for client in [&a, &b] {
+        eventually("the member's copies to be deleted", 30, || async {
+            let gone = gateways(client, "web")
+                .get_opt("shop")
+                .await
+                .ok()
+                .flatten()
+                .is_none()
+                && http_routes(client, "web")
+                    .get_opt("cart")
+                    .await
+                    .ok()
+                    .flatten()
+                    .is_none()
+                && http_routes(client, "web")
+                    .get_opt("search")
+                    .await
+                    .ok()
+                    .flatten()
+                    .is_none();
+            Ok(gone.then_some(()))
+        })
+        .await;
+    }
+    eventually(
+        "the hub Gateway to be gone (finalizer done)",
+        30,
+        || async {
+            Ok(hub_gateways
+                .get_opt("shop")
+                .await
+                .ok()
+                .flatten()
+                .is_none()
+                .then_some(()))
+        },
+    )
+    .await;
+}
