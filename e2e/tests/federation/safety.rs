@@ -154,7 +154,10 @@ async fn an_agent_credential_reaches_only_its_own_member_namespace() {
         Err(kube::Error::Api(status)) if status.code == 403 => {}
         other => panic!("{what}: expected 403, got {other:?}"),
     };
-    let works_b: Api<fedway_crds::Work> = Api::namespaced(agent_a.clone(), "fedway-member-b");
+    let works_b: Api<fedway_crds::Work> = Api::namespaced(
+        agent_a.clone(),
+        &fedway_hub::join::member_namespace("member-b"),
+    );
     forbidden(
         works_b.list(&ListParams::default()).await.map(drop),
         "listing member-b's Works",
@@ -180,19 +183,22 @@ async fn an_agent_credential_reaches_only_its_own_member_namespace() {
         "writing member-b's status",
     );
     forbidden(
-        Api::<fedway_crds::Work>::namespaced(agent_a.clone(), "fedway-member-a")
+        Api::<fedway_crds::Work>::namespaced(agent_a.clone(), &fedway_hub::join::member_namespace("member-a"))
             .create(&Default::default(), &serde_json::from_value(json!({
-                "metadata": {"name": "forged", "namespace": "fedway-member-a"}, "spec": {"manifests": []}})).expect("work"))
+                "metadata": {"name": "forged", "namespace": fedway_hub::join::member_namespace("member-a")}, "spec": {"manifests": []}})).expect("work"))
             .await
             .map(drop),
         "creating a Work (only the hub writes Works)",
     );
 
     // What it may do, it can.
-    Api::<fedway_crds::Work>::namespaced(agent_a.clone(), "fedway-member-a")
-        .list(&ListParams::default())
-        .await
-        .expect("listing its own Works");
+    Api::<fedway_crds::Work>::namespaced(
+        agent_a.clone(),
+        &fedway_hub::join::member_namespace("member-a"),
+    )
+    .list(&ListParams::default())
+    .await
+    .expect("listing its own Works");
     members
         .get("member-a")
         .await
