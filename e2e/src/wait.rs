@@ -30,3 +30,20 @@ where
         tokio::time::sleep(every).await;
     }
 }
+
+/// [`until`] for tests: polls every 100 ms for up to `secs` seconds and
+/// panics with what it waited for when time runs out.
+pub async fn eventually<T, F, Fut>(what: &str, secs: u64, check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<Option<T>>>,
+{
+    until(
+        what,
+        Duration::from_secs(secs),
+        Duration::from_millis(100),
+        check,
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"))
+}

@@ -8,9 +8,7 @@ mod rbac;
 mod teardown;
 mod workloads;
 
-use std::time::Duration;
-
-use fedway_e2e::{Result, manifests, wait};
+use fedway_e2e::{Result, manifests};
 use kube::{
     Api, Client,
     api::{DynamicObject, ListParams},
@@ -55,18 +53,4 @@ pub async fn gateway_names(client: &Client, namespace: &str) -> Vec<String> {
     names
 }
 
-/// Waits up to `secs` seconds for `check` to return `Some`.
-pub async fn eventually<T, F, Fut>(what: &str, secs: u64, check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<Option<T>>>,
-{
-    wait::until(
-        what,
-        Duration::from_secs(secs),
-        Duration::from_millis(200),
-        check,
-    )
-    .await
-    .unwrap_or_else(|e| panic!("{e}"))
-}
+pub use fedway_e2e::wait::eventually;

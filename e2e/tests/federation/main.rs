@@ -11,7 +11,7 @@ mod safety;
 use std::{collections::BTreeMap, path::PathBuf, sync::Arc, time::Duration};
 
 use fedway_crds::{MemberCluster, Work};
-use fedway_e2e::{Cluster, ClusterOptions, Clusters, Result, manifests, wait};
+use fedway_e2e::{Cluster, ClusterOptions, Clusters, manifests};
 use kube::{
     Api, Client,
     api::{DynamicObject, Patch, PatchParams},
@@ -256,21 +256,7 @@ pub async fn implementation_reports(api: &Api<DynamicObject>, name: &str, status
     .unwrap_or_else(|e| panic!("writing implementation status of {name}: {e}"));
 }
 
-/// Waits up to `secs` for `check` to return `Some`.
-pub async fn eventually<T, F, Fut>(what: &str, secs: u64, check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<Option<T>>>,
-{
-    wait::until(
-        what,
-        Duration::from_secs(secs),
-        Duration::from_millis(100),
-        check,
-    )
-    .await
-    .unwrap_or_else(|e| panic!("{e}"))
-}
+pub use fedway_e2e::wait::eventually;
 
 /// The condition `type_` of an object's `status.conditions`.
 pub fn condition<'a>(object: &'a Value, type_: &str) -> Option<&'a Value> {
