@@ -13,11 +13,12 @@ use fedway_crds::{
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::{
-    Api, Client, ResourceExt,
+    Api, Client, Resource, ResourceExt,
     api::{DeleteParams, DynamicObject, ListParams, Patch, PatchParams},
     core::{ApiResource, GroupVersionKind},
     runtime::{
         controller::Action,
+        events::{Event, EventType, Recorder},
         finalizer::{Event as Finalizer, finalizer},
     },
 };
@@ -63,6 +64,8 @@ pub fn reference_grants() -> ApiResource {
 
 pub struct Context {
     pub client: Client,
+    /// Publishes Kubernetes Events on status transitions.
+    pub recorder: Recorder,
 }
 
 /// Reconciles one hub Gateway.
@@ -166,7 +169,7 @@ async fn place(ctx: &Context, gateway: &DynamicObject) -> Result<Action, Error> 
                 "the Gateway is not accepted".to_owned(),
             ),
         ];
-        write_gateway_status(client, gateway, &conditions, &[]).await?;
+        write_gateway_status(ctx, gateway, &conditions, &[]).await?;
         return Ok(Action::await_change());
     }
 
@@ -275,7 +278,7 @@ async fn place(ctx: &Context, gateway: &DynamicObject) -> Result<Action, Error> 
         ),
     ];
     write_gateway_status(
-        client,
+        ctx,
         gateway,
         &conditions,
         &status::gateway_addresses(&name, &reports),
@@ -433,11 +436,12 @@ fn same_conditions(before: &Value, after: &[Condition]) -> bool {
 }
 
 async fn write_gateway_status(
-    client: &Client,
+    ctx: &Context,
     gateway: &DynamicObject,
     wanted: &Conditions<'_>,
     addresses: &[String],
 ) -> Result<(), Error> {
+    let client = &ctx.client;
     let previous = &gateway.data["status"];
     let conditions = conditions(&previous["conditions"], gateway.metadata.generation, wanted);
     let addresses: Vec<Value> = addresses
@@ -480,7 +484,51 @@ async fn write_gateway_status(
         "writing status of",
         format!("Gateway {}", key(gateway)),
     ))?;
+    publish_transitions(ctx, gateway, &previous["conditions"], &conditions).await;
     Ok(())
+}
+
+/// An Event for every condition whose status changed (or appeared).
+async fn publish_transitions(
+    ctx: &Context,
+    gateway: &DynamicObject,
+    before: &Value,
+    after: &[Condition],
+) {
+    let reference = gateway.object_ref(&gateways());
+    for condition in after {
+        let was = before
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|c| c["type"] == condition.type_.as_str())
+            .and_then(|c| c["status"].as_str());
+        if was == Some(condition.status.as_str()) {
+            continue;
+        }
+        let event = Event {
+            type_: if condition.status == "True" {
+                EventType::Normal
+            } else {
+                EventType::Warning
+            },
+            reason: condition.reason.clone(),
+            note: Some(
+                format!(
+                    "{}={}: {}",
+                    condition.type_, condition.status, condition.message
+                )
+                .chars()
+                .take(1024)
+                .collect(),
+            ),
+            action: "Place".into(),
+            secondary: None,
+        };
+        if let Err(error) = ctx.recorder.publish(&event, &reference).await {
+            tracing::debug!(%error, "publishing an event failed");
+        }
+    }
 }
 
 /// Sets the route's parent status for this Gateway (controller

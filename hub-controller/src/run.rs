@@ -42,7 +42,7 @@ pub async fn run(
             instance: Some(leader.identity.clone()),
         },
     );
-    let health = tokio::spawn(member_health::run(client.clone(), recorder));
+    let health = tokio::spawn(member_health::run(client.clone(), recorder.clone()));
     let classes = tokio::spawn(accept_classes(client.clone()));
     let controller = gateway_controller(client.clone()).graceful_shutdown_on(shutdown);
     let controllers = controller
@@ -51,6 +51,7 @@ pub async fn run(
             gateways::error_policy,
             Arc::new(Context {
                 client: client.clone(),
+                recorder,
             }),
         )
         .for_each(|result| async move {

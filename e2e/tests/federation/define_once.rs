@@ -221,6 +221,73 @@ async fn gateway_and_routes_defined_once_run_in_every_chosen_member() {
         json!([{"type": "IPAddress", "value": "127.20.1.10"}, {"type": "IPAddress", "value": "127.20.2.10"}])
     );
 
+    // The transition is an Event on the hub Gateway.
+    let events: kube::Api<k8s_openapi::api::events::v1::Event> =
+        kube::Api::namespaced(hub.clone(), "web");
+    eventually("an Event for the Programmed transition", 10, || async {
+        let list = events
+            .list(&Default::default())
+            .await
+            .map_err(|e| fed.hub.kube_error(e))?;
+        Ok(list.items.into_iter().find(|e| {
+            e.reason.as_deref() == Some("Programmed")
+                && e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some("shop")
+        }))
+    })
+    .await;
+
+    // Each member's implementation accepts the routes: the hub route's
+    // parent status (controller fedway.dev/hub) says so for both.
+    for client in [&a, &b] {
+        for name in ["cart", "search"] {
+            implementation_reports(&http_routes(client, "web"), name, json!({"parents": [{
+                "parentRef": {"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": "shop"},
+                "controllerName": "example.com/native-gateway",
+                "conditions": [
+                    {"type": "Accepted", "status": "True", "reason": "Accepted", "message": "", "lastTransitionTime": "2026-01-01T00:00:00Z"},
+                    {"type": "ResolvedRefs", "status": "True", "reason": "ResolvedRefs", "message": "", "lastTransitionTime": "2026-01-01T00:00:00Z"},
+                ],
+            }]}))
+            .await;
+        }
+    }
+    for name in ["cart", "search"] {
+        let parent = eventually(
+            &format!("hub route {name} Accepted in both members"),
+            30,
+            || async {
+                let route = http_routes(&hub, "web")
+                    .get(name)
+                    .await
+                    .map_err(|e| fed.hub.kube_error(e))?;
+                let parent = route.data["status"]["parents"].as_array().and_then(|ps| {
+                    ps.iter()
+                        .find(|p| p["controllerName"] == "fedway.dev/hub")
+                        .cloned()
+                });
+                Ok(parent.filter(|p| {
+                    p["conditions"].as_array().is_some_and(|cs| {
+                        cs.iter()
+                            .any(|c| c["type"] == "Accepted" && c["status"] == "True")
+                    })
+                }))
+            },
+        )
+        .await;
+        assert_eq!(
+            parent["parentRef"],
+            json!({"group": "gateway.networking.k8s.io", "kind": "Gateway", "namespace": "web", "name": "shop"})
+        );
+        let accepted = parent["conditions"]
+            .as_array()
+            .expect("conditions")
+            .iter()
+            .find(|c| c["type"] == "Accepted")
+            .expect("Accepted")
+            .clone();
+        assert_eq!(accepted["message"], "Accepted in member-a, member-b");
+    }
+
     // The PlacementPolicy lists its decisions.
     let policy = kube::Api::<fedway_crds::PlacementPolicy>::namespaced(hub.clone(), "web")
         .get("shop")

@@ -126,6 +126,12 @@ impl Federation {
         }));
     }
 
+    pub fn stop_hub_controller(&mut self) {
+        if let Some(hub) = self.hub_controller.take() {
+            hub.abort();
+        }
+    }
+
     /// Starts (or restarts) member `index`'s agent.
     pub async fn start_agent(&mut self, index: usize) {
         let member = &mut self.members[index];
@@ -202,9 +208,7 @@ impl Federation {
 
 impl Drop for Federation {
     fn drop(&mut self) {
-        if let Some(hub) = self.hub_controller.take() {
-            hub.abort();
-        }
+        self.stop_hub_controller();
         for member in &mut self.members {
             if let Some(agent) = member.agent.take() {
                 agent.abort();

@@ -180,3 +180,64 @@ async fn a_lost_member_goes_not_ready_and_nothing_else_changes() {
             .is_some()
     );
 }
+
+#[tokio::test]
+async fn two_hub_replicas_do_not_fight() {
+    let mut fed = Federation::start(&[("member-a", &[])]).await;
+    let leases: kube::Api<k8s_openapi::api::coordination::v1::Lease> =
+        kube::Api::namespaced(fed.hub.client(), "fedway-system");
+    let holder = || async {
+        let lease = leases
+            .get("fedway-hub")
+            .await
+            .map_err(|e| fedway_e2e::Error::Kube {
+                cluster: "hub".into(),
+                source: Box::new(e),
+            })?;
+        Ok(lease.spec.and_then(|s| s.holder_identity))
+    };
+    assert_eq!(holder().await.expect("lease").as_deref(), Some("test-hub"));
+
+    let second = tokio::spawn(fedway_hub::run::run(
+        fed.hub.client(),
+        fedway_hub::leader::LeaderConfig {
+            namespace: "fedway-system".into(),
+            name: "fedway-hub".into(),
+            identity: "test-hub-2".into(),
+            lease_duration: Duration::from_secs(15),
+        },
+        std::future::pending(),
+    ));
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert_eq!(
+        holder().await.expect("lease").as_deref(),
+        Some("test-hub"),
+        "the first replica keeps leading"
+    );
+    assert!(!second.is_finished(), "the second replica waits");
+
+    // The leader dies: the second takes over once the lease expires, and
+    // places what is created from then on.
+    fed.stop_hub_controller();
+    eventually("the second replica to lead", 40, || async {
+        Ok(holder().await?.filter(|h| h == "test-hub-2"))
+    })
+    .await;
+    let hub = fed.hub.client();
+    apply(
+        &hub,
+        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "web"}}),
+    )
+    .await;
+    apply(&hub, gateway()).await;
+    let member = fed.member("member-a").cluster.client();
+    eventually("the new leader to place the Gateway", 30, || async {
+        Ok(gateways(&member, "web")
+            .get_opt("shop")
+            .await
+            .ok()
+            .flatten())
+    })
+    .await;
+    second.abort();
+}
