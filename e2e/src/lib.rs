@@ -18,6 +18,7 @@
 
 pub mod address;
 pub mod cluster;
+pub mod federation;
 pub mod kubeconfig;
 pub mod manifests;
 pub mod pki;
