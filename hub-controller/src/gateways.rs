@@ -218,7 +218,9 @@ async fn place(ctx: &Context, gateway: &DynamicObject) -> Result<Action, Error> 
         .as_ref()
         .map(|p| p.spec.deletion_policy)
         .unwrap_or_default();
-    for decision in &decisions {
+    // All members' Works at once: propagation then costs one write's
+    // latency, not one per member.
+    futures::future::try_join_all(decisions.iter().map(|decision| {
         let manifests = work_builder::manifests(&sources, &decision.gateway_class);
         write_work(
             client,
@@ -228,8 +230,8 @@ async fn place(ctx: &Context, gateway: &DynamicObject) -> Result<Action, Error> 
             takeover,
             deletion,
         )
-        .await?;
-    }
+    }))
+    .await?;
     let chosen: Vec<String> = decisions
         .iter()
         .map(|d| join::member_namespace(&d.cluster))

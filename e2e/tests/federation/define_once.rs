@@ -5,6 +5,7 @@ use serde_json::{Value, json};
 
 use crate::{
     Federation, apply, condition, eventually, gateways, http_routes, implementation_reports,
+    namespace,
 };
 
 fn gateway() -> Value {
@@ -80,11 +81,7 @@ async fn gateway_and_routes_defined_once_run_in_every_chosen_member() {
     })
     .await;
 
-    apply(
-        &hub,
-        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "web"}}),
-    )
-    .await;
+    namespace(&hub, "web").await;
     // The policy first, as a user would: the Gateway is then placed by it
     // from the start.
     apply(

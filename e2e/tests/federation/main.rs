@@ -24,6 +24,15 @@ pub async fn apply(client: &Client, object: Value) -> DynamicObject {
         .unwrap_or_else(|e| panic!("{e}"))
 }
 
+/// Creates namespace `name`.
+pub async fn namespace(client: &Client, name: &str) {
+    apply(
+        client,
+        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}),
+    )
+    .await;
+}
+
 pub fn resource(kind: &str, version: &str, plural: &str) -> ApiResource {
     let group = if kind == "MemberCluster" {
         "fedway.dev"

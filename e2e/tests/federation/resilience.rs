@@ -7,7 +7,7 @@ use std::time::Duration;
 use kube::api::{Patch, PatchParams};
 use serde_json::{Value, json};
 
-use crate::{AGENT_USER, Federation, apply, eventually, gateways};
+use crate::{AGENT_USER, Federation, apply, eventually, gateways, namespace};
 
 fn gateway() -> Value {
     json!({
@@ -22,11 +22,7 @@ fn gateway() -> Value {
 async fn hub_outage_keeps_members_running_and_a_restart_writes_nothing() {
     let mut fed = Federation::start(&[("member-a", &[]), ("member-b", &[])]).await;
     let hub = fed.hub.client();
-    apply(
-        &hub,
-        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "web"}}),
-    )
-    .await;
+    namespace(&hub, "web").await;
     apply(&hub, gateway()).await;
     for member in ["member-a", "member-b"] {
         let client = fed.member(member).cluster.client();
@@ -134,11 +130,7 @@ async fn a_lost_member_goes_not_ready_and_nothing_else_changes() {
                            "spec": {"heartbeat": {"interval": "1s", "missedBeforeNotReady": 3}}}))
         .await;
     }
-    apply(
-        &hub,
-        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "web"}}),
-    )
-    .await;
+    namespace(&hub, "web").await;
     apply(&hub, gateway()).await;
     eventually("the Work for member-b", 30, || async {
         Ok(fed.work("member-b", "web.shop").await)
@@ -224,11 +216,7 @@ async fn two_hub_replicas_do_not_fight() {
     })
     .await;
     let hub = fed.hub.client();
-    apply(
-        &hub,
-        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "web"}}),
-    )
-    .await;
+    namespace(&hub, "web").await;
     apply(&hub, gateway()).await;
     let member = fed.member("member-a").cluster.client();
     eventually("the new leader to place the Gateway", 30, || async {

@@ -9,7 +9,7 @@ use kube::{
 };
 use serde_json::{Value, json};
 
-use crate::{Federation, apply, condition, eventually, gateways, http_routes};
+use crate::{Federation, apply, condition, eventually, gateways, http_routes, namespace};
 
 fn gateway(hostname: &str) -> Value {
     json!({
@@ -37,18 +37,10 @@ async fn drift_is_reverted_and_foreign_objects_are_never_adopted() {
     let b = fed.member("member-b").cluster.client();
 
     // member-b already has an HTTPRoute web/cart that is not Fedway's.
-    apply(
-        &b,
-        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "web"}}),
-    )
-    .await;
+    namespace(&b, "web").await;
     let theirs = apply(&b, route("/theirs")).await;
 
-    apply(
-        &hub,
-        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "web"}}),
-    )
-    .await;
+    namespace(&hub, "web").await;
     apply(&hub, gateway("shop.example.com")).await;
     apply(&hub, route("/ours")).await;
 
@@ -212,11 +204,7 @@ async fn an_invalid_gateway_is_not_accepted_and_placed_nowhere() {
     apply(&hub, json!({"apiVersion": "fedway.dev/v1alpha1", "kind": "DNSZone", "metadata": {"name": "global"},
                        "spec": {"zone": "global.example.com", "nameServers": [{"name": "ns1.global.example.com", "addresses": ["127.0.0.53"]}]}}))
     .await;
-    apply(
-        &hub,
-        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "web"}}),
-    )
-    .await;
+    namespace(&hub, "web").await;
     apply(&hub, gateway("shop.elsewhere.org")).await;
 
     let hub_gateways = gateways(&hub, "web");
