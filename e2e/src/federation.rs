@@ -116,7 +116,11 @@ impl Federation {
     /// Starts the hub controller (stopping a running one first).
     pub fn start_hub_controller(&mut self) {
         self.stop_hub_controller();
-        let client = self.hub.client();
+        // The client is built inside the hub's own runtime: a kube client's
+        // connection worker runs on the runtime that built it, and the hub
+        // must not depend on the test's runtime (which may be blocked
+        // joining this very thread).
+        let kubeconfig = self.hub.admin_kubeconfig().to_owned();
         let leader = fedway_hub::leader::LeaderConfig {
             namespace: "fedway-system".into(),
             name: "fedway-hub".into(),
@@ -141,6 +145,12 @@ impl Federation {
                 runtime.block_on(async move {
                     let stop = async move {
                         let _ = stop.await;
+                    };
+                    let client = match fedway_runtime::kube_client(Some(&kubeconfig)).await {
+                        Ok(client) => client,
+                        Err(error) => {
+                            return tracing::error!(%error, "no hub client for the hub controller");
+                        }
                     };
                     if let Err(error) = fedway_hub::run::run(client, leader, stop).await {
                         tracing::error!(%error, "hub controller stopped");

@@ -33,7 +33,12 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + Sync + 'static,
 ) -> Result<(), Error> {
     ensure_namespace(&client, &leader.namespace).await?;
-    leader::acquire(&client, &leader).await?;
+    // A replica waiting for the lease still stops when asked to.
+    let mut shutdown = Box::pin(shutdown);
+    tokio::select! {
+        acquired = leader::acquire(&client, &leader) => acquired?,
+        () = &mut shutdown => return Ok(()),
+    }
 
     let recorder = Recorder::new(
         client.clone(),
