@@ -171,6 +171,22 @@ async fn gateway_and_routes_defined_once_run_in_every_chosen_member() {
         );
     }
 
+    // The hub accepts its own GatewayClass.
+    let hub_classes = kube::Api::<kube::api::DynamicObject>::all_with(
+        hub.clone(),
+        &crate::resource("GatewayClass", "v1", "gatewayclasses"),
+    );
+    eventually("the fedway GatewayClass to be Accepted", 30, || async {
+        let class = hub_classes
+            .get("fedway")
+            .await
+            .map_err(|e| fed.hub.kube_error(e))?;
+        Ok(condition(&class.data, "Accepted")
+            .filter(|c| c["status"] == "True")
+            .map(drop))
+    })
+    .await;
+
     // The hub says where it is placed, and that nothing is programmed yet.
     let hub_gateways = gateways(&hub, "web");
     let accepted = eventually("the hub Gateway to be Accepted", 30, || async {
@@ -317,6 +333,31 @@ async fn gateway_and_routes_defined_once_run_in_every_chosen_member() {
                 (r.data["spec"]["rules"][0]["matches"][0]["path"]["value"] == "/basket")
                     .then_some(()),
             )
+        })
+        .await;
+    }
+
+    // A route deleted in the hub leaves its Work and is pruned in members;
+    // the other route stays.
+    http_routes(&hub, "web")
+        .delete("search", &Default::default())
+        .await
+        .expect("deleting a route");
+    for client in [&a, &b] {
+        eventually("the deleted route to be pruned", 30, || async {
+            let gone = http_routes(client, "web")
+                .get_opt("search")
+                .await
+                .ok()
+                .flatten()
+                .is_none();
+            let kept = http_routes(client, "web")
+                .get_opt("cart")
+                .await
+                .ok()
+                .flatten()
+                .is_some();
+            Ok((gone && kept).then_some(()))
         })
         .await;
     }

@@ -195,6 +195,27 @@ async fn an_agent_credential_reaches_only_its_own_member_namespace() {
         .get("member-a")
         .await
         .expect("reading its own MemberCluster");
+
+    // Unjoin revokes the credential at once; what the member runs stays.
+    fedway_hub::join::unjoin(&fed.hub.client(), "member-a")
+        .await
+        .expect("unjoin");
+    eventually("member-a's token to be rejected", 30, || async {
+        let rejected = matches!(
+            members.get("member-a").await,
+            Err(kube::Error::Api(status)) if status.code == 401
+        );
+        Ok(rejected.then_some(()))
+    })
+    .await;
+    assert!(
+        Api::<fedway_crds::MemberCluster>::all(fed.hub.client())
+            .get_opt("member-a")
+            .await
+            .expect("get")
+            .is_none(),
+        "its MemberCluster is gone"
+    );
 }
 
 #[tokio::test]
