@@ -1,6 +1,7 @@
 //! Define once, run everywhere: placement, class mapping, routes, lossless
 //! copies, status from members back in the hub, updates and deletion.
 
+use kube::ResourceExt;
 use serde_json::{Value, json};
 
 use crate::{
@@ -405,4 +406,53 @@ async fn gateway_and_routes_defined_once_run_in_every_chosen_member() {
         },
     )
     .await;
+}
+
+#[tokio::test]
+async fn orphan_deletion_policy_leaves_the_member_copy_running_unmanaged() {
+    let fed = Federation::start(&[("member-a", &[])]).await;
+    let hub = fed.hub.client();
+    let a = fed.member("member-a").cluster.client();
+    namespace(&hub, "web").await;
+    apply(
+        &hub,
+        json!({
+            "apiVersion": "fedway.dev/v1alpha1", "kind": "PlacementPolicy",
+            "metadata": {"name": "shop", "namespace": "web"},
+            "spec": {"targetRefs": [{"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": "shop"}],
+                     "deletionPolicy": "Orphan"},
+        }),
+    )
+    .await;
+    apply(&hub, gateway()).await;
+    eventually("Gateway web/shop in member-a", 30, || async {
+        Ok(gateways(&a, "web").get_opt("shop").await.ok().flatten())
+    })
+    .await;
+
+    gateways(&hub, "web")
+        .delete("shop", &Default::default())
+        .await
+        .expect("delete");
+    let released = eventually("the member's copy to be released", 30, || async {
+        let copy = gateways(&a, "web").get_opt("shop").await.ok().flatten();
+        Ok(copy.filter(|c| !c.labels().contains_key("fedway.dev/managed-by")))
+    })
+    .await;
+    assert!(
+        !released
+            .annotations()
+            .keys()
+            .any(|k| k.starts_with("fedway.dev/")),
+        "no Fedway markers are left: {:?}",
+        released.annotations()
+    );
+    assert_eq!(
+        released.data["spec"]["listeners"][0]["hostname"], "shop.example.com",
+        "it still runs as it was"
+    );
+    assert!(
+        fed.work("member-a", "web.shop").await.is_none(),
+        "its Work is gone"
+    );
 }
