@@ -40,10 +40,34 @@ pub struct DNSRecordSpec {
     pub health_check: Option<HealthCheck>,
     #[serde(default)]
     pub fail_open: bool,
+    /// The DNSPolicy this record was computed from; DNS servers beside the
+    /// hub report the health they see into its status.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy_ref: Option<PolicyRef>,
     /// Every candidate endpoint, healthy or not.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 1024))]
     pub endpoints: Vec<Endpoint>,
+}
+
+/// A namespaced reference to the DNSPolicy behind a record.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PolicyRef {
+    #[schemars(length(min = 1, max = 63))]
+    pub namespace: String,
+    #[schemars(length(min = 1, max = 253))]
+    pub name: String,
+}
+
+/// The object name of the DNSRecord for `hostname`: the lowercased name,
+/// with a leading `*` spelled `wildcard` (object names cannot hold `*`).
+pub fn record_name(hostname: &str) -> String {
+    let lower = hostname.trim_end_matches('.').to_ascii_lowercase();
+    match lower.strip_prefix("*.") {
+        Some(rest) => format!("wildcard.{rest}"),
+        None => lower,
+    }
 }
 
 /// One member cluster's gateway for this hostname.
@@ -70,4 +94,20 @@ pub struct Endpoint {
 
 fn default_weight() -> i64 {
     1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::record_name;
+
+    #[test]
+    fn record_names_are_valid_object_names() {
+        for (hostname, name) in [
+            ("shop.global.example.com", "shop.global.example.com"),
+            ("Shop.Global.Example.COM.", "shop.global.example.com"),
+            ("*.shop.example.com", "wildcard.shop.example.com"),
+        ] {
+            assert_eq!(record_name(hostname), name, "{hostname}");
+        }
+    }
 }

@@ -28,7 +28,7 @@ pub mod work;
 mod schema;
 
 pub use dns_policy::{DNSPolicy, DNSPolicySpec};
-pub use dns_record::{DNSRecord, DNSRecordSpec};
+pub use dns_record::{DNSRecord, DNSRecordSpec, record_name};
 pub use dns_zone::{DNSZone, DNSZoneSpec};
 pub use member_cluster::{MemberCluster, MemberClusterSpec};
 pub use placement_policy::{PlacementPolicy, PlacementPolicySpec};
