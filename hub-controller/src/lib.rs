@@ -5,6 +5,7 @@
 //!  placement ─────┤ (pure, in fedway-crds) which members, which class
 //!  work_builder ──┤ (pure) the manifests of one member's Work
 //!  status ────────┘ (pure) member reports -> hub Gateway/route status
+//!  dns_records ───  (pure) Gateways + DNSPolicies + members -> DNSRecords
 //!  gateways ──────  the Gateway controller: place, write Works, report (I/O)
 //!  member_health ─  MemberCluster Ready from agent leases (I/O)
 //!  leader ────────  one active replica (Lease)
@@ -13,6 +14,7 @@
 //! ```
 
 pub mod agent_kubeconfig;
+pub mod dns_records;
 pub mod gateway_check;
 pub mod gateways;
 pub mod join;

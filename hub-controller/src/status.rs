@@ -62,6 +62,16 @@ pub fn gateway_programmed(gateway_name: &str, reports: &[MemberReport<'_>]) -> S
     }
 }
 
+/// Whether a member's copy of the Gateway is programmed, and its addresses,
+/// as the member reported them in the Work's status.
+pub fn member_gateway(gateway_name: &str, work: Option<&WorkStatus>) -> (bool, Vec<String>) {
+    let addresses = work
+        .and_then(|w| find(w, "Gateway", gateway_name)?.feedback.as_ref())
+        .map(|f| f.addresses.clone())
+        .unwrap_or_default();
+    (member_gateway_state(gateway_name, work).is_ok(), addresses)
+}
+
 fn member_gateway_state(gateway_name: &str, work: Option<&WorkStatus>) -> Result<(), String> {
     let work = work.ok_or("not reported yet")?;
     if let Some(applied) = work

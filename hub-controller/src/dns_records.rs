@@ -1,0 +1,1357 @@
+//! Which DNSRecords the hub publishes, and what each DNSPolicy is told about
+//! it. Pure: the global DNS reconciler (`dns.rs`) gathers the inputs from
+//! its watches and writes the result.
+//!
+//! ```text
+//!  DNSPolicy.targetRefs ─> Gateway listeners ─> hostnames ─┐
+//!  listeners no policy names ──(RoundRobin defaults)───────┤ in a DNSZone?
+//!                                                          ▼
+//!                            one claim per (hostname, policy, Gateway)
+//!                            one winner per record name (oldest policy first)
+//!                                                          ▼
+//!  MemberClusters (labels, Ready) + member reports ─> endpoints, per cluster
+//! ```
+//!
+//! Decisions worth knowing:
+//! - A listener hostname that no DNSPolicy names is still published, with the
+//!   DNSPolicy defaults (RoundRobin, TTL 10 s, fail-open, no health check):
+//!   a Gateway in one of Fedway's zones answers in DNS without extra objects.
+//!   Such claims always lose to claims made by a policy.
+//! - Claims for one record name are ranked by the policy's age (then
+//!   namespace and name), then the Gateway's age (then namespace and name).
+//!   Ranking by the policy first means a new policy never steals a hostname
+//!   an existing one already publishes.
+//! - A member whose copy has no IP address yet is left out: an endpoint
+//!   without an address cannot be answered with (and the DNSRecord schema
+//!   requires one). The exception is a member that is not Ready: the hub has
+//!   lost sight of it, not learned that it has no address, so its last
+//!   published addresses are kept, marked not hub-healthy. Losing a member
+//!   never removes its endpoint.
+
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    net::IpAddr,
+};
+
+use fedway_crds::{
+    DNSPolicy, DNSRecordSpec, DNSZone, MemberCluster,
+    dns_policy::DnsStrategy,
+    dns_record::{Endpoint, PolicyRef},
+    member_cluster::condition as member_condition,
+    record_name, selector,
+    target_ref::GatewayTargetRef,
+    work::Manifest,
+};
+use k8s_openapi::jiff::Timestamp;
+use kube::ResourceExt;
+use serde_json::{Value, json};
+
+use crate::{gateway_check::in_zone, work_builder::str_at};
+
+/// The MemberCluster label naming its region when the policy names none.
+pub const DEFAULT_REGION_LABEL: &str = "topology.kubernetes.io/region";
+/// Bounds of the DNSRecord schema.
+const MAX_ENDPOINTS: usize = 1024;
+const MAX_ADDRESSES: usize = 16;
+/// Longest object name Kubernetes accepts.
+const MAX_OBJECT_NAME: usize = 253;
+/// What a hostname no DNSPolicy names is published with (the DNSPolicy
+/// defaults).
+const DEFAULT_TTL: u32 = 10;
+
+/// What one member reports about its copy of a hub Gateway.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MemberGateway {
+    pub cluster: String,
+    /// The member's implementation says `Programmed=True`.
+    pub programmed: bool,
+    /// Addresses in the copy's status (IPs or hostnames; only IPs are used).
+    pub addresses: Vec<String>,
+}
+
+/// A hub Gateway of a Fedway class, with every member it is placed in.
+#[derive(Clone, Debug)]
+pub struct PlacedGateway<'a> {
+    pub gateway: &'a Value,
+    pub members: Vec<MemberGateway>,
+}
+
+/// Everything the records are computed from.
+pub struct Inputs<'a> {
+    pub gateways: &'a [PlacedGateway<'a>],
+    pub policies: &'a [DNSPolicy],
+    /// The apexes of the DNSZones.
+    pub zones: &'a [String],
+    pub members: &'a [MemberCluster],
+    /// The records published before, by object name.
+    pub previous: &'a BTreeMap<String, DNSRecordSpec>,
+}
+
+/// The `Accepted` condition a DNSPolicy gets.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Verdict {
+    pub accepted: bool,
+    pub reason: &'static str,
+    pub message: String,
+}
+
+/// The result: records by object name, and a verdict for every policy by
+/// `(namespace, name)`.
+#[derive(Debug, Default)]
+pub struct Computed {
+    pub records: BTreeMap<String, DNSRecordSpec>,
+    pub policies: BTreeMap<(String, String), Verdict>,
+}
+
+/// One listener's hostname wanted in DNS.
+struct Claim<'a> {
+    hostname: String,
+    record: String,
+    policy: Option<&'a DNSPolicy>,
+    gateway: &'a PlacedGateway<'a>,
+    listener: String,
+}
+
+/// What happened to one policy's hostnames.
+#[derive(Default)]
+struct Notes {
+    targets_found: usize,
+    published: BTreeSet<String>,
+    problems: Vec<String>,
+    conflicts: Vec<String>,
+}
+
+/// Computes every DNSRecord and every policy's verdict.
+pub fn compute(inputs: &Inputs<'_>) -> Computed {
+    let mut notes: BTreeMap<(String, String), Notes> = BTreeMap::new();
+    let mut claims: Vec<Claim<'_>> = Vec::new();
+    // Listeners some policy names, as (gateway index, listener name).
+    let mut covered: BTreeSet<(usize, String)> = BTreeSet::new();
+
+    for policy in inputs.policies {
+        let namespace = policy.namespace().unwrap_or_default();
+        let note = notes.entry(policy_key(policy)).or_default();
+        for target in &policy.spec.target_refs {
+            if target.group != GatewayTargetRef::GROUP || target.kind != GatewayTargetRef::KIND {
+                note.problems.push(format!(
+                    "target {}/{} {} is not a Gateway",
+                    target.group, target.kind, target.name
+                ));
+                continue;
+            }
+            let found = inputs.gateways.iter().enumerate().find(|(_, g)| {
+                str_at(g.gateway, &["metadata", "namespace"]) == namespace
+                    && str_at(g.gateway, &["metadata", "name"]) == target.name
+            });
+            let Some((index, placed)) = found else {
+                note.problems.push(format!(
+                    "Gateway {namespace}/{} is not a Gateway of a Fedway class",
+                    target.name
+                ));
+                continue;
+            };
+            note.targets_found += 1;
+            let gateway = gateway_key(placed.gateway);
+            let listeners: Vec<(String, Option<String>)> = listeners(placed.gateway)
+                .filter(|(name, _)| target.section_name.as_ref().is_none_or(|s| s == name))
+                .collect();
+            if let (Some(section), true) = (&target.section_name, listeners.is_empty()) {
+                note.problems
+                    .push(format!("Gateway {gateway} has no listener {section:?}"));
+            }
+            for (listener, hostname) in listeners {
+                covered.insert((index, listener.clone()));
+                let Some(hostname) = hostname else {
+                    note.problems.push(format!(
+                        "listener {listener:?} of Gateway {gateway} has no hostname, so no DNS record"
+                    ));
+                    continue;
+                };
+                match publishable(&hostname, inputs.zones) {
+                    Ok((hostname, record)) => claims.push(Claim {
+                        hostname,
+                        record,
+                        policy: Some(policy),
+                        gateway: placed,
+                        listener,
+                    }),
+                    Err(why) => note.problems.push(why),
+                }
+            }
+        }
+    }
+    for (index, placed) in inputs.gateways.iter().enumerate() {
+        for (listener, hostname) in listeners(placed.gateway) {
+            if covered.contains(&(index, listener.clone())) {
+                continue;
+            }
+            // Without a policy there is nobody to tell why a hostname is not
+            // published; the Gateway's own Accepted condition already
+            // reports hostnames outside every zone.
+            if let Some(Ok((hostname, record))) = hostname.map(|h| publishable(&h, inputs.zones)) {
+                claims.push(Claim {
+                    hostname,
+                    record,
+                    policy: None,
+                    gateway: placed,
+                    listener,
+                });
+            }
+        }
+    }
+
+    claims.sort_by(|a, b| a.record.cmp(&b.record).then_with(|| rank(a).cmp(&rank(b))));
+    // Two listeners of one Gateway with one hostname (ports 80 and 443, say)
+    // are one claim, not a conflict.
+    claims.dedup_by(|later, earlier| {
+        later.record == earlier.record
+            && later.hostname == earlier.hostname
+            && same_policy(later.policy, earlier.policy)
+            && std::ptr::eq(later.gateway, earlier.gateway)
+    });
+
+    let mut computed = Computed::default();
+    for group in claims.chunk_by(|a, b| a.record == b.record) {
+        let Some((winner, losers)) = group.split_first() else {
+            continue;
+        };
+        computed
+            .records
+            .insert(winner.record.clone(), record(winner, inputs));
+        if let Some(policy) = winner.policy {
+            notes
+                .entry(policy_key(policy))
+                .or_default()
+                .published
+                .insert(winner.hostname.clone());
+        }
+        for loser in losers {
+            let Some(policy) = loser.policy else { continue };
+            notes
+                .entry(policy_key(policy))
+                .or_default()
+                .conflicts
+                .push(format!(
+                    "{} (listener {:?} of Gateway {}) is published for {} instead, which claimed it first",
+                    loser.hostname,
+                    loser.listener,
+                    gateway_key(loser.gateway.gateway),
+                    describe(winner),
+                ));
+        }
+    }
+    computed.policies = notes
+        .into_iter()
+        .map(|(key, note)| (key, verdict(note)))
+        .collect();
+    computed
+}
+
+/// The Work manifests that carry the whole picture to a member: every
+/// DNSZone, then every DNSRecord, each by name, in a stable order.
+pub fn work_manifests(
+    zones: &[DNSZone],
+    records: &BTreeMap<String, DNSRecordSpec>,
+) -> Vec<Manifest> {
+    let mut zones: Vec<&DNSZone> = zones.iter().collect();
+    zones.sort_by_key(|z| z.name_any());
+    let zones = zones.into_iter().map(|zone| {
+        manifest(
+            "DNSZone",
+            &zone.name_any(),
+            serde_json::to_value(&zone.spec).unwrap_or_default(),
+        )
+    });
+    let records = records.iter().map(|(name, spec)| {
+        manifest(
+            "DNSRecord",
+            name,
+            serde_json::to_value(spec).unwrap_or_default(),
+        )
+    });
+    zones.chain(records).collect()
+}
+
+fn manifest(kind: &str, name: &str, spec: Value) -> Manifest {
+    let object = json!({
+        "apiVersion": format!("{}/{}", fedway_crds::GROUP, fedway_crds::VERSION),
+        "kind": kind,
+        "metadata": {"name": name},
+        "spec": spec,
+    });
+    match object {
+        Value::Object(map) => Manifest(map),
+        _ => Manifest::default(),
+    }
+}
+
+/// The normalized hostname and its record's object name, or why it cannot
+/// be published.
+fn publishable(hostname: &str, zones: &[String]) -> Result<(String, String), String> {
+    let hostname = hostname.trim_end_matches('.').to_ascii_lowercase();
+    let record = record_name(&hostname);
+    if record.len() > MAX_OBJECT_NAME {
+        return Err(format!(
+            "{hostname} is too long for a DNSRecord name ({} characters, at most {MAX_OBJECT_NAME})",
+            record.len()
+        ));
+    }
+    if !zones.iter().any(|zone| in_zone(&hostname, zone)) {
+        let zones = if zones.is_empty() {
+            "there are no DNSZones".to_owned()
+        } else {
+            format!("zones: {}", zones.join(", "))
+        };
+        return Err(format!("{hostname} is in no DNSZone ({zones})"));
+    }
+    Ok((hostname, record))
+}
+
+fn listeners(gateway: &Value) -> impl Iterator<Item = (String, Option<String>)> + '_ {
+    gateway["spec"]["listeners"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|l| {
+            (
+                str_at(l, &["name"]).to_owned(),
+                l["hostname"]
+                    .as_str()
+                    .filter(|h| !h.is_empty())
+                    .map(str::to_owned),
+            )
+        })
+}
+
+/// Ranks claims for one record: policies before none, older first, then by
+/// name; among one policy's Gateways, older first, then by name.
+type Rank = (
+    bool,
+    Option<Timestamp>,
+    String,
+    String,
+    Option<Timestamp>,
+    String,
+    String,
+);
+
+fn rank(claim: &Claim<'_>) -> Rank {
+    let (policy_created, policy_namespace, policy_name) = match claim.policy {
+        Some(p) => (
+            p.creation_timestamp().map(|t| t.0),
+            p.namespace().unwrap_or_default(),
+            p.name_any(),
+        ),
+        None => (None, String::new(), String::new()),
+    };
+    let gateway = claim.gateway.gateway;
+    (
+        claim.policy.is_none(),
+        policy_created,
+        policy_namespace,
+        policy_name,
+        str_at(gateway, &["metadata", "creationTimestamp"])
+            .parse::<Timestamp>()
+            .ok(),
+        str_at(gateway, &["metadata", "namespace"]).to_owned(),
+        str_at(gateway, &["metadata", "name"]).to_owned(),
+    )
+}
+
+fn same_policy(a: Option<&DNSPolicy>, b: Option<&DNSPolicy>) -> bool {
+    match (a, b) {
+        (Some(a), Some(b)) => std::ptr::eq(a, b),
+        (None, None) => true,
+        _ => false,
+    }
+}
+
+fn policy_key(policy: &DNSPolicy) -> (String, String) {
+    (policy.namespace().unwrap_or_default(), policy.name_any())
+}
+
+fn gateway_key(gateway: &Value) -> String {
+    format!(
+        "{}/{}",
+        str_at(gateway, &["metadata", "namespace"]),
+        str_at(gateway, &["metadata", "name"])
+    )
+}
+
+fn describe(claim: &Claim<'_>) -> String {
+    let gateway = gateway_key(claim.gateway.gateway);
+    match claim.policy {
+        Some(p) => {
+            let (namespace, name) = policy_key(p);
+            format!("DNSPolicy {namespace}/{name} (Gateway {gateway})")
+        }
+        None => format!("Gateway {gateway} (no DNSPolicy)"),
+    }
+}
+
+fn record(claim: &Claim<'_>, inputs: &Inputs<'_>) -> DNSRecordSpec {
+    let spec = claim.policy.map(|p| &p.spec);
+    let region_label = spec
+        .and_then(|s| s.geo.as_ref())
+        .map_or(DEFAULT_REGION_LABEL, |g| g.region_label.as_str());
+    let previous = inputs.previous.get(&claim.record);
+    let mut reports: Vec<&MemberGateway> = claim.gateway.members.iter().collect();
+    reports.sort_by(|a, b| a.cluster.cmp(&b.cluster));
+    reports.dedup_by(|a, b| a.cluster == b.cluster);
+    let endpoints = reports
+        .into_iter()
+        .filter_map(|report| {
+            // A member that left the federation has no endpoint.
+            let member = inputs
+                .members
+                .iter()
+                .find(|m| m.name_any() == report.cluster)?;
+            let ready = is_ready(member);
+            let mut hub_healthy = ready && report.programmed;
+            let mut addresses: Vec<String> = report
+                .addresses
+                .iter()
+                .filter_map(|a| a.parse::<IpAddr>().ok())
+                .map(|ip| ip.to_string())
+                .collect::<BTreeSet<_>>()
+                .into_iter()
+                .take(MAX_ADDRESSES)
+                .collect();
+            if addresses.is_empty() {
+                if ready {
+                    return None;
+                }
+                addresses = previous?
+                    .endpoints
+                    .iter()
+                    .find(|e| e.cluster_name == report.cluster)?
+                    .addresses
+                    .clone();
+                hub_healthy = false;
+            }
+            let labels = member.labels();
+            Some(Endpoint {
+                cluster_name: report.cluster.clone(),
+                region: labels.get(region_label).cloned(),
+                addresses,
+                weight: spec
+                    .and_then(|s| {
+                        s.weights
+                            .iter()
+                            .find(|w| selector::matches(&w.cluster_selector, labels))
+                    })
+                    .map_or(1, |w| w.weight),
+                priority: spec
+                    .and_then(|s| {
+                        s.priorities
+                            .iter()
+                            .find(|p| selector::matches(&p.cluster_selector, labels))
+                    })
+                    .map_or(0, |p| p.priority),
+                hub_healthy,
+            })
+        })
+        .take(MAX_ENDPOINTS)
+        .collect();
+    DNSRecordSpec {
+        hostname: claim.hostname.clone(),
+        ttl_seconds: spec.map_or(DEFAULT_TTL, |s| s.ttl_seconds),
+        strategy: spec.map_or(DnsStrategy::RoundRobin, |s| s.strategy),
+        geo: spec.and_then(|s| s.geo.clone()),
+        health_check: spec.and_then(|s| s.health_check.clone()),
+        fail_open: spec.is_none_or(|s| s.fail_open),
+        policy_ref: claim.policy.map(|p| {
+            let (namespace, name) = policy_key(p);
+            PolicyRef { namespace, name }
+        }),
+        endpoints,
+    }
+}
+
+/// Whether the hub's latest judgement of the member is Ready.
+pub fn is_ready(member: &MemberCluster) -> bool {
+    member.status.as_ref().is_some_and(|s| {
+        s.conditions
+            .iter()
+            .any(|c| c.type_ == member_condition::READY && c.status == "True")
+    })
+}
+
+fn verdict(note: Notes) -> Verdict {
+    let published: Vec<String> = note.published.into_iter().collect();
+    let why_not: Vec<String> = note
+        .problems
+        .iter()
+        .chain(&note.conflicts)
+        .cloned()
+        .collect();
+    let (accepted, reason) = if !published.is_empty() {
+        (true, "Accepted")
+    } else if note.targets_found == 0 {
+        (false, "TargetNotFound")
+    } else if note.problems.is_empty() && !note.conflicts.is_empty() {
+        (false, "Conflicted")
+    } else {
+        (false, "Invalid")
+    };
+    let mut message = if published.is_empty() {
+        "publishes no hostname".to_owned()
+    } else {
+        format!("publishes {}", published.join(", "))
+    };
+    if !why_not.is_empty() {
+        message.push_str(if published.is_empty() {
+            ": "
+        } else {
+            "; not: "
+        });
+        message.push_str(&why_not.join("; "));
+    }
+    Verdict {
+        accepted,
+        reason,
+        message,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use fedway_crds::{
+        DNSPolicySpec, DNSZoneSpec, MemberClusterSpec,
+        dns_policy::{ClusterPriority, ClusterWeight, GeoSteering, HealthCheck},
+        member_cluster::MemberClusterStatus,
+    };
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, LabelSelector, Time};
+    use kube::api::ObjectMeta;
+
+    use super::*;
+
+    const ZONE: &str = "global.example.com";
+    const REGION: &str = "topology.kubernetes.io/region";
+
+    fn at(seconds: i64) -> Option<Time> {
+        Some(Time(
+            Timestamp::from_second(1_800_000_000 + seconds).expect("a valid timestamp"),
+        ))
+    }
+
+    fn gateway(name: &str, created: i64, listeners: Value) -> Value {
+        json!({
+            "apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
+            "metadata": {"name": name, "namespace": "web",
+                         "creationTimestamp": at(created).map(|t| t.0.to_string())},
+            "spec": {"gatewayClassName": "fedway", "listeners": listeners},
+        })
+    }
+
+    fn listener(name: &str, hostname: Option<&str>) -> Value {
+        let mut l = json!({"name": name, "port": 80, "protocol": "HTTP"});
+        if let Some(h) = hostname {
+            l["hostname"] = h.into();
+        }
+        l
+    }
+
+    fn report(cluster: &str, programmed: bool, addresses: &[&str]) -> MemberGateway {
+        MemberGateway {
+            cluster: cluster.into(),
+            programmed,
+            addresses: addresses.iter().map(|a| (*a).to_owned()).collect(),
+        }
+    }
+
+    fn member(name: &str, region: Option<&str>, ready: bool) -> MemberCluster {
+        let mut m = MemberCluster::new(name, MemberClusterSpec::default());
+        m.metadata.labels = region.map(|r| [(REGION.to_owned(), r.to_owned())].into());
+        m.status = Some(MemberClusterStatus {
+            conditions: vec![Condition {
+                type_: "Ready".into(),
+                status: if ready { "True" } else { "False" }.into(),
+                reason: "Test".into(),
+                message: String::new(),
+                last_transition_time: Time(Timestamp::UNIX_EPOCH),
+                observed_generation: None,
+            }],
+            ..Default::default()
+        });
+        m
+    }
+
+    fn policy(name: &str, created: i64, targets: &[(&str, Option<&str>)]) -> DNSPolicy {
+        let mut p = DNSPolicy::new(
+            name,
+            DNSPolicySpec {
+                target_refs: targets
+                    .iter()
+                    .map(|(g, section)| GatewayTargetRef {
+                        section_name: section.map(str::to_owned),
+                        ..GatewayTargetRef::gateway(*g)
+                    })
+                    .collect(),
+                ttl_seconds: 30,
+                fail_open: true,
+                ..Default::default()
+            },
+        );
+        p.metadata = ObjectMeta {
+            name: Some(name.into()),
+            namespace: Some("web".into()),
+            creation_timestamp: at(created),
+            ..Default::default()
+        };
+        p
+    }
+
+    fn region_selector(region: &str) -> LabelSelector {
+        LabelSelector {
+            match_labels: Some([(REGION.to_owned(), region.to_owned())].into()),
+            ..Default::default()
+        }
+    }
+
+    struct World {
+        gateways: Vec<Value>,
+        placements: Vec<Vec<MemberGateway>>,
+        policies: Vec<DNSPolicy>,
+        zones: Vec<String>,
+        members: Vec<MemberCluster>,
+        previous: BTreeMap<String, DNSRecordSpec>,
+    }
+
+    impl World {
+        /// One Gateway `shop` with `shop.global.example.com`, placed in
+        /// eu-1 and us-1, both Ready and programmed.
+        fn new() -> World {
+            World {
+                gateways: vec![gateway(
+                    "shop",
+                    0,
+                    json!([listener("http", Some("shop.global.example.com"))]),
+                )],
+                placements: vec![vec![
+                    report("us-1", true, &["192.0.2.20"]),
+                    report("eu-1", true, &["192.0.2.10"]),
+                ]],
+                policies: vec![],
+                zones: vec![ZONE.into()],
+                members: vec![
+                    member("eu-1", Some("eu-west"), true),
+                    member("us-1", Some("us-east"), true),
+                ],
+                previous: BTreeMap::new(),
+            }
+        }
+
+        fn compute(&self) -> Computed {
+            let placed: Vec<PlacedGateway<'_>> = self
+                .gateways
+                .iter()
+                .zip(&self.placements)
+                .map(|(gateway, members)| PlacedGateway {
+                    gateway,
+                    members: members.clone(),
+                })
+                .collect();
+            compute(&Inputs {
+                gateways: &placed,
+                policies: &self.policies,
+                zones: &self.zones,
+                members: &self.members,
+                previous: &self.previous,
+            })
+        }
+    }
+
+    fn endpoint(cluster: &str, region: &str, address: &str, healthy: bool) -> Endpoint {
+        Endpoint {
+            cluster_name: cluster.into(),
+            region: Some(region.into()),
+            addresses: vec![address.into()],
+            weight: 1,
+            priority: 0,
+            hub_healthy: healthy,
+        }
+    }
+
+    fn summary(computed: &Computed) -> Vec<String> {
+        computed
+            .records
+            .iter()
+            .map(|(name, r)| {
+                let endpoints: Vec<String> = r
+                    .endpoints
+                    .iter()
+                    .map(|e| {
+                        format!(
+                            "{}{}",
+                            e.cluster_name,
+                            if e.hub_healthy { "" } else { "(down)" }
+                        )
+                    })
+                    .collect();
+                format!("{name}={} [{}]", r.hostname, endpoints.join(","))
+            })
+            .collect()
+    }
+
+    fn verdict_of(computed: &Computed, name: &str) -> Verdict {
+        computed
+            .policies
+            .get(&("web".to_owned(), name.to_owned()))
+            .cloned()
+            .unwrap_or_else(|| panic!("no verdict for {name}"))
+    }
+
+    #[test]
+    fn a_failover_policy_publishes_one_record_with_every_member() {
+        let mut world = World::new();
+        let mut p = policy("shop-dns", 0, &[("shop", None)]);
+        p.spec.strategy = DnsStrategy::Failover;
+        p.spec.priorities = vec![ClusterPriority {
+            cluster_selector: region_selector("us-east"),
+            priority: 10,
+        }];
+        p.spec.weights = vec![ClusterWeight {
+            cluster_selector: region_selector("eu-west"),
+            weight: 5,
+        }];
+        p.spec.health_check = Some(HealthCheck {
+            protocol: Default::default(),
+            port: Some(8080),
+            path: "/healthz".into(),
+            expected_statuses: vec![200],
+            interval: fedway_crds::duration::Duration::parse("1s").expect("duration"),
+            timeout: fedway_crds::duration::Duration::parse("1s").expect("duration"),
+            failure_threshold: 2,
+            success_threshold: 2,
+        });
+        world.policies = vec![p.clone()];
+        let computed = world.compute();
+        let record = &computed.records["shop.global.example.com"];
+        assert_eq!(
+            record,
+            &DNSRecordSpec {
+                hostname: "shop.global.example.com".into(),
+                ttl_seconds: 30,
+                strategy: DnsStrategy::Failover,
+                geo: None,
+                health_check: p.spec.health_check.clone(),
+                fail_open: true,
+                policy_ref: Some(PolicyRef {
+                    namespace: "web".into(),
+                    name: "shop-dns".into()
+                }),
+                endpoints: vec![
+                    Endpoint {
+                        weight: 5,
+                        ..endpoint("eu-1", "eu-west", "192.0.2.10", true)
+                    },
+                    Endpoint {
+                        priority: 10,
+                        ..endpoint("us-1", "us-east", "192.0.2.20", true)
+                    },
+                ],
+            }
+        );
+        assert_eq!(
+            verdict_of(&computed, "shop-dns"),
+            Verdict {
+                accepted: true,
+                reason: "Accepted",
+                message: "publishes shop.global.example.com".into()
+            }
+        );
+    }
+
+    #[test]
+    fn endpoints_follow_member_health_and_reports() {
+        // (case, placements, members, previous endpoints, expected endpoints)
+        type Case = (
+            &'static str,
+            Vec<MemberGateway>,
+            Vec<MemberCluster>,
+            Vec<Endpoint>,
+            Vec<Endpoint>,
+        );
+        let eu = || member("eu-1", Some("eu-west"), true);
+        let us = || member("us-1", Some("us-east"), true);
+        let cases: Vec<Case> = vec![
+            (
+                "ready and programmed",
+                vec![report("eu-1", true, &["192.0.2.10"])],
+                vec![eu()],
+                vec![],
+                vec![endpoint("eu-1", "eu-west", "192.0.2.10", true)],
+            ),
+            (
+                "not programmed: listed, not hub-healthy",
+                vec![report("eu-1", false, &["192.0.2.10"])],
+                vec![eu()],
+                vec![],
+                vec![endpoint("eu-1", "eu-west", "192.0.2.10", false)],
+            ),
+            (
+                "member NotReady with its last report: kept, not hub-healthy",
+                vec![report("eu-1", true, &["192.0.2.10"])],
+                vec![member("eu-1", Some("eu-west"), false)],
+                vec![],
+                vec![endpoint("eu-1", "eu-west", "192.0.2.10", false)],
+            ),
+            (
+                "Ready member without an address yet: left out",
+                vec![
+                    report("eu-1", false, &[]),
+                    report("us-1", true, &["192.0.2.20"]),
+                ],
+                vec![eu(), us()],
+                vec![],
+                vec![endpoint("us-1", "us-east", "192.0.2.20", true)],
+            ),
+            (
+                "Ready member whose address went away: left out",
+                vec![report("eu-1", true, &[])],
+                vec![eu()],
+                vec![endpoint("eu-1", "eu-west", "192.0.2.10", true)],
+                vec![],
+            ),
+            (
+                "NotReady member without a report: last published addresses kept",
+                vec![report("eu-1", false, &[])],
+                vec![member("eu-1", Some("eu-west"), false)],
+                vec![endpoint("eu-1", "eu-west", "192.0.2.10", true)],
+                vec![endpoint("eu-1", "eu-west", "192.0.2.10", false)],
+            ),
+            (
+                "NotReady member never published: left out",
+                vec![report("eu-1", false, &[])],
+                vec![member("eu-1", Some("eu-west"), false)],
+                vec![],
+                vec![],
+            ),
+            (
+                "hostname addresses are not IPs: left out",
+                vec![report("eu-1", true, &["lb.example.net"])],
+                vec![eu()],
+                vec![],
+                vec![],
+            ),
+            (
+                "addresses: only IPs, deduplicated, sorted",
+                vec![report(
+                    "eu-1",
+                    true,
+                    &[
+                        "192.0.2.11",
+                        "lb.example.net",
+                        "2001:db8::1",
+                        "192.0.2.10",
+                        "192.0.2.11",
+                    ],
+                )],
+                vec![eu()],
+                vec![],
+                vec![Endpoint {
+                    addresses: vec![
+                        "192.0.2.10".into(),
+                        "192.0.2.11".into(),
+                        "2001:db8::1".into(),
+                    ],
+                    ..endpoint("eu-1", "eu-west", "", true)
+                }],
+            ),
+            (
+                "a member that left the federation: no endpoint",
+                vec![report("gone", true, &["192.0.2.99"])],
+                vec![eu()],
+                vec![],
+                vec![],
+            ),
+            (
+                "no region label: no region",
+                vec![report("eu-1", true, &["192.0.2.10"])],
+                vec![member("eu-1", None, true)],
+                vec![],
+                vec![Endpoint {
+                    region: None,
+                    ..endpoint("eu-1", "", "192.0.2.10", true)
+                }],
+            ),
+            (
+                "sorted by cluster name, duplicates once",
+                vec![
+                    report("us-1", true, &["192.0.2.20"]),
+                    report("eu-1", true, &["192.0.2.10"]),
+                    report("us-1", true, &["192.0.2.20"]),
+                ],
+                vec![us(), eu()],
+                vec![],
+                vec![
+                    endpoint("eu-1", "eu-west", "192.0.2.10", true),
+                    endpoint("us-1", "us-east", "192.0.2.20", true),
+                ],
+            ),
+        ];
+        for (name, placements, members, previous, want) in cases {
+            let mut world = World::new();
+            world.placements = vec![placements];
+            world.members = members;
+            world.policies = vec![policy("p", 0, &[("shop", None)])];
+            if !previous.is_empty() {
+                world.previous.insert(
+                    "shop.global.example.com".into(),
+                    DNSRecordSpec {
+                        endpoints: previous,
+                        ..Default::default()
+                    },
+                );
+            }
+            let computed = world.compute();
+            assert_eq!(
+                computed.records["shop.global.example.com"].endpoints, want,
+                "{name}"
+            );
+        }
+    }
+
+    #[test]
+    fn weights_priorities_and_regions_come_from_member_labels() {
+        let mut world = World::new();
+        world.members = vec![
+            member("eu-1", Some("eu-west"), true),
+            member("us-1", Some("us-east"), true),
+        ];
+        world.members[1]
+            .metadata
+            .labels
+            .get_or_insert_default()
+            .insert("geo".into(), "americas".into());
+        let mut p = policy("p", 0, &[("shop", None)]);
+        // First match wins, unmatched get weight 1 / priority 0.
+        p.spec.weights = vec![
+            ClusterWeight {
+                cluster_selector: region_selector("us-east"),
+                weight: 7,
+            },
+            ClusterWeight {
+                cluster_selector: region_selector("us-east"),
+                weight: 9,
+            },
+        ];
+        p.spec.priorities = vec![ClusterPriority {
+            cluster_selector: region_selector("eu-west"),
+            priority: 3,
+        }];
+        p.spec.geo = Some(GeoSteering {
+            region_label: "geo".into(),
+            client_regions: vec![],
+            default_region: None,
+        });
+        world.policies = vec![p];
+        let record = &world.compute().records["shop.global.example.com"];
+        let got: Vec<(&str, Option<&str>, i64, u32)> = record
+            .endpoints
+            .iter()
+            .map(|e| {
+                (
+                    e.cluster_name.as_str(),
+                    e.region.as_deref(),
+                    e.weight,
+                    e.priority,
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [("eu-1", None, 1, 3), ("us-1", Some("americas"), 7, 0)]
+        );
+        assert!(record.geo.is_some());
+    }
+
+    #[test]
+    fn hostnames_and_their_verdicts() {
+        // (case, listeners, policy targets, zones, records, accepted, reason, message part)
+        type Case = (
+            &'static str,
+            Value,
+            Vec<(&'static str, Option<&'static str>)>,
+            Vec<&'static str>,
+            Vec<&'static str>,
+            bool,
+            &'static str,
+            &'static str,
+        );
+        let cases: Vec<Case> = vec![
+            (
+                "wildcard listener",
+                json!([listener("http", Some("*.Shop.Global.Example.com."))]),
+                vec![("shop", None)],
+                vec![ZONE],
+                vec!["wildcard.shop.global.example.com=*.shop.global.example.com"],
+                true,
+                "Accepted",
+                "publishes *.shop.global.example.com",
+            ),
+            (
+                "listener without hostname",
+                json!([listener("http", None)]),
+                vec![("shop", None)],
+                vec![ZONE],
+                vec![],
+                false,
+                "Invalid",
+                "listener \"http\" of Gateway web/shop has no hostname, so no DNS record",
+            ),
+            (
+                "hostname outside every zone",
+                json!([listener("http", Some("shop.example.org"))]),
+                vec![("shop", None)],
+                vec![ZONE],
+                vec![],
+                false,
+                "Invalid",
+                "shop.example.org is in no DNSZone (zones: global.example.com)",
+            ),
+            (
+                "no zones at all",
+                json!([listener("http", Some("shop.global.example.com"))]),
+                vec![("shop", None)],
+                vec![],
+                vec![],
+                false,
+                "Invalid",
+                "there are no DNSZones",
+            ),
+            (
+                "one listener in, one out: accepted, naming both",
+                json!([
+                    listener("a", Some("a.global.example.com")),
+                    listener("b", Some("b.example.org"))
+                ]),
+                vec![("shop", None)],
+                vec![ZONE],
+                vec!["a.global.example.com=a.global.example.com"],
+                true,
+                "Accepted",
+                "publishes a.global.example.com; not: b.example.org is in no DNSZone",
+            ),
+            (
+                "sectionName picks one listener; the other is published with defaults",
+                json!([
+                    listener("a", Some("a.global.example.com")),
+                    listener("b", Some("b.global.example.com"))
+                ]),
+                vec![("shop", Some("b"))],
+                vec![ZONE],
+                vec![
+                    "a.global.example.com=a.global.example.com",
+                    "b.global.example.com=b.global.example.com",
+                ],
+                true,
+                "Accepted",
+                "publishes b.global.example.com",
+            ),
+            (
+                "unknown sectionName",
+                json!([listener("a", Some("a.global.example.com"))]),
+                vec![("shop", Some("nope"))],
+                vec![ZONE],
+                vec!["a.global.example.com=a.global.example.com"],
+                false,
+                "Invalid",
+                "Gateway web/shop has no listener \"nope\"",
+            ),
+            (
+                "unknown Gateway",
+                json!([listener("a", Some("a.global.example.com"))]),
+                vec![("other", None)],
+                vec![ZONE],
+                vec!["a.global.example.com=a.global.example.com"],
+                false,
+                "TargetNotFound",
+                "Gateway web/other is not a Gateway of a Fedway class",
+            ),
+            (
+                "two listeners, one hostname: one record, no conflict",
+                json!([listener("http", Some("shop.global.example.com")),
+                       {"name": "https", "port": 443, "protocol": "HTTPS", "hostname": "shop.global.example.com"}]),
+                vec![("shop", None)],
+                vec![ZONE],
+                vec!["shop.global.example.com=shop.global.example.com"],
+                true,
+                "Accepted",
+                "publishes shop.global.example.com",
+            ),
+            (
+                "zone apex",
+                json!([listener("http", Some("global.example.com"))]),
+                vec![("shop", None)],
+                vec!["other.example.com", ZONE],
+                vec!["global.example.com=global.example.com"],
+                true,
+                "Accepted",
+                "publishes global.example.com",
+            ),
+        ];
+        for (name, listeners, targets, zones, records, accepted, reason, part) in cases {
+            let mut world = World::new();
+            world.gateways = vec![gateway("shop", 0, listeners)];
+            world.policies = vec![policy("p", 0, &targets)];
+            world.zones = zones.into_iter().map(str::to_owned).collect();
+            let computed = world.compute();
+            let got: Vec<String> = computed
+                .records
+                .iter()
+                .map(|(n, r)| format!("{n}={}", r.hostname))
+                .collect();
+            assert_eq!(got, records, "{name}");
+            let verdict = verdict_of(&computed, "p");
+            assert_eq!(
+                (verdict.accepted, verdict.reason),
+                (accepted, reason),
+                "{name}: {}",
+                verdict.message
+            );
+            assert!(
+                verdict.message.contains(part),
+                "{name}: {:?} lacks {part:?}",
+                verdict.message
+            );
+        }
+    }
+
+    #[test]
+    fn a_gateway_without_policy_is_published_with_defaults() {
+        let world = World::new();
+        let computed = world.compute();
+        let record = &computed.records["shop.global.example.com"];
+        assert_eq!(record.ttl_seconds, DEFAULT_TTL);
+        assert_eq!(record.strategy, DnsStrategy::RoundRobin);
+        assert!(record.fail_open);
+        assert_eq!(record.policy_ref, None);
+        assert_eq!(record.health_check, None);
+        assert_eq!(record.endpoints.len(), 2);
+        assert!(computed.policies.is_empty());
+    }
+
+    #[test]
+    fn conflicts_have_one_deterministic_winner() {
+        let two_gateways = || {
+            vec![
+                gateway(
+                    "old",
+                    0,
+                    json!([listener("http", Some("shop.global.example.com"))]),
+                ),
+                gateway(
+                    "new",
+                    100,
+                    json!([listener("http", Some("shop.global.example.com"))]),
+                ),
+            ]
+        };
+        let placements = || {
+            vec![
+                vec![report("eu-1", true, &["192.0.2.10"])],
+                vec![report("us-1", true, &["192.0.2.20"])],
+            ]
+        };
+        // (case, gateways, policies, winning cluster, loser policy, loser reason)
+        type Case = (
+            &'static str,
+            Vec<Value>,
+            Vec<DNSPolicy>,
+            &'static str,
+            Option<&'static str>,
+        );
+        let cases: Vec<Case> = vec![
+            (
+                "older policy wins even for the newer Gateway",
+                two_gateways(),
+                vec![
+                    policy("b-new-policy", 50, &[("old", None)]),
+                    policy("a-old-policy", 10, &[("new", None)]),
+                ],
+                "us-1",
+                Some("b-new-policy"),
+            ),
+            (
+                "same age: policy name decides",
+                two_gateways(),
+                vec![
+                    policy("b", 10, &[("old", None)]),
+                    policy("a", 10, &[("new", None)]),
+                ],
+                "us-1",
+                Some("b"),
+            ),
+            (
+                "one policy, two Gateways: the older Gateway wins",
+                two_gateways(),
+                vec![policy("p", 10, &[("new", None), ("old", None)])],
+                "eu-1",
+                None,
+            ),
+            (
+                "a policy beats a Gateway without one",
+                two_gateways(),
+                vec![policy("p", 10, &[("new", None)])],
+                "us-1",
+                None,
+            ),
+            (
+                "no policies: the older Gateway wins",
+                two_gateways(),
+                vec![],
+                "eu-1",
+                None,
+            ),
+            (
+                "a literal wildcard label and a wildcard share a record name",
+                vec![
+                    gateway(
+                        "old",
+                        0,
+                        json!([listener("http", Some("wildcard.global.example.com"))]),
+                    ),
+                    gateway(
+                        "new",
+                        100,
+                        json!([listener("http", Some("*.global.example.com"))]),
+                    ),
+                ],
+                vec![
+                    policy("a", 10, &[("old", None)]),
+                    policy("b", 20, &[("new", None)]),
+                ],
+                "eu-1",
+                Some("b"),
+            ),
+        ];
+        for (name, gateways, policies, winner, loser) in cases {
+            let mut world = World::new();
+            world.gateways = gateways;
+            world.placements = placements();
+            world.policies = policies;
+            // Input order must not matter.
+            for reversed in [false, true] {
+                if reversed {
+                    world.gateways.reverse();
+                    world.placements.reverse();
+                    world.policies.reverse();
+                }
+                let computed = world.compute();
+                assert_eq!(
+                    computed.records.len(),
+                    1,
+                    "{name}: {:?}",
+                    summary(&computed)
+                );
+                let record = computed.records.values().next().expect("one record");
+                assert_eq!(
+                    record
+                        .endpoints
+                        .iter()
+                        .map(|e| e.cluster_name.as_str())
+                        .collect::<Vec<_>>(),
+                    [winner],
+                    "{name}"
+                );
+                if let Some(loser) = loser {
+                    let verdict = verdict_of(&computed, loser);
+                    assert!(!verdict.accepted, "{name}");
+                    assert_eq!(verdict.reason, "Conflicted", "{name}");
+                    assert!(
+                        verdict.message.contains("instead, which claimed it first"),
+                        "{name}: {}",
+                        verdict.message
+                    );
+                }
+                for (key, verdict) in &computed.policies {
+                    if Some(key.1.as_str()) != loser {
+                        assert!(verdict.accepted, "{name}: {key:?} {verdict:?}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_policy_losing_one_hostname_is_accepted_for_the_others() {
+        let mut world = World::new();
+        world.gateways = vec![
+            gateway(
+                "old",
+                0,
+                json!([listener("http", Some("shop.global.example.com"))]),
+            ),
+            gateway(
+                "new",
+                100,
+                json!([
+                    listener("a", Some("shop.global.example.com")),
+                    listener("b", Some("cart.global.example.com"))
+                ]),
+            ),
+        ];
+        world.placements = vec![vec![], vec![]];
+        world.policies = vec![
+            policy("first", 0, &[("old", None)]),
+            policy("second", 10, &[("new", None)]),
+        ];
+        let verdict = verdict_of(&world.compute(), "second");
+        assert!(verdict.accepted);
+        assert_eq!(
+            verdict.message,
+            "publishes cart.global.example.com; not: shop.global.example.com (listener \"a\" of Gateway web/new) \
+             is published for DNSPolicy web/first (Gateway web/old) instead, which claimed it first"
+        );
+    }
+
+    #[test]
+    fn output_is_stable() {
+        let mut world = World::new();
+        world.policies = vec![policy("p", 0, &[("shop", None)])];
+        let first = world.compute().records;
+        world.placements[0].reverse();
+        world.members.reverse();
+        assert_eq!(world.compute().records, first);
+    }
+
+    #[test]
+    fn work_manifests_carry_zones_then_records_by_name() {
+        let zone = |name: &str| {
+            DNSZone::new(
+                name,
+                DNSZoneSpec {
+                    zone: format!("{name}.example.com"),
+                    ..Default::default()
+                },
+            )
+        };
+        let world = World::new();
+        let records = world.compute().records;
+        let manifests = work_manifests(&[zone("b"), zone("a")], &records);
+        let names: Vec<String> = manifests
+            .iter()
+            .map(|m| {
+                format!(
+                    "{} {} {}",
+                    m.0["apiVersion"].as_str().unwrap_or_default(),
+                    m.0["kind"].as_str().unwrap_or_default(),
+                    m.0["metadata"]["name"].as_str().unwrap_or_default()
+                )
+            })
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "fedway.dev/v1alpha1 DNSZone a",
+                "fedway.dev/v1alpha1 DNSZone b",
+                "fedway.dev/v1alpha1 DNSRecord shop.global.example.com"
+            ]
+        );
+        let spec: DNSRecordSpec =
+            serde_json::from_value(manifests[2].0["spec"].clone()).expect("a DNSRecord spec");
+        assert_eq!(spec, records["shop.global.example.com"]);
+    }
+}
