@@ -2,30 +2,89 @@
 
 use std::{net::SocketAddr, path::PathBuf};
 
+use anyhow::Context as _;
 use clap::Parser;
+use fedway_dns::{Config, Source, rate_limit::RateLimitConfig};
 
 #[derive(Debug, Parser)]
 #[command(
     name = "fedway-dns",
     version,
-    about = "Fedway's authoritative DNS for global hostnames, with active health checks"
+    about = "Fedway's authoritative DNS for global hostnames, with active health checks",
+    long_about = "Fedway's authoritative DNS for global hostnames, with active health checks.\n\n\
+        Serves the DNSZones and DNSRecords of the cluster it runs beside (hub or member; \
+        in-cluster credentials, $KUBECONFIG or --kubeconfig), or of a YAML file (--file). \
+        The last good state is cached on disk (--cache), so a restart while the API \
+        server is down still answers."
 )]
 struct Cli {
     #[command(flatten)]
     log: fedway_runtime::LogArgs,
-    /// Address to serve DNS on, UDP and TCP.
-    #[arg(long, default_value = "127.0.0.1:5353")]
+    /// Address to serve DNS on, UDP and TCP (repeatable).
+    #[arg(long, default_value = "127.0.0.1:5353", value_name = "ADDRESS:PORT")]
     listen: Vec<SocketAddr>,
-    /// Serve zones and records from this YAML file instead of the API server.
-    #[arg(long)]
+    /// Serve zones and records from this YAML file of DNSZone and DNSRecord
+    /// objects instead of the API server; it is re-read when it changes.
+    #[arg(long, value_name = "PATH", conflicts_with = "kubeconfig")]
     file: Option<PathBuf>,
+    /// Kubeconfig of the cluster to read DNSZones and DNSRecords from.
+    #[arg(long, value_name = "PATH")]
+    kubeconfig: Option<PathBuf>,
+    /// File keeping the last good state, read at start-up.
+    #[arg(long, value_name = "PATH")]
+    cache: Option<PathBuf>,
+    /// UDP sockets per address (SO_REUSEPORT); default: one per CPU.
+    #[arg(long, value_name = "N")]
+    udp_sockets: Option<usize>,
+    /// Serve Prometheus metrics on this address (GET /metrics).
+    #[arg(long, value_name = "ADDRESS:PORT")]
+    metrics_listen: Option<SocketAddr>,
+    /// UDP responses per second per client network (/24, /56); 0 disables
+    /// response-rate limiting.
+    #[arg(long, default_value_t = RateLimitConfig::default().rate, value_name = "N")]
+    rate_limit: u32,
+    /// Over the limit, every N-th response is sent truncated (so real
+    /// clients retry over TCP) and the others dropped; 0 drops all.
+    #[arg(long, default_value_t = RateLimitConfig::default().slip, value_name = "N")]
+    rate_limit_slip: u32,
 }
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     fedway_runtime::init(&cli.log)?;
-    anyhow::bail!(
-        "fedway-dns on {:?}: the DNS server is not implemented yet (tracked in issue #4)",
-        cli.listen
-    )
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(run(cli, workers))
+}
+
+async fn run(cli: Cli, workers: usize) -> anyhow::Result<()> {
+    let source = match cli.file {
+        Some(path) => Source::File(path),
+        None => Source::Cluster(fedway_runtime::kube_client(cli.kubeconfig.as_deref()).await?),
+    };
+    let mut running = fedway_dns::start(Config {
+        listen: cli.listen,
+        udp_sockets: cli.udp_sockets.unwrap_or(workers),
+        source,
+        cache: cli.cache,
+        metrics_listen: cli.metrics_listen,
+        rate_limit: RateLimitConfig {
+            rate: cli.rate_limit,
+            slip: cli.rate_limit_slip,
+            ..RateLimitConfig::default()
+        },
+    })
+    .await?;
+    tokio::select! {
+        result = running.wait() => result?,
+        () = fedway_runtime::shutdown_signal() => {
+            tracing::info!("shutting down");
+            running.shutdown().await;
+        }
+    }
+    Ok(())
 }

@@ -1,0 +1,251 @@
+//! The DNS front end: hickory-server's `Server` owns the sockets and parses
+//! requests (answering FORMERR itself when a packet cannot be parsed); this
+//! handler checks the request, rate-limits UDP, answers from the current
+//! zones and sets EDNS (payload size, echoed Client Subnet).
+
+use std::{
+    net::{IpAddr, SocketAddr},
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use arc_swap::ArcSwap;
+use hickory_proto::{
+    op::{Edns, Header, HeaderCounts, Metadata, OpCode, ResponseCode},
+    rr::{DNSClass, Record},
+    rr::rdata::opt::{ClientSubnet, EdnsCode, EdnsOption},
+};
+use hickory_server::{
+    Server,
+    net::{runtime::Time, xfer::Protocol},
+    server::{Request, RequestHandler, ResponseHandler, ResponseInfo},
+    zone_handler::MessageResponseBuilder,
+};
+use socket2::{Domain, Socket, Type};
+
+use crate::{
+    answer::answer,
+    metrics::Metrics,
+    rate_limit::{RateLimitConfig, RateLimiter, Verdict},
+    steering::ClientNet,
+    zone::ZoneSet,
+};
+
+/// The largest UDP response sent, whatever the client advertises: avoids IP
+/// fragmentation (DNS Flag Day 2020); larger answers go over TCP.
+pub const MAX_UDP_PAYLOAD: u16 = 1232;
+
+/// How long a TCP connection may sit idle between requests.
+pub const TCP_IDLE_TIMEOUT: Duration = Duration::from_secs(10);
+
+pub struct Handler {
+    zones: Arc<ArcSwap<ZoneSet>>,
+    limiter: RateLimiter,
+    metrics: Arc<Metrics>,
+}
+
+impl Handler {
+    pub fn new(
+        zones: Arc<ArcSwap<ZoneSet>>,
+        rate_limit: RateLimitConfig,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        Self {
+            zones,
+            limiter: RateLimiter::new(rate_limit),
+            metrics,
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl RequestHandler for Handler {
+    async fn handle_request<R: ResponseHandler, T: Time>(
+        &self,
+        request: &Request,
+        mut response_handle: R,
+    ) -> ResponseInfo {
+        let mut metadata = Metadata::response_from_request(&request.metadata);
+        metadata.recursion_available = false;
+
+        let verdict = if request.protocol() == Protocol::Udp {
+            self.limiter.check(request.src().ip(), Instant::now())
+        } else {
+            Verdict::Allow
+        };
+        self.metrics.rate_limited(verdict);
+        match verdict {
+            Verdict::Allow => {}
+            Verdict::Drop => {
+                return ResponseInfo::from(Header {
+                    metadata,
+                    counts: HeaderCounts::default(),
+                });
+            }
+            Verdict::Slip => {
+                metadata.truncation = true;
+                let response = MessageResponseBuilder::new(&request.queries, None)
+                    .build_no_records(metadata);
+                return send(&mut response_handle, response, metadata, &self.metrics).await;
+            }
+        }
+
+        let mut response_edns = request.edns.as_ref().map(|asked| {
+            let mut edns = Edns::new();
+            edns.set_max_payload(asked.max_payload().clamp(512, MAX_UDP_PAYLOAD));
+            edns.set_version(0);
+            edns
+        });
+        let refuse = |code: ResponseCode| {
+            let mut metadata = metadata;
+            metadata.response_code = code;
+            metadata
+        };
+
+        // Checks in RFC order: EDNS version (RFC 6891 §6.1.3), opcode, one
+        // question (RFC 9619), class.
+        if request.edns.as_ref().is_some_and(|edns| edns.version() > 0) {
+            let metadata = refuse(ResponseCode::BADVERS);
+            if let Some(edns) = response_edns.as_mut() {
+                edns.set_rcode_high(ResponseCode::BADVERS.high());
+            }
+            let response = MessageResponseBuilder::new(&request.queries, response_edns.as_ref())
+                .build_no_records(metadata);
+            return send(&mut response_handle, response, metadata, &self.metrics).await;
+        }
+        let single = request.queries.queries();
+        let problem = if request.metadata.op_code != OpCode::Query {
+            Some(ResponseCode::NotImp)
+        } else if single.len() != 1 {
+            Some(ResponseCode::FormErr)
+        } else if single[0].query_class() != DNSClass::IN {
+            Some(ResponseCode::Refused)
+        } else {
+            None
+        };
+        if let Some(code) = problem {
+            let metadata = refuse(code);
+            let response = MessageResponseBuilder::new(&request.queries, response_edns.as_ref())
+                .build_no_records(metadata);
+            return send(&mut response_handle, response, metadata, &self.metrics).await;
+        }
+        let query = &single[0];
+
+        let subnet = request.edns.as_ref().and_then(|edns| match edns.option(EdnsCode::Subnet) {
+            Some(EdnsOption::Subnet(subnet)) => Some(*subnet),
+            _ => None,
+        });
+        let client = client_net(request.src().ip(), subnet.as_ref());
+        let zones = self.zones.load();
+        let answer = answer(
+            &zones,
+            query.name(),
+            query.original().name(),
+            query.query_type(),
+            client,
+            fastrand::u64(..),
+        );
+
+        metadata.authoritative = answer.authoritative;
+        metadata.response_code = answer.rcode;
+        if let (Some(edns), Some(mut subnet)) = (response_edns.as_mut(), subnet) {
+            // RFC 7871 §7.2.1: echo the client's option with the scope the
+            // answer is valid for, so resolvers cache per network.
+            subnet.set_scope_prefix(answer.scope_prefix);
+            edns.options_mut().insert(EdnsOption::Subnet(subnet));
+        }
+        let response = MessageResponseBuilder::new(&request.queries, response_edns.as_ref()).build(
+            metadata,
+            answer.answers.iter(),
+            answer.authorities.iter(),
+            std::iter::empty::<&Record>(),
+            answer.additionals.iter(),
+        );
+        send(&mut response_handle, response, metadata, &self.metrics).await
+    }
+}
+
+/// The network steering should treat the client as: the ECS subnet when the
+/// resolver sent one with a non-zero prefix (RFC 7871 §7.1.2: prefix 0 means
+/// "do not use my address"), else the resolver's address.
+fn client_net(source: IpAddr, subnet: Option<&ClientSubnet>) -> ClientNet {
+    match subnet {
+        Some(subnet) if subnet.source_prefix() > 0 => ClientNet {
+            ip: subnet.addr(),
+            source_prefix: subnet.source_prefix(),
+        },
+        _ => ClientNet {
+            ip: source,
+            source_prefix: if source.is_ipv4() { 32 } else { 128 },
+        },
+    }
+}
+
+async fn send<'a, R: ResponseHandler>(
+    handle: &mut R,
+    response: hickory_server::zone_handler::MessageResponse<
+        '_,
+        'a,
+        impl Iterator<Item = &'a Record> + Send + 'a,
+        impl Iterator<Item = &'a Record> + Send + 'a,
+        impl Iterator<Item = &'a Record> + Send + 'a,
+        impl Iterator<Item = &'a Record> + Send + 'a,
+    >,
+    metadata: Metadata,
+    metrics: &Metrics,
+) -> ResponseInfo {
+    metrics.answered(metadata.response_code);
+    match handle.send_response(response).await {
+        Ok(info) => info,
+        Err(error) => {
+            tracing::debug!(%error, "sending a DNS response failed");
+            let mut failed = metadata;
+            failed.response_code = ResponseCode::ServFail;
+            ResponseInfo::from(Header {
+                metadata: failed,
+                counts: HeaderCounts::default(),
+            })
+        }
+    }
+}
+
+/// Binds the listeners: per address, `udp_sockets` UDP sockets sharing the
+/// port with SO_REUSEPORT (the kernel spreads datagrams over them, one
+/// receive loop per core) and one TCP listener.
+pub fn bind(
+    server: &mut Server<Handler>,
+    addresses: &[SocketAddr],
+    udp_sockets: usize,
+) -> std::io::Result<Vec<SocketAddr>> {
+    let mut bound = Vec::new();
+    for address in addresses {
+        let mut address = *address;
+        for index in 0..udp_sockets.max(1) {
+            let socket = reuse_port_socket(address, Type::DGRAM)?;
+            let udp = tokio::net::UdpSocket::from_std(socket.into())?;
+            // Port 0: the first socket picks the port, the others share it.
+            if index == 0 {
+                address = udp.local_addr()?;
+            }
+            server.register_socket(udp);
+        }
+        let tcp = reuse_port_socket(address, Type::STREAM)?;
+        tcp.listen(1024)?;
+        let tcp = tokio::net::TcpListener::from_std(tcp.into())?;
+        server.register_listener(tcp, TCP_IDLE_TIMEOUT, 64 * 1024);
+        bound.push(address);
+    }
+    Ok(bound)
+}
+
+fn reuse_port_socket(address: SocketAddr, kind: Type) -> std::io::Result<Socket> {
+    let socket = Socket::new(Domain::for_address(address), kind, None)?;
+    socket.set_reuse_address(true)?;
+    socket.set_reuse_port(true)?;
+    socket.set_nonblocking(true)?;
+    if address.is_ipv6() {
+        socket.set_only_v6(true)?;
+    }
+    socket.bind(&address.into())?;
+    Ok(socket)
+}
