@@ -189,6 +189,7 @@ pub async fn serve(
                 }
             });
             let connection = hyper::server::conn::http1::Builder::new()
+                .timer(hyper_util::rt::TokioTimer::new())
                 .header_read_timeout(std::time::Duration::from_secs(5))
                 .serve_connection(TokioIo::new(stream), service);
             let _ = tokio::time::timeout(std::time::Duration::from_secs(30), connection).await;
