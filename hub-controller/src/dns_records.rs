@@ -21,12 +21,16 @@
 //!   namespace and name), then the Gateway's age (then namespace and name).
 //!   Ranking by the policy first means a new policy never steals a hostname
 //!   an existing one already publishes.
-//! - A member whose copy has no IP address yet is left out: an endpoint
-//!   without an address cannot be answered with (and the DNSRecord schema
-//!   requires one). The exception is a member that is not Ready: the hub has
-//!   lost sight of it, not learned that it has no address, so its last
-//!   published addresses are kept, marked not hub-healthy. Losing a member
-//!   never removes its endpoint.
+//! - A member whose copy has never had an IP address is left out: an
+//!   endpoint without an address cannot be answered with (and the DNSRecord
+//!   schema requires one).
+//! - A member whose copy reports no address now, but was published before,
+//!   keeps its last published addresses, marked not hub-healthy. A missing
+//!   address usually means a missing report (the member's API server is
+//!   unreachable, its agent's last apply failed) rather than a gateway that
+//!   truly lost its address, and the hub cannot tell the two apart; so losing
+//!   sight of a member never removes its endpoint, it only marks it down.
+//!   The endpoint goes when the Gateway is no longer placed there.
 
 use std::{
     collections::{BTreeMap, BTreeSet},
@@ -418,9 +422,6 @@ fn record(claim: &Claim<'_>, inputs: &Inputs<'_>) -> DNSRecordSpec {
                 .take(MAX_ADDRESSES)
                 .collect();
             if addresses.is_empty() {
-                if ready {
-                    return None;
-                }
                 addresses = previous?
                     .endpoints
                     .iter()
@@ -808,11 +809,25 @@ mod tests {
                 vec![endpoint("us-1", "us-east", "192.0.2.20", true)],
             ),
             (
-                "Ready member whose address went away: left out",
+                "Ready member whose report lost its address: last addresses kept, not hub-healthy",
                 vec![report("eu-1", true, &[])],
                 vec![eu()],
                 vec![endpoint("eu-1", "eu-west", "192.0.2.10", true)],
-                vec![],
+                vec![endpoint("eu-1", "eu-west", "192.0.2.10", false)],
+            ),
+            (
+                "new addresses replace the last published ones",
+                vec![report("eu-1", true, &["192.0.2.12"])],
+                vec![eu()],
+                vec![endpoint("eu-1", "eu-west", "192.0.2.10", true)],
+                vec![endpoint("eu-1", "eu-west", "192.0.2.12", true)],
+            ),
+            (
+                "a member the Gateway left: its endpoint goes",
+                vec![report("us-1", true, &["192.0.2.20"])],
+                vec![eu(), us()],
+                vec![endpoint("eu-1", "eu-west", "192.0.2.10", true)],
+                vec![endpoint("us-1", "us-east", "192.0.2.20", true)],
             ),
             (
                 "NotReady member without a report: last published addresses kept",
