@@ -6,6 +6,8 @@
 //!  work_builder ──┤ (pure) the manifests of one member's Work
 //!  status ────────┘ (pure) member reports -> hub Gateway/route status
 //!  dns_records ───  (pure) Gateways + DNSPolicies + members -> DNSRecords
+//!  dns ───────────  global DNS: writes DNSRecords, policy status, and the
+//!                   `fedway-dns` Work of every member (I/O)
 //!  gateways ──────  the Gateway controller: place, write Works, report (I/O)
 //!  member_health ─  MemberCluster Ready from agent leases (I/O)
 //!  leader ────────  one active replica (Lease)
@@ -14,6 +16,7 @@
 //! ```
 
 pub mod agent_kubeconfig;
+pub mod dns;
 pub mod dns_records;
 pub mod gateway_check;
 pub mod gateways;

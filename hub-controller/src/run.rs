@@ -1,5 +1,5 @@
-//! Wiring of the hub: leader election, then the GatewayClass, Gateway and
-//! member-health loops, until shutdown or lost leadership.
+//! Wiring of the hub: leader election, then the GatewayClass, Gateway,
+//! global DNS and member-health loops, until shutdown or lost leadership.
 
 use std::{future::Future, sync::Arc};
 
@@ -20,7 +20,7 @@ use kube::{
 use serde_json::json;
 
 use crate::{
-    Error, FIELD_MANAGER, api_error,
+    Error, FIELD_MANAGER, api_error, dns,
     gateways::{self, CONTROLLER_NAME, Context, GATEWAY_ANNOTATION},
     leader::{self, LeaderConfig},
     member_health,
@@ -49,6 +49,7 @@ pub async fn run(
     );
     let health = tokio::spawn(member_health::run(client.clone(), recorder.clone()));
     let classes = tokio::spawn(accept_classes(client.clone()));
+    let dns = tokio::spawn(dns::run(client.clone()));
     let controller = gateway_controller(client.clone()).graceful_shutdown_on(shutdown);
     let controllers = controller
         .run(
@@ -70,6 +71,7 @@ pub async fn run(
     };
     health.abort();
     classes.abort();
+    dns.abort();
     outcome
 }
 

@@ -1,0 +1,480 @@
+//! Global DNS: one reconciler over everything a DNSRecord depends on
+//! (Gateways, GatewayClasses, DNSPolicies, DNSZones, MemberClusters, Works
+//! and the DNSRecords themselves), fed by reflectors so a pass reads memory,
+//! not the API server. A burst of changes is coalesced into one pass; a pass
+//! that changes nothing writes nothing, so a restart costs no writes.
+//!
+//! Each pass (decisions in `dns_records`, pure):
+//! - DNSRecords in the hub, server-side applied (field manager `fedway-hub`),
+//!   labelled `fedway.dev/managed-by=fedway-hub`; labelled records no longer
+//!   computed are deleted;
+//! - each DNSPolicy's `Accepted` condition (only `status.conditions` is
+//!   applied: the DNS servers own `status.endpoints`);
+//! - the Work `fedway-dns` in every member's hub namespace, holding every
+//!   DNSZone and every DNSRecord, so each member's DNS server has the whole
+//!   picture and answers on its own when the hub is gone.
+
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    fmt::Debug,
+    hash::Hash,
+    time::Duration,
+};
+
+use fedway_crds::{
+    DNSPolicy, DNSRecord, DNSRecordSpec, DNSZone, MemberCluster, Work, WorkSpec,
+    work::{DeletionPolicy, Manifest, TakeoverPolicy},
+};
+use futures::{StreamExt, future::try_join_all, stream::BoxStream};
+use k8s_openapi::{
+    apimachinery::pkg::apis::meta::v1::{Condition, Time},
+    jiff::Timestamp,
+};
+use kube::{
+    Api, Client, Resource, ResourceExt,
+    api::{DeleteParams, DynamicObject, Patch, PatchParams},
+    runtime::{
+        WatchStreamExt,
+        reflector::{self, ObjectRef, Store, store::Writer},
+        watcher,
+    },
+};
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+use tokio::sync::Notify;
+
+use crate::{
+    Error, FIELD_MANAGER, api_error,
+    dns_records::{self, Inputs, MemberGateway, PlacedGateway, Verdict},
+    gateways::{self, CONTROLLER_NAME, GATEWAY_ANNOTATION},
+    join, status,
+};
+
+/// The Work in every member's hub namespace that carries DNS data.
+pub const DNS_WORK: &str = "fedway-dns";
+/// Label on the DNSRecords (and DNS Works) the hub owns: only these are
+/// ever deleted by it.
+pub const MANAGED_LABEL: &str = "fedway.dev/managed-by";
+pub const MANAGED_VALUE: &str = "fedway-hub";
+/// Most manifests one Work holds (the Work schema's bound).
+const MAX_MANIFESTS: usize = 512;
+/// Changes arriving within this window are handled by one pass.
+const DEBOUNCE: Duration = Duration::from_millis(200);
+/// Pause before retrying a failed pass.
+const RETRY: Duration = Duration::from_secs(2);
+
+struct Stores {
+    gateways: Store<DynamicObject>,
+    classes: Store<DynamicObject>,
+    policies: Store<DNSPolicy>,
+    zones: Store<DNSZone>,
+    members: Store<MemberCluster>,
+    works: Store<Work>,
+    records: Store<DNSRecord>,
+}
+
+/// Keeps DNSRecords, DNSPolicy status and the members' DNS Works current,
+/// forever.
+pub async fn run(client: Client) {
+    let config = watcher::Config::default;
+    let (gateways, gateways_writer) = dynamic(gateways::gateways());
+    let (classes, classes_writer) = dynamic(gateways::gateway_classes());
+    let (policies, policies_writer) = reflector::store();
+    let (zones, zones_writer) = reflector::store();
+    let (members, members_writer) = reflector::store();
+    let (works, works_writer) = reflector::store();
+    let (records, records_writer) = reflector::store();
+    let changes = futures::stream::select_all([
+        watch(
+            gateways_writer,
+            Api::all_with(client.clone(), &gateways::gateways()),
+            config(),
+        ),
+        watch(
+            classes_writer,
+            Api::all_with(client.clone(), &gateways::gateway_classes()),
+            config(),
+        ),
+        watch(policies_writer, Api::all(client.clone()), config()),
+        watch(zones_writer, Api::all(client.clone()), config()),
+        watch(members_writer, Api::all(client.clone()), config()),
+        watch(works_writer, Api::all(client.clone()), config()),
+        watch(
+            records_writer,
+            Api::all(client.clone()),
+            config().labels(&format!("{MANAGED_LABEL}={MANAGED_VALUE}")),
+        ),
+    ]);
+    let stores = Stores {
+        gateways,
+        classes,
+        policies,
+        zones,
+        members,
+        works,
+        records,
+    };
+    let notify = Notify::new();
+    let drive = changes.for_each(|()| {
+        notify.notify_one();
+        futures::future::ready(())
+    });
+    let reconcile_forever = async {
+        // Nothing is computed from a partial picture: a store still filling
+        // would look like deleted Gateways and take their records away.
+        let _ = tokio::join!(
+            stores.gateways.wait_until_ready(),
+            stores.classes.wait_until_ready(),
+            stores.policies.wait_until_ready(),
+            stores.zones.wait_until_ready(),
+            stores.members.wait_until_ready(),
+            stores.works.wait_until_ready(),
+            stores.records.wait_until_ready(),
+        );
+        loop {
+            notify.notified().await;
+            tokio::time::sleep(DEBOUNCE).await;
+            match reconcile(&client, &stores).await {
+                Ok(Pass::Done) => {}
+                Ok(Pass::Incomplete) => {
+                    tokio::time::sleep(RETRY).await;
+                    notify.notify_one();
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "global DNS pass failed; retrying");
+                    tokio::time::sleep(RETRY).await;
+                    notify.notify_one();
+                }
+            }
+        }
+    };
+    tokio::select! {
+        () = drive => tracing::warn!("global DNS watches ended"),
+        () = reconcile_forever => {}
+    }
+}
+
+fn dynamic(resource: kube::core::ApiResource) -> (Store<DynamicObject>, Writer<DynamicObject>) {
+    let writer = Writer::new(resource);
+    (writer.as_reader(), writer)
+}
+
+/// A reflector into `writer`, reduced to "something changed".
+fn watch<K>(writer: Writer<K>, api: Api<K>, config: watcher::Config) -> BoxStream<'static, ()>
+where
+    K: Resource + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
+    K::DynamicType: Eq + Hash + Clone + Send + Sync,
+{
+    reflector::reflector(writer, watcher(api, config))
+        .default_backoff()
+        .filter_map(|event| async move {
+            match event {
+                Ok(_) => Some(()),
+                Err(error) => {
+                    tracing::debug!(%error, "global DNS watch");
+                    None
+                }
+            }
+        })
+        .boxed()
+}
+
+/// How a pass ended.
+enum Pass {
+    Done,
+    /// Something could not be written yet (a member's namespace is still
+    /// being created): try again shortly.
+    Incomplete,
+}
+
+async fn reconcile(client: &Client, stores: &Stores) -> Result<Pass, Error> {
+    let ours: BTreeSet<String> = stores
+        .classes
+        .state()
+        .iter()
+        .filter(|c| c.data["spec"]["controllerName"] == CONTROLLER_NAME)
+        .map(|c| c.name_any())
+        .collect();
+    let gateways: Vec<Value> = stores
+        .gateways
+        .state()
+        .iter()
+        .filter(|g| g.metadata.deletion_timestamp.is_none())
+        .filter(|g| {
+            g.data["spec"]["gatewayClassName"]
+                .as_str()
+                .is_some_and(|c| ours.contains(c))
+        })
+        .filter_map(|g| serde_json::to_value(g.as_ref()).ok())
+        .collect();
+    let members: Vec<MemberCluster> = stores
+        .members
+        .state()
+        .iter()
+        .filter(|m| m.metadata.deletion_timestamp.is_none())
+        .map(|m| m.as_ref().clone())
+        .collect();
+    let namespaces: BTreeMap<String, String> = members
+        .iter()
+        .map(|m| (join::member_namespace(&m.name_any()), m.name_any()))
+        .collect();
+    let works = stores.works.state();
+
+    // Where each Gateway is placed, and what each member reports of it.
+    let mut placements: BTreeMap<String, Vec<MemberGateway>> = BTreeMap::new();
+    for work in &works {
+        let (Some(gateway), Some(cluster)) = (
+            work.annotations().get(GATEWAY_ANNOTATION),
+            work.namespace().and_then(|ns| namespaces.get(&ns)),
+        ) else {
+            continue;
+        };
+        let Some((_, name)) = gateway.split_once('/') else {
+            continue;
+        };
+        let (programmed, addresses) = status::member_gateway(name, work.status.as_ref());
+        placements
+            .entry(gateway.clone())
+            .or_default()
+            .push(MemberGateway {
+                cluster: cluster.clone(),
+                programmed,
+                addresses,
+            });
+    }
+    let placed: Vec<PlacedGateway<'_>> = gateways
+        .iter()
+        .map(|gateway| {
+            let key = format!(
+                "{}/{}",
+                gateway["metadata"]["namespace"]
+                    .as_str()
+                    .unwrap_or_default(),
+                gateway["metadata"]["name"].as_str().unwrap_or_default()
+            );
+            PlacedGateway {
+                gateway,
+                members: placements.remove(&key).unwrap_or_default(),
+            }
+        })
+        .collect();
+    let policies: Vec<DNSPolicy> = stores
+        .policies
+        .state()
+        .iter()
+        .filter(|p| p.metadata.deletion_timestamp.is_none())
+        .map(|p| p.as_ref().clone())
+        .collect();
+    let zones: Vec<DNSZone> = stores
+        .zones
+        .state()
+        .iter()
+        .filter(|z| z.metadata.deletion_timestamp.is_none())
+        .map(|z| z.as_ref().clone())
+        .collect();
+    let apexes: Vec<String> = zones.iter().map(|z| z.spec.zone.clone()).collect();
+    let existing: BTreeMap<String, DNSRecord> = stores
+        .records
+        .state()
+        .iter()
+        .filter(|r| r.labels().get(MANAGED_LABEL).map(String::as_str) == Some(MANAGED_VALUE))
+        .map(|r| (r.name_any(), r.as_ref().clone()))
+        .collect();
+    let previous: BTreeMap<String, DNSRecordSpec> = existing
+        .iter()
+        .map(|(name, record)| (name.clone(), record.spec.clone()))
+        .collect();
+
+    let computed = dns_records::compute(&Inputs {
+        gateways: &placed,
+        policies: &policies,
+        zones: &apexes,
+        members: &members,
+        previous: &previous,
+    });
+    write_records(client, &computed.records, &existing).await?;
+    for policy in &policies {
+        if let Some(verdict) = computed
+            .policies
+            .get(&(policy.namespace().unwrap_or_default(), policy.name_any()))
+        {
+            write_policy_status(client, policy, verdict).await?;
+        }
+    }
+    let manifests = dns_records::work_manifests(&zones, &computed.records);
+    if manifests.len() > MAX_MANIFESTS {
+        // Writing a cut-down picture would make members delete records;
+        // keeping the last complete one is the lesser harm.
+        tracing::error!(
+            objects = manifests.len(),
+            max = MAX_MANIFESTS,
+            "too many DNSZones and DNSRecords for one Work; members keep their previous DNS data"
+        );
+        return Ok(Pass::Done);
+    }
+    let names: Vec<String> = members.iter().map(|m| m.name_any()).collect();
+    let written = try_join_all(
+        names
+            .iter()
+            .map(|name| write_work(client, &stores.works, name, &manifests)),
+    )
+    .await?;
+    Ok(if written.iter().all(|w| *w) {
+        Pass::Done
+    } else {
+        Pass::Incomplete
+    })
+}
+
+async fn write_records(
+    client: &Client,
+    computed: &BTreeMap<String, DNSRecordSpec>,
+    existing: &BTreeMap<String, DNSRecord>,
+) -> Result<(), Error> {
+    let api: Api<DNSRecord> = Api::all(client.clone());
+    let changed = computed
+        .iter()
+        .filter(|(name, spec)| existing.get(*name).is_none_or(|r| r.spec != **spec));
+    try_join_all(changed.map(|(name, spec)| {
+        let api = api.clone();
+        async move {
+            let record = json!({
+                "apiVersion": "fedway.dev/v1alpha1", "kind": "DNSRecord",
+                "metadata": {"name": name, "labels": {MANAGED_LABEL: MANAGED_VALUE}},
+                "spec": spec,
+            });
+            api.patch(
+                name,
+                &PatchParams::apply(FIELD_MANAGER).force(),
+                &Patch::Apply(&record),
+            )
+            .await
+            .map_err(api_error("writing", format!("DNSRecord {name}")))?;
+            tracing::info!(
+                record = name,
+                endpoints = spec.endpoints.len(),
+                "DNSRecord written"
+            );
+            Ok::<_, Error>(())
+        }
+    }))
+    .await?;
+    for name in existing.keys().filter(|name| !computed.contains_key(*name)) {
+        match api.delete(name, &DeleteParams::default()).await {
+            Ok(_) => tracing::info!(record = name, "DNSRecord deleted: no longer published"),
+            Err(kube::Error::Api(status)) if status.code == 404 => {}
+            Err(e) => return Err(api_error("deleting", format!("DNSRecord {name}"))(e)),
+        }
+    }
+    Ok(())
+}
+
+/// Applies the policy's `Accepted` condition when it changed. Only that
+/// condition is in the patch, so other writers' conditions and
+/// `status.endpoints` are left alone.
+async fn write_policy_status(
+    client: &Client,
+    policy: &DNSPolicy,
+    verdict: &Verdict,
+) -> Result<(), Error> {
+    let status = if verdict.accepted { "True" } else { "False" };
+    let message: String = verdict.message.chars().take(32_000).collect();
+    let generation = policy.metadata.generation;
+    let before = policy
+        .status
+        .as_ref()
+        .and_then(|s| s.conditions.iter().find(|c| c.type_ == "Accepted"));
+    if before.is_some_and(|c| {
+        c.status == status
+            && c.reason == verdict.reason
+            && c.message == message
+            && c.observed_generation == generation
+    }) {
+        return Ok(());
+    }
+    let condition = Condition {
+        type_: "Accepted".into(),
+        status: status.into(),
+        reason: verdict.reason.into(),
+        message,
+        // Keep the transition time unless the status itself changed.
+        last_transition_time: before.filter(|c| c.status == status).map_or_else(
+            || Time(Timestamp::now()),
+            |c| c.last_transition_time.clone(),
+        ),
+        observed_generation: generation,
+    };
+    let namespace = policy.namespace().unwrap_or_default();
+    let patch = json!({"apiVersion": "fedway.dev/v1alpha1", "kind": "DNSPolicy",
+                       "status": {"conditions": [condition]}});
+    Api::<DNSPolicy>::namespaced(client.clone(), &namespace)
+        .patch_status(
+            &policy.name_any(),
+            &PatchParams::apply(FIELD_MANAGER).force(),
+            &Patch::Apply(&patch),
+        )
+        .await
+        .map_err(api_error(
+            "writing status of",
+            format!("DNSPolicy {namespace}/{}", policy.name_any()),
+        ))?;
+    Ok(())
+}
+
+/// Writes member `cluster`'s DNS Work when it differs from `manifests`.
+/// Returns false when the member's namespace does not exist yet.
+async fn write_work(
+    client: &Client,
+    works: &Store<Work>,
+    cluster: &str,
+    manifests: &[Manifest],
+) -> Result<bool, Error> {
+    let namespace = join::member_namespace(cluster);
+    let spec = WorkSpec {
+        manifests: manifests.to_vec(),
+        // A member's DNS data is Fedway's alone; an object of the same name
+        // made by someone else is reported, not overwritten.
+        takeover: TakeoverPolicy::IfNoDiff,
+        deletion_policy: DeletionPolicy::Delete,
+    };
+    let current = works.get(&ObjectRef::new(DNS_WORK).within(&namespace));
+    match &current {
+        None if manifests.is_empty() => return Ok(true),
+        Some(work)
+            if serde_json::to_value(&work.spec).ok() == serde_json::to_value(&spec).ok()
+                && work.labels().get(MANAGED_LABEL).map(String::as_str) == Some(MANAGED_VALUE) =>
+        {
+            return Ok(true);
+        }
+        _ => {}
+    }
+    let work = json!({
+        "apiVersion": "fedway.dev/v1alpha1", "kind": "Work",
+        "metadata": {"name": DNS_WORK, "namespace": namespace,
+                     "labels": {MANAGED_LABEL: MANAGED_VALUE}},
+        "spec": spec,
+    });
+    match Api::<Work>::namespaced(client.clone(), &namespace)
+        .patch(
+            DNS_WORK,
+            &PatchParams::apply(FIELD_MANAGER).force(),
+            &Patch::Apply(&work),
+        )
+        .await
+    {
+        Ok(_) => {
+            tracing::info!(
+                member = cluster,
+                objects = manifests.len(),
+                "DNS Work written"
+            );
+            Ok(true)
+        }
+        // Joining creates the MemberCluster before its namespace.
+        Err(kube::Error::Api(status)) if status.code == 404 => {
+            tracing::debug!(member = cluster, "no hub namespace yet for the DNS Work");
+            Ok(false)
+        }
+        Err(e) => Err(api_error("writing", format!("Work {namespace}/{DNS_WORK}"))(e)),
+    }
+}
