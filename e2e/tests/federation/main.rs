@@ -5,6 +5,7 @@
 //! members, each agent with the credential `fedway-hub join` minted.
 
 mod define_once;
+mod dns_records;
 mod resilience;
 mod safety;
 

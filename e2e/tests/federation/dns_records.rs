@@ -1,0 +1,374 @@
+//! Global DNS, hub side: the hub computes one DNSRecord per global hostname
+//! from the Gateways, their DNSPolicy and what members report, and ships
+//! every DNSRecord and DNSZone to every member, where they stay when a
+//! member or the hub is lost.
+
+use std::time::Duration;
+
+use fedway_crds::{
+    DNSPolicy, DNSRecord, DNSZone,
+    dns_policy::DnsStrategy,
+    dns_record::{Endpoint, PolicyRef},
+};
+use kube::{
+    Api, Client,
+    api::{Patch, PatchParams},
+};
+use serde_json::{Value, json};
+
+use crate::{
+    Federation, apply, condition, eventually, gateways, implementation_reports, namespace,
+};
+
+const REGION: &str = "topology.kubernetes.io/region";
+const HOSTNAME: &str = "shop.global.example.com";
+/// The user the harness (and the hub controller it runs) authenticates as.
+const ADMIN_USER: &str = "fedway-e2e-admin";
+
+fn zone() -> Value {
+    json!({
+        "apiVersion": "fedway.dev/v1alpha1", "kind": "DNSZone",
+        "metadata": {"name": "global"},
+        "spec": {"zone": "global.example.com",
+                 "nameServers": [{"name": "ns1.global.example.com", "addresses": ["192.0.2.53"]}]},
+    })
+}
+
+fn policy(ttl: u32) -> Value {
+    json!({
+        "apiVersion": "fedway.dev/v1alpha1", "kind": "DNSPolicy",
+        "metadata": {"name": "shop", "namespace": "web"},
+        "spec": {
+            "targetRefs": [{"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": "shop"}],
+            "strategy": "Failover",
+            "ttlSeconds": ttl,
+            "priorities": [
+                {"clusterSelector": {"matchLabels": {REGION: "eu-west"}}, "priority": 1},
+                {"clusterSelector": {"matchLabels": {REGION: "us-east"}}, "priority": 2},
+            ],
+        },
+    })
+}
+
+fn gateway(name: &str, hostname: &str) -> Value {
+    json!({
+        "apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
+        "metadata": {"name": name, "namespace": "web"},
+        "spec": {"gatewayClassName": "fedway",
+                 "listeners": [{"name": "http", "port": 80, "protocol": "HTTP", "hostname": hostname}]},
+    })
+}
+
+async fn record(client: &Client, name: &str) -> Option<DNSRecord> {
+    Api::<DNSRecord>::all(client.clone())
+        .get_opt(name)
+        .await
+        .ok()
+        .flatten()
+}
+
+/// Waits until `client` holds the record `name` with exactly `spec`.
+async fn wait_for_record(
+    what: &str,
+    client: &Client,
+    name: &str,
+    spec: &fedway_crds::DNSRecordSpec,
+) {
+    eventually(what, 30, || async {
+        Ok(record(client, name)
+            .await
+            .filter(|r| &r.spec == spec)
+            .map(drop))
+    })
+    .await;
+}
+
+/// The hub's own writes to DNS objects (records, DNS Works, policies).
+fn hub_dns_writes(fed: &Federation) -> Vec<(String, String)> {
+    fed.hub
+        .audited_writes_by(ADMIN_USER)
+        .expect("hub audit log")
+        .into_iter()
+        .filter(|(_, uri)| {
+            uri.contains("/dnsrecords")
+                || uri.contains("/works/fedway-dns")
+                || uri.contains("/dnspolicies/")
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn dns_records_reach_every_member_and_outlive_a_lost_member_and_hub() {
+    let mut fed = Federation::start(&[
+        ("member-a", &[(REGION, "eu-west")]),
+        ("member-b", &[(REGION, "us-east")]),
+    ])
+    .await;
+    let hub = fed.hub.client();
+    // Fast heartbeats: NotReady after 3 missed 1 s renewals.
+    for member in ["member-a", "member-b"] {
+        apply(&hub, json!({"apiVersion": "fedway.dev/v1alpha1", "kind": "MemberCluster", "metadata": {"name": member},
+                           "spec": {"heartbeat": {"interval": "1s", "missedBeforeNotReady": 3}}}))
+        .await;
+    }
+    // Agents read the interval at their next (10 s) renewal; until then the
+    // hub may see them as late.
+    let fast_heartbeats_from = std::time::Instant::now() + Duration::from_secs(11);
+    apply(&hub, zone()).await;
+    namespace(&hub, "web").await;
+    apply(&hub, policy(5)).await;
+    apply(&hub, gateway("shop", HOSTNAME)).await;
+
+    // Each member's implementation programs its copy, at its own address.
+    let mut addresses = Vec::new();
+    for member in ["member-a", "member-b"] {
+        let cluster = &fed.member(member).cluster;
+        let client = cluster.client();
+        eventually(&format!("Gateway web/shop in {member}"), 30, || async {
+            Ok(gateways(&client, "web")
+                .get_opt("shop")
+                .await
+                .ok()
+                .flatten())
+        })
+        .await;
+        let address = cluster.address(10).to_string();
+        implementation_reports(&gateways(&client, "web"), "shop", json!({
+            "addresses": [{"type": "IPAddress", "value": address}],
+            "conditions": [
+                {"type": "Accepted", "status": "True", "reason": "Accepted", "message": "", "lastTransitionTime": "2026-01-01T00:00:00Z"},
+                {"type": "Programmed", "status": "True", "reason": "Programmed", "message": "", "lastTransitionTime": "2026-01-01T00:00:00Z"},
+            ],
+        }))
+        .await;
+        addresses.push(address);
+    }
+
+    // The hub's record: both members, with their region, priority and
+    // address, healthy.
+    let endpoint =
+        |cluster: &str, region: &str, address: &str, priority: u32, healthy: bool| Endpoint {
+            cluster_name: cluster.into(),
+            region: Some(region.into()),
+            addresses: vec![address.into()],
+            weight: 1,
+            priority,
+            hub_healthy: healthy,
+        };
+    let mut want = fedway_crds::DNSRecordSpec {
+        hostname: HOSTNAME.into(),
+        ttl_seconds: 5,
+        strategy: DnsStrategy::Failover,
+        geo: None,
+        health_check: None,
+        fail_open: true,
+        policy_ref: Some(PolicyRef {
+            namespace: "web".into(),
+            name: "shop".into(),
+        }),
+        endpoints: vec![
+            endpoint("member-a", "eu-west", &addresses[0], 1, true),
+            endpoint("member-b", "us-east", &addresses[1], 2, true),
+        ],
+    };
+    wait_for_record(
+        "the hub's DNSRecord with both members healthy",
+        &hub,
+        HOSTNAME,
+        &want,
+    )
+    .await;
+    let hub_record = record(&hub, HOSTNAME).await.expect("the hub's DNSRecord");
+    assert_eq!(
+        hub_record
+            .metadata
+            .labels
+            .as_ref()
+            .and_then(|l| l.get("fedway.dev/managed-by"))
+            .map(String::as_str),
+        Some("fedway-hub")
+    );
+    let policies: Api<DNSPolicy> = Api::namespaced(hub.clone(), "web");
+    let accepted = eventually("the DNSPolicy to be Accepted", 30, || async {
+        let policy = policies
+            .get("shop")
+            .await
+            .map_err(|e| fed.hub.kube_error(e))?;
+        let value = serde_json::to_value(&policy).unwrap_or_default();
+        Ok(condition(&value, "Accepted")
+            .filter(|c| c["status"] == "True")
+            .cloned())
+    })
+    .await;
+    assert_eq!(accepted["message"], format!("publishes {HOSTNAME}"));
+
+    // Every member holds the same record and the zone.
+    let hub_zone = Api::<DNSZone>::all(hub.clone())
+        .get("global")
+        .await
+        .expect("the hub's DNSZone");
+    for member in ["member-a", "member-b"] {
+        let client = fed.member(member).cluster.client();
+        wait_for_record(
+            &format!("{member}'s copy of the DNSRecord"),
+            &client,
+            HOSTNAME,
+            &want,
+        )
+        .await;
+        let copy = eventually(&format!("{member}'s copy of the DNSZone"), 30, || async {
+            Ok(Api::<DNSZone>::all(client.clone())
+                .get_opt("global")
+                .await
+                .ok()
+                .flatten())
+        })
+        .await;
+        assert_eq!(copy.spec, hub_zone.spec, "{member}");
+    }
+
+    // A wildcard hostname gets a record of its own, in the hub and in the
+    // members; when its Gateway goes, so does the record, everywhere.
+    apply(&hub, gateway("extra", "*.extra.global.example.com")).await;
+    for client in [hub.clone(), fed.member("member-a").cluster.client()] {
+        let copy = eventually("the wildcard record", 30, || async {
+            Ok(record(&client, "wildcard.extra.global.example.com").await)
+        })
+        .await;
+        assert_eq!(copy.spec.hostname, "*.extra.global.example.com");
+        assert_eq!(
+            copy.spec.policy_ref, None,
+            "no DNSPolicy: published with defaults"
+        );
+    }
+    gateways(&hub, "web")
+        .delete("extra", &Default::default())
+        .await
+        .expect("deleting Gateway extra");
+    for client in [
+        hub.clone(),
+        fed.member("member-a").cluster.client(),
+        fed.member("member-b").cluster.client(),
+    ] {
+        eventually("the wildcard record to be gone", 30, || async {
+            Ok(record(&client, "wildcard.extra.global.example.com")
+                .await
+                .is_none()
+                .then_some(()))
+        })
+        .await;
+    }
+
+    // The DNS servers report endpoint health into the policy's status; the
+    // hub's condition updates leave it alone.
+    policies
+        .patch_status(
+            "shop",
+            &PatchParams::apply("fedway-dns").force(),
+            &Patch::Apply(json!({"apiVersion": "fedway.dev/v1alpha1", "kind": "DNSPolicy",
+                                 "status": {"endpoints": [{"clusterName": "member-a", "address": addresses[0], "healthy": true}]}})),
+        )
+        .await
+        .expect("writing status.endpoints as the DNS server");
+    apply(&hub, policy(7)).await;
+    want.ttl_seconds = 7;
+    wait_for_record(
+        "the new TTL in member-b",
+        &fed.member("member-b").cluster.client(),
+        HOSTNAME,
+        &want,
+    )
+    .await;
+    let policy = eventually(
+        "the policy's condition for its new generation",
+        30,
+        || async {
+            let policy = policies
+                .get("shop")
+                .await
+                .map_err(|e| fed.hub.kube_error(e))?;
+            let value = serde_json::to_value(&policy).unwrap_or_default();
+            let current = condition(&value, "Accepted")
+                .is_some_and(|c| c["observedGeneration"] == value["metadata"]["generation"]);
+            Ok(current.then_some(value))
+        },
+    )
+    .await;
+    assert_eq!(
+        policy["status"]["endpoints"][0]["clusterName"], "member-a",
+        "the DNS server's field stays"
+    );
+
+    // A restarted hub controller finds nothing to change and writes nothing.
+    tokio::time::sleep_until(fast_heartbeats_from.into()).await;
+    for member in ["member-a", "member-b"] {
+        fed.wait_member_ready(member, true).await;
+    }
+    wait_for_record("the hub's record, settled", &hub, HOSTNAME, &want).await;
+    let writes_before = hub_dns_writes(&fed).len();
+    assert!(writes_before > 0, "the hub's DNS writes are audited");
+    fed.start_hub_controller();
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    let writes = hub_dns_writes(&fed).split_off(writes_before);
+    assert!(
+        writes.is_empty(),
+        "a restarted hub rewrote DNS objects: {writes:?}"
+    );
+
+    // member-b is lost: its endpoint stays, marked down, in the hub and in
+    // member-a's copy.
+    let b = fed
+        .members
+        .iter()
+        .position(|m| m.name == "member-b")
+        .expect("member-b");
+    fed.members[b].cluster.stop_api_server();
+    fed.wait_member_ready("member-b", false).await;
+    want.endpoints[1].hub_healthy = false;
+    wait_for_record("member-b down in the hub's record", &hub, HOSTNAME, &want).await;
+    wait_for_record(
+        "member-b down in member-a's copy",
+        &fed.member("member-a").cluster.client(),
+        HOSTNAME,
+        &want,
+    )
+    .await;
+
+    // The hub is lost: member-a keeps its DNS data (its agent sweeps only
+    // after a successful list of its Works).
+    fed.hub.stop_api_server();
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    let a = fed.member("member-a").cluster.client();
+    let kept = record(&a, HOSTNAME)
+        .await
+        .expect("member-a keeps the DNSRecord");
+    assert_eq!(kept.spec, want);
+    assert!(
+        Api::<DNSZone>::all(a.clone())
+            .get_opt("global")
+            .await
+            .expect("reading the zone")
+            .is_some(),
+        "member-a keeps the DNSZone"
+    );
+
+    // member-b comes back while the hub is still down: it kept its copy too.
+    fed.members[b]
+        .cluster
+        .start_api_server()
+        .await
+        .expect("restarting member-b");
+    let b_client = fed.members[b].cluster.client();
+    assert!(
+        record(&b_client, HOSTNAME).await.is_some(),
+        "member-b keeps the DNSRecord"
+    );
+    assert!(
+        Api::<DNSZone>::all(b_client)
+            .get_opt("global")
+            .await
+            .expect("reading the zone")
+            .is_some(),
+        "member-b keeps the DNSZone"
+    );
+}
