@@ -51,7 +51,15 @@ pub fn answer(
         return Answer::refused();
     };
     if let Some(node) = zone.node(name) {
-        return from_node(zone, node, name == &zone.apex, original, qtype, client, draw);
+        return from_node(
+            zone,
+            node,
+            name == &zone.apex,
+            original,
+            qtype,
+            client,
+            draw,
+        );
     }
     // The closest encloser: the longest existing ancestor. The apex always
     // exists, so the walk ends inside the zone.
@@ -81,39 +89,52 @@ fn from_node(
     let mut answers: Vec<Record> = Vec::new();
     let mut additionals: Vec<Record> = Vec::new();
     let mut scope_prefix = 0;
-    let wants = |t: RecordType| qtype == t || qtype == RecordType::ANY;
-    if is_apex && wants(RecordType::SOA) {
-        answers.push(with_owner(&zone.soa, owner));
-    }
-    if is_apex && wants(RecordType::NS) {
-        answers.extend(zone.ns.iter().map(|ns| with_owner(ns, owner)));
-        if qtype == RecordType::NS {
-            additionals = glue(zone);
+    // ANY gets one RRset, the first that exists (RFC 8482 §4.1, as NSD).
+    let wanted: &[RecordType] = match qtype {
+        RecordType::ANY => &[
+            RecordType::SOA,
+            RecordType::NS,
+            RecordType::A,
+            RecordType::AAAA,
+        ],
+        _ => std::slice::from_ref(&qtype),
+    };
+    for &rtype in wanted {
+        match rtype {
+            RecordType::SOA if is_apex => answers.push(with_owner(&zone.soa, owner)),
+            RecordType::NS if is_apex => {
+                answers.extend(zone.ns.iter().map(|ns| with_owner(ns, owner)));
+                if qtype == RecordType::NS {
+                    additionals = glue(zone);
+                }
+            }
+            RecordType::A | RecordType::AAAA => {
+                let family = if rtype == RecordType::A {
+                    Family::V4
+                } else {
+                    Family::V6
+                };
+                answers.extend(
+                    node.glue
+                        .iter()
+                        .filter(|glue| glue.record_type() == rtype)
+                        .map(|glue| with_owner(glue, owner)),
+                );
+                if let Some(host) = &node.host {
+                    let selection = steering::select(host, family, client, draw);
+                    scope_prefix = scope_prefix.max(selection.scope_prefix);
+                    answers.extend(
+                        selection
+                            .addresses
+                            .into_iter()
+                            .map(|ip| address_record(owner.clone(), host.ttl, ip)),
+                    );
+                }
+            }
+            _ => {}
         }
-    }
-    let families = [
-        (RecordType::A, Family::V4),
-        (RecordType::AAAA, Family::V6),
-    ];
-    for (record_type, family) in families {
-        if !wants(record_type) {
-            continue;
-        }
-        answers.extend(
-            node.glue
-                .iter()
-                .filter(|glue| glue.record_type() == record_type)
-                .map(|glue| with_owner(glue, owner)),
-        );
-        if let Some(host) = &node.host {
-            let selection = steering::select(host, family, client, draw);
-            scope_prefix = scope_prefix.max(selection.scope_prefix);
-            answers.extend(
-                selection
-                    .addresses
-                    .into_iter()
-                    .map(|ip| address_record(owner.clone(), host.ttl, ip)),
-            );
+        if !answers.is_empty() {
+            break;
         }
     }
     if answers.is_empty() {
@@ -232,7 +253,9 @@ spec:
         let section = |records: &[Record]| -> String {
             records
                 .iter()
-                .map(|r| format!("{} {} {} {}", r.name, r.ttl, r.record_type(), r.data).to_lowercase())
+                .map(|r| {
+                    format!("{} {} {} {}", r.name, r.ttl, r.record_type(), r.data).to_lowercase()
+                })
                 .collect::<Vec<_>>()
                 .join(", ")
         };
@@ -253,7 +276,12 @@ spec:
         let nodata = format!("No Error aa |  | {soa} | ");
         // At a global hostname, negative answers are cached no longer than
         // its records: an address family or endpoint may appear any time.
-        let nodata_at = |ttl: u32| format!("No Error aa |  | {} | ", soa.replacen(" 60 ", &format!(" {ttl} "), 1));
+        let nodata_at = |ttl: u32| {
+            format!(
+                "No Error aa |  | {} | ",
+                soa.replacen(" 60 ", &format!(" {ttl} "), 1)
+            )
+        };
         let nxdomain = format!("Non-Existent Domain aa |  | {soa} | ");
         #[rustfmt::skip]
         let cases: Vec<(&str, RecordType, String)> = vec![
@@ -264,6 +292,7 @@ spec:
             ("SHOP.Global.Example.com", RecordType::A, "No Error aa | shop.global.example.com. 5 a 192.0.2.1 |  | ".into()),
             ("shop.global.example.com", RecordType::AAAA, nodata_at(5)),
             ("shop.global.example.com", RecordType::MX, nodata_at(5)),
+            ("global.example.com", RecordType::ANY, "No Error aa | global.example.com. 300 soa ns1.global.example.com. hostmaster.global.example.com. 2026 3600 600 604800 60 |  | ".into()),
             ("shop.global.example.com", RecordType::ANY, "No Error aa | shop.global.example.com. 5 a 192.0.2.1 |  | ".into()),
             ("ns1.global.example.com", RecordType::A, "No Error aa | ns1.global.example.com. 300 a 127.0.0.53 |  | ".into()),
             ("missing.global.example.com", RecordType::A, nxdomain.clone()),

@@ -13,6 +13,7 @@
 //! `metrics` do the I/O.
 
 pub mod answer;
+pub mod fuzzing;
 pub mod geo;
 pub mod health;
 pub mod inputs;

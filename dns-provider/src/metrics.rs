@@ -97,7 +97,10 @@ pub fn render(metrics: &Metrics, snapshot: &Snapshot) -> String {
         .enumerate()
     {
         let value = metrics.responses[index].load(Ordering::Relaxed);
-        let _ = writeln!(out, "fedway_dns_responses_total{{rcode=\"{name}\"}} {value}");
+        let _ = writeln!(
+            out,
+            "fedway_dns_responses_total{{rcode=\"{name}\"}} {value}"
+        );
     }
     let _ = writeln!(
         out,
@@ -164,10 +167,7 @@ fn escape(value: &str) -> String {
 }
 
 /// Serves `GET /metrics` (and `/healthz`) until the task is dropped.
-pub async fn serve(
-    listener: tokio::net::TcpListener,
-    page: Arc<dyn Fn() -> String + Send + Sync>,
-) {
+pub async fn serve(listener: tokio::net::TcpListener, page: Arc<dyn Fn() -> String + Send + Sync>) {
     loop {
         let Ok((stream, _)) = listener.accept().await else {
             continue;

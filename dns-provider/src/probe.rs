@@ -219,8 +219,12 @@ async fn probe_loop(
         if let Some(state) = machine.observe(result.is_ok()) {
             cell.set(state);
             match &result {
-                Ok(()) => tracing::info!(hostname = %target.hostname, cluster = %target.cluster, address = %target.address, state = state.as_str(), "endpoint health changed"),
-                Err(error) => tracing::warn!(hostname = %target.hostname, cluster = %target.cluster, address = %target.address, state = state.as_str(), %error, "endpoint health changed"),
+                Ok(()) => {
+                    tracing::info!(hostname = %target.hostname, cluster = %target.cluster, address = %target.address, state = state.as_str(), "endpoint health changed")
+                }
+                Err(error) => {
+                    tracing::warn!(hostname = %target.hostname, cluster = %target.cluster, address = %target.address, state = state.as_str(), %error, "endpoint health changed")
+                }
             }
         }
     }

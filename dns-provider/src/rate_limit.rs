@@ -11,12 +11,7 @@
 //! of the network. Networks that collide share a bucket, which can only make
 //! limiting stricter for them, never let traffic through.
 
-use std::{
-    hash::BuildHasher,
-    net::IpAddr,
-    sync::Mutex,
-    time::Instant,
-};
+use std::{hash::BuildHasher, net::IpAddr, sync::Mutex, time::Instant};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Verdict {
@@ -171,6 +166,10 @@ mod tests {
             rate: 0,
             ..RateLimitConfig::default()
         });
-        assert!(run(&off, "192.0.2.1", 10_000, t0).iter().all(|v| *v == Verdict::Allow));
+        assert!(
+            run(&off, "192.0.2.1", 10_000, t0)
+                .iter()
+                .all(|v| *v == Verdict::Allow)
+        );
     }
 }

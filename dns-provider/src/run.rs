@@ -76,10 +76,12 @@ pub async fn start(config: Config) -> Result<Running, Error> {
 
     let mut tasks = Vec::new();
     tasks.push(tokio::spawn(match config.source {
-        Source::File(path) => {
-            Box::pin(source::watch_file(path, served.clone(), Duration::from_secs(1)))
-                as std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>
-        }
+        Source::File(path) => Box::pin(source::watch_file(
+            path,
+            served.clone(),
+            Duration::from_secs(1),
+        ))
+            as std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>,
         Source::Cluster(client) => Box::pin(source::watch_cluster(client, served.clone())),
     }));
 
@@ -88,9 +90,12 @@ pub async fn start(config: Config) -> Result<Running, Error> {
             let listener = metrics::bind(address)
                 .await
                 .map_err(|source| Error::Metrics { address, source })?;
-            let bound = listener.local_addr().map_err(|source| Error::Metrics { address, source })?;
+            let bound = listener
+                .local_addr()
+                .map_err(|source| Error::Metrics { address, source })?;
             let page_state = served.clone();
-            let page = Arc::new(move || metrics::render(&page_state.metrics, &page_state.snapshot()));
+            let page =
+                Arc::new(move || metrics::render(&page_state.metrics, &page_state.snapshot()));
             tasks.push(tokio::spawn(metrics::serve(listener, page)));
             Some(bound)
         }

@@ -12,8 +12,8 @@ use std::{
 use arc_swap::ArcSwap;
 use hickory_proto::{
     op::{Edns, Header, HeaderCounts, Metadata, OpCode, ResponseCode},
-    rr::{DNSClass, Record},
     rr::rdata::opt::{ClientSubnet, EdnsCode, EdnsOption},
+    rr::{DNSClass, Record},
 };
 use hickory_server::{
     Server,
@@ -84,8 +84,8 @@ impl RequestHandler for Handler {
             }
             Verdict::Slip => {
                 metadata.truncation = true;
-                let response = MessageResponseBuilder::new(&request.queries, None)
-                    .build_no_records(metadata);
+                let response =
+                    MessageResponseBuilder::new(&request.queries, None).build_no_records(metadata);
                 return send(&mut response_handle, response, metadata, &self.metrics).await;
             }
         }
@@ -131,10 +131,13 @@ impl RequestHandler for Handler {
         }
         let query = &single[0];
 
-        let subnet = request.edns.as_ref().and_then(|edns| match edns.option(EdnsCode::Subnet) {
-            Some(EdnsOption::Subnet(subnet)) => Some(*subnet),
-            _ => None,
-        });
+        let subnet = request
+            .edns
+            .as_ref()
+            .and_then(|edns| match edns.option(EdnsCode::Subnet) {
+                Some(EdnsOption::Subnet(subnet)) => Some(*subnet),
+                _ => None,
+            });
         let client = client_net(request.src().ip(), subnet.as_ref());
         let zones = self.zones.load();
         let answer = answer(

@@ -103,9 +103,12 @@ impl<K: Clone> Mirror<K> {
 /// Nothing is served from the API server until both lists completed, so a
 /// half-listed state never replaces the cached one.
 pub async fn watch_cluster(client: Client, served: Arc<Served>) {
-    let zones = watcher(Api::<DNSZone>::all(client.clone()), watcher::Config::default())
-        .default_backoff()
-        .map(Change::Zone);
+    let zones = watcher(
+        Api::<DNSZone>::all(client.clone()),
+        watcher::Config::default(),
+    )
+    .default_backoff()
+    .map(Change::Zone);
     let records = watcher(Api::<DNSRecord>::all(client), watcher::Config::default())
         .default_backoff()
         .map(Change::Record);

@@ -98,8 +98,8 @@ impl Served {
                     Some(cached) => cached.get(apex),
                     None => current.cached.serials.get(apex),
                 };
-                let unchanged = cached_serials.is_some()
-                    || current.fingerprints.get(apex) == Some(fingerprint);
+                let unchanged =
+                    cached_serials.is_some() || current.fingerprints.get(apex) == Some(fingerprint);
                 let serial = match previous {
                     Some(&serial) if unchanged => serial,
                     Some(&serial) => serial.wrapping_add(1).max(now),
@@ -122,7 +122,11 @@ impl Served {
         current.skipped = built.skipped.len();
         current.fingerprints = fingerprints;
         current.cached = Cached { inputs, serials };
-        tracing::info!(zones = current.cached.inputs.zones.len(), records = current.records, "serving");
+        tracing::info!(
+            zones = current.cached.inputs.zones.len(),
+            records = current.records,
+            "serving"
+        );
         if cached_serials.is_none()
             && let Some(path) = &self.cache
             && let Err(error) = current.cached.store(path)

@@ -17,7 +17,10 @@ pub enum Family {
 
 impl Family {
     fn holds(self, ip: &IpAddr) -> bool {
-        matches!((self, ip), (Family::V4, IpAddr::V4(_)) | (Family::V6, IpAddr::V6(_)))
+        matches!(
+            (self, ip),
+            (Family::V4, IpAddr::V4(_)) | (Family::V6, IpAddr::V6(_))
+        )
     }
 }
 
@@ -236,8 +239,11 @@ mod tests {
     }
 
     fn sorted(selection: &Selection) -> Vec<String> {
-        let mut addresses: Vec<String> =
-            selection.addresses.iter().map(ToString::to_string).collect();
+        let mut addresses: Vec<String> = selection
+            .addresses
+            .iter()
+            .map(ToString::to_string)
+            .collect();
         addresses.sort();
         addresses
     }
@@ -310,7 +316,9 @@ mod tests {
     fn round_robin_rotates_with_the_draw() {
         let host = host(DnsStrategy::RoundRobin, true, three());
         let firsts: std::collections::BTreeSet<String> = (0..4)
-            .map(|draw| select(&host, Family::V4, client("192.0.2.9", 32), draw).addresses[0].to_string())
+            .map(|draw| {
+                select(&host, Family::V4, client("192.0.2.9", 32), draw).addresses[0].to_string()
+            })
             .collect();
         assert_eq!(firsts.len(), 4, "each address leads once: {firsts:?}");
     }
@@ -324,7 +332,10 @@ mod tests {
         let mut counts = std::collections::BTreeMap::new();
         for draw in 0..4000u64 {
             let selection = select(&host, Family::V4, client("192.0.2.9", 32), draw);
-            let chosen = if selection.addresses.contains(&"192.0.2.1".parse().expect("ip")) {
+            let chosen = if selection
+                .addresses
+                .contains(&"192.0.2.1".parse().expect("ip"))
+            {
                 "east"
             } else {
                 "west"

@@ -88,7 +88,9 @@ pub struct EndpointAddress {
 
 impl EndpointAddress {
     pub fn probe_health(&self) -> Health {
-        self.probe.as_ref().map_or(Health::Unknown, |cell| cell.get())
+        self.probe
+            .as_ref()
+            .map_or(Health::Unknown, |cell| cell.get())
     }
 }
 
@@ -149,19 +151,17 @@ pub fn build(
     let mut by_apex: BTreeMap<String, Zone> = BTreeMap::new();
     for (object, spec) in zones {
         match build_zone(spec, serials.get(&apex_key(&spec.zone)).copied()) {
-            Ok(zone) => {
-                match by_apex.entry(zone.apex.to_string()) {
-                    std::collections::btree_map::Entry::Occupied(taken) => {
-                        built.skipped.push(Skipped {
-                            object: format!("DNSZone {object}"),
-                            reason: format!("another DNSZone already serves {}", taken.key()),
-                        });
-                    }
-                    std::collections::btree_map::Entry::Vacant(free) => {
-                        free.insert(zone);
-                    }
+            Ok(zone) => match by_apex.entry(zone.apex.to_string()) {
+                std::collections::btree_map::Entry::Occupied(taken) => {
+                    built.skipped.push(Skipped {
+                        object: format!("DNSZone {object}"),
+                        reason: format!("another DNSZone already serves {}", taken.key()),
+                    });
                 }
-            }
+                std::collections::btree_map::Entry::Vacant(free) => {
+                    free.insert(zone);
+                }
+            },
             Err(reason) => built.skipped.push(Skipped {
                 object: format!("DNSZone {object}"),
                 reason,
@@ -459,7 +459,10 @@ mod tests {
         let built = build_simple(&[]);
         let zone = built.zones.find(&lower("example.com")).expect("zone");
         assert_eq!(zone.ns.len(), 2);
-        assert_eq!(zone.node(&lower("ns1.example.com")).expect("ns").glue.len(), 2);
+        assert_eq!(
+            zone.node(&lower("ns1.example.com")).expect("ns").glue.len(),
+            2
+        );
         assert!(zone.node(&lower("ns.elsewhere.example.net")).is_none());
         assert_eq!(zone.negative_ttl, 30, "min(300, minimum 30)");
         assert_eq!(zone.serial, 1);
@@ -497,7 +500,11 @@ mod tests {
             .iter()
             .map(|p| p.address.to_string())
             .collect();
-        assert_eq!(addresses, ["192.0.2.1", "2001:db8::1"], "bad address dropped");
+        assert_eq!(
+            addresses,
+            ["192.0.2.1", "2001:db8::1"],
+            "bad address dropped"
+        );
 
         // The caller's cell function decides reuse; the key is stable.
         let again = build_simple(&[("renamed", record("shop.global.example.com", true))]);
