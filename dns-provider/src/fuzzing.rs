@@ -54,8 +54,8 @@ pub fn respond(handler: &Handler, bytes: &[u8], source: SocketAddr, tcp: bool) -
     }
     let capture = Capture::default();
     futures::executor::block_on(handler.handle_request::<_, TokioTime>(&request, capture.clone()));
-    let sent = capture.0.lock().ok()?.take();
-    sent
+    let mut sent = capture.0.lock().ok()?;
+    sent.take()
 }
 
 #[derive(Clone, Default)]

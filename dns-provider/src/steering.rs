@@ -248,6 +248,9 @@ mod tests {
         addresses
     }
 
+    /// Name, host, family, client, expected addresses, ECS scope, failed open.
+    type Case<'a> = (&'a str, Host, Family, ClientNet, &'a [&'a str], u8, bool);
+
     #[test]
     fn strategy_table() {
         use DnsStrategy::*;
@@ -264,7 +267,7 @@ mod tests {
             ]
         };
         #[rustfmt::skip]
-        let cases: Vec<(&str, Host, Family, ClientNet, &[&str], u8, bool)> = vec![
+        let cases: Vec<Case<'_>> = vec![
             ("round robin: every healthy v4 address",
              host(RoundRobin, true, three()), Family::V4, nowhere,
              &["192.0.2.1", "192.0.2.2", "192.0.2.3", "192.0.2.4"], 0, false),
