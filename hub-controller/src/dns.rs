@@ -6,7 +6,7 @@
 //!
 //! Each pass (decisions in `dns_records`, pure):
 //! - DNSRecords in the hub, server-side applied (field manager `fedway-hub`),
-//!   labelled `fedway.dev/managed-by=fedway-hub`; labelled records no longer
+//!   labelled `fedway.dev/computed-by=fedway-hub`; labelled records no longer
 //!   computed are deleted;
 //! - each DNSPolicy's `Accepted` condition (only `status.conditions` is
 //!   applied: the DNS servers own `status.endpoints`);
@@ -53,8 +53,10 @@ use crate::{
 /// The Work in every member's hub namespace that carries DNS data.
 pub const DNS_WORK: &str = "fedway-dns";
 /// Label on the DNSRecords (and DNS Works) the hub owns: only these are
-/// ever deleted by it.
-pub const MANAGED_LABEL: &str = "fedway.dev/managed-by";
+/// ever deleted by it. Not the agent's `fedway.dev/managed-by`: when the hub
+/// is also joined as a member, its agent adopts the hub's own records (they
+/// match), and one shared key would make hub and agent flip it forever.
+pub const MANAGED_LABEL: &str = "fedway.dev/computed-by";
 pub const MANAGED_VALUE: &str = "fedway-hub";
 /// Most manifests one Work holds (the Work schema's bound).
 const MAX_MANIFESTS: usize = 512;

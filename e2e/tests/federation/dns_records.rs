@@ -17,7 +17,8 @@ use kube::{
 use serde_json::{Value, json};
 
 use crate::{
-    Federation, apply, condition, eventually, gateways, implementation_reports, namespace,
+    AGENT_USER, Federation, apply, condition, eventually, gateways, implementation_reports,
+    namespace,
 };
 
 const REGION: &str = "topology.kubernetes.io/region";
@@ -184,7 +185,7 @@ async fn dns_records_reach_every_member_and_outlive_a_lost_member_and_hub() {
             .metadata
             .labels
             .as_ref()
-            .and_then(|l| l.get("fedway.dev/managed-by"))
+            .and_then(|l| l.get(fedway_hub::dns::MANAGED_LABEL))
             .map(String::as_str),
         Some("fedway-hub")
     );
@@ -299,7 +300,9 @@ async fn dns_records_reach_every_member_and_outlive_a_lost_member_and_hub() {
         "the DNS server's field stays"
     );
 
-    // A restarted hub controller finds nothing to change and writes nothing.
+    // A restarted hub controller and a restarted agent find nothing to
+    // change and write nothing: the hub no DNS object, the agent nothing in
+    // its member.
     tokio::time::sleep_until(fast_heartbeats_from.into()).await;
     for member in ["member-a", "member-b"] {
         fed.wait_member_ready(member, true).await;
@@ -307,12 +310,34 @@ async fn dns_records_reach_every_member_and_outlive_a_lost_member_and_hub() {
     wait_for_record("the hub's record, settled", &hub, HOSTNAME, &want).await;
     let writes_before = hub_dns_writes(&fed).len();
     assert!(writes_before > 0, "the hub's DNS writes are audited");
+    let agent_writes_before = fed
+        .member("member-a")
+        .cluster
+        .audited_writes_by(AGENT_USER)
+        .expect("member-a audit log")
+        .len();
     fed.start_hub_controller();
-    tokio::time::sleep(Duration::from_secs(6)).await;
+    let a_index = fed
+        .members
+        .iter()
+        .position(|m| m.name == "member-a")
+        .expect("member-a");
+    fed.start_agent(a_index).await;
+    tokio::time::sleep(Duration::from_secs(8)).await;
     let writes = hub_dns_writes(&fed).split_off(writes_before);
     assert!(
         writes.is_empty(),
         "a restarted hub rewrote DNS objects: {writes:?}"
+    );
+    let agent_writes = fed
+        .member("member-a")
+        .cluster
+        .audited_writes_by(AGENT_USER)
+        .expect("member-a audit log")
+        .split_off(agent_writes_before);
+    assert!(
+        agent_writes.is_empty(),
+        "a restarted agent wrote to its member: {agent_writes:?}"
     );
 
     // member-b is lost: its endpoint stays, marked down, in the hub and in
