@@ -47,12 +47,22 @@ struct Cli {
     /// clients retry over TCP) and the others dropped; 0 drops all.
     #[arg(long, default_value_t = RateLimitConfig::default().slip, value_name = "N")]
     rate_limit_slip: u32,
+    /// Write this server's probe results into the status of the DNSPolicies
+    /// behind the records (run one such server, beside the hub).
+    #[arg(long, conflicts_with = "file")]
+    report_policy_status: bool,
+    /// Worker threads answering queries; default: one per CPU.
+    #[arg(long, value_name = "N")]
+    threads: Option<usize>,
 }
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     fedway_runtime::init(&cli.log)?;
-    let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let workers = cli
+        .threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
+        .max(1);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(workers)
         .enable_all()
@@ -77,6 +87,7 @@ async fn run(cli: Cli, workers: usize) -> anyhow::Result<()> {
             slip: cli.rate_limit_slip,
             ..RateLimitConfig::default()
         },
+        report_policy_status: cli.report_policy_status,
     })
     .await?;
     tokio::select! {

@@ -31,6 +31,10 @@ pub struct Config {
     pub cache: Option<PathBuf>,
     pub metrics_listen: Option<SocketAddr>,
     pub rate_limit: RateLimitConfig,
+    /// Report this server's probe results into the status of the
+    /// DNSPolicies behind the records (`status.endpoints`). Meant for the
+    /// one server beside the hub: the cluster source must be the hub.
+    pub report_policy_status: bool,
 }
 
 #[derive(Debug, thiserror::Error)]

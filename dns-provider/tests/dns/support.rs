@@ -104,6 +104,7 @@ async fn start_at(
         cache: Some(cache.to_owned()),
         metrics_listen: Some(SocketAddr::new(address.ip(), 0)),
         rate_limit,
+        report_policy_status: false,
     })
     .await
     .expect("fedway-dns starts");
