@@ -18,6 +18,7 @@ pub mod geo;
 pub mod health;
 pub mod inputs;
 pub mod metrics;
+pub mod policy_status;
 pub mod probe;
 pub mod rate_limit;
 pub mod server;

@@ -8,6 +8,7 @@ use tokio::task::JoinHandle;
 
 use crate::{
     metrics::{self, Metrics},
+    policy_status,
     rate_limit::RateLimitConfig,
     server::{self, Handler},
     source,
@@ -79,6 +80,15 @@ pub async fn start(config: Config) -> Result<Running, Error> {
     })?;
 
     let mut tasks = Vec::new();
+    if config.report_policy_status
+        && let Source::Cluster(client) = &config.source
+    {
+        tasks.push(tokio::spawn(policy_status::run(
+            client.clone(),
+            served.clone(),
+            Duration::from_secs(2),
+        )));
+    }
     tasks.push(tokio::spawn(match config.source {
         Source::File(path) => Box::pin(source::watch_file(
             path,
