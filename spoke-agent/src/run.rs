@@ -83,7 +83,22 @@ async fn sweep_forever(ctx: &Context, managed: &[kube::core::ApiResource]) {
 /// Deletes (or releases, per their annotations) Fedway's objects whose Work
 /// no longer exists in the hub. Only a successful list of the Works counts
 /// as the truth: with the hub unreachable, nothing is swept.
+///
+/// The member's objects are listed before the Works: an object is applied
+/// only after its Work exists, so every object listed has its Work in the
+/// later list unless that Work was really deleted. (Listing the Works first
+/// would sweep an object applied for a Work created between the two lists.)
 async fn sweep(ctx: &Context, managed: &[kube::core::ApiResource]) -> Result<(), Error> {
+    let selector = format!("{MANAGED_LABEL}={MANAGED_VALUE}");
+    let mut candidates = Vec::new();
+    for resource in managed {
+        let all: Api<DynamicObject> = Api::all_with(ctx.member.clone(), resource);
+        let objects = all
+            .list(&ListParams::default().labels(&selector))
+            .await
+            .map_err(member_error("listing", resource.kind.clone()))?;
+        candidates.extend(objects.into_iter().map(|object| (resource, object)));
+    }
     let works: Api<Work> = Api::namespaced(ctx.hub.clone(), &ctx.namespace);
     let existing: BTreeSet<String> = works
         .list_metadata(&ListParams::default())
@@ -92,33 +107,25 @@ async fn sweep(ctx: &Context, managed: &[kube::core::ApiResource]) -> Result<(),
         .into_iter()
         .map(|w| w.name_any())
         .collect();
-    let selector = format!("{MANAGED_LABEL}={MANAGED_VALUE}");
-    for resource in managed {
-        let all: Api<DynamicObject> = Api::all_with(ctx.member.clone(), resource);
-        let objects = all
-            .list(&ListParams::default().labels(&selector))
-            .await
-            .map_err(member_error("listing", resource.kind.clone()))?;
-        for object in objects {
-            let Some(work) = object.annotations().get(WORK_ANNOTATION) else {
-                continue;
-            };
-            if existing.contains(work) {
-                continue;
-            }
-            let name = object.name_any();
-            let api: Api<DynamicObject> = match object.namespace() {
-                Some(ns) => Api::namespaced_with(ctx.member.clone(), &ns, resource),
-                None => Api::all_with(ctx.member.clone(), resource),
-            };
-            let what = format!(
-                "{} {}/{name} (Work {work} is gone)",
-                resource.kind,
-                object.namespace().unwrap_or_default()
-            );
-            let live = serde_json::to_value(&object).unwrap_or_default();
-            reconcile::remove(&api, &name, &live, &what).await?;
+    for (resource, object) in candidates {
+        let Some(work) = object.annotations().get(WORK_ANNOTATION) else {
+            continue;
+        };
+        if existing.contains(work) {
+            continue;
         }
+        let name = object.name_any();
+        let api: Api<DynamicObject> = match object.namespace() {
+            Some(ns) => Api::namespaced_with(ctx.member.clone(), &ns, resource),
+            None => Api::all_with(ctx.member.clone(), resource),
+        };
+        let what = format!(
+            "{} {}/{name} (Work {work} is gone)",
+            resource.kind,
+            object.namespace().unwrap_or_default()
+        );
+        let live = serde_json::to_value(&object).unwrap_or_default();
+        reconcile::remove(&api, &name, &live, &what).await?;
     }
     Ok(())
 }

@@ -6,6 +6,7 @@
 
 mod define_once;
 mod dns_records;
+mod global_dns;
 mod resilience;
 mod safety;
 
