@@ -41,13 +41,13 @@ fn main() {
         for server in [Server::Fedway, Server::Nsd, Server::Knot] {
             let port = free_port();
             let mut child = server.start(path, port, threads);
-            wait_ready(port, &mut child, server);
+            wait_ready(port, &mut child, server, path);
             // One server thread: server on CPU 1, dnsperf on CPU 0. Two: both
             // share the machine's CPUs (there are only two).
             let pin = if threads == 1 && cpus >= 2 { Some("0") } else { None };
             let result = dnsperf(path, port, seconds, pin);
-            let _ = child.kill();
-            let _ = child.wait();
+            stop(&mut child);
+            eprintln!("  {} at {threads} thread(s): {:.0} q/s", server.name(), result.qps);
             results.push((server, result));
         }
         let nsd_qps = results
@@ -143,7 +143,22 @@ impl Server {
     }
 }
 
-fn wait_ready(port: u16, child: &mut Child, server: Server) {
+/// SIGTERM, so NSD and Knot take their worker processes down with them
+/// (SIGKILL would orphan NSD's), then reap.
+fn stop(child: &mut Child) {
+    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+fn wait_ready(port: u16, child: &mut Child, server: Server, dir: &Path) {
     let deadline = Instant::now() + Duration::from_secs(20);
     while Instant::now() < deadline {
         if let Ok(Some(status)) = child.try_wait() {
@@ -158,7 +173,9 @@ fn wait_ready(port: u16, child: &mut Child, server: Server) {
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-    panic!("{} did not answer on port {port}", server.name());
+    stop(child);
+    let log = std::fs::read_to_string(dir.join("nsd.log")).unwrap_or_default();
+    panic!("{} did not answer on port {port} (NSD log: {log})", server.name());
 }
 
 struct Result {
@@ -223,7 +240,7 @@ fn free_port() -> u16 {
 }
 
 fn address(i: usize, which: usize) -> String {
-    format!("198.18.{}.{}", i / 250, (i % 250) * 2 + which + 1)
+    format!("198.18.{}.{}", i / 125, (i % 125) * 2 + which + 1)
 }
 
 fn fedway_zone() -> String {
