@@ -22,8 +22,15 @@ fn main() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(10);
     for tool in ["dnsperf", "nsd", "knotd", "dig", "taskset"] {
-        if Command::new("sh").arg("-c").arg(format!("command -v {tool}")).output().map_or(true, |o| !o.status.success()) {
-            eprintln!("dnsperf bench: {tool} is missing (apt-get install dnsperf nsd knot dnsutils util-linux)");
+        if Command::new("sh")
+            .arg("-c")
+            .arg(format!("command -v {tool}"))
+            .output()
+            .map_or(true, |o| !o.status.success())
+        {
+            eprintln!(
+                "dnsperf bench: {tool} is missing (apt-get install dnsperf nsd knot dnsutils util-linux)"
+            );
             std::process::exit(1);
         }
     }
@@ -34,7 +41,9 @@ fn main() {
     std::fs::write(path.join("queries.txt"), queries()).expect("queries");
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
 
-    println!("dnsperf: {HOSTS} hostnames (2 A each), queries 80% A / 5% AAAA (NODATA) / 10% NXDOMAIN / 5% SOA, {seconds} s per run, {cpus} CPUs");
+    println!(
+        "dnsperf: {HOSTS} hostnames (2 A each), queries 80% A / 5% AAAA (NODATA) / 10% NXDOMAIN / 5% SOA, {seconds} s per run, {cpus} CPUs"
+    );
     let mut rows = Vec::new();
     for threads in [1usize, 2] {
         let mut results = Vec::new();
@@ -44,10 +53,18 @@ fn main() {
             wait_ready(port, &mut child, server, path);
             // One server thread: server on CPU 1, dnsperf on CPU 0. Two: both
             // share the machine's CPUs (there are only two).
-            let pin = if threads == 1 && cpus >= 2 { Some("0") } else { None };
+            let pin = if threads == 1 && cpus >= 2 {
+                Some("0")
+            } else {
+                None
+            };
             let result = dnsperf(path, port, seconds, pin);
             stop(&mut child);
-            eprintln!("  {} at {threads} thread(s): {:.0} q/s", server.name(), result.qps);
+            eprintln!(
+                "  {} at {threads} thread(s): {:.0} q/s",
+                server.name(),
+                result.qps
+            );
             results.push((server, result));
         }
         let nsd_qps = results
@@ -55,7 +72,11 @@ fn main() {
             .find(|(s, _)| *s == Server::Nsd)
             .map_or(0.0, |(_, r)| r.qps);
         for (server, result) in results {
-            let ratio = if nsd_qps > 0.0 { result.qps / nsd_qps } else { 0.0 };
+            let ratio = if nsd_qps > 0.0 {
+                result.qps / nsd_qps
+            } else {
+                0.0
+            };
             rows.push(format!(
                 "{threads} thread{}  {:<10} {:>10.0} q/s  avg {:>7.1} µs  stddev {:>7.1} µs  lost {:>5}  {:.2}× NSD",
                 if threads == 1 { " " } else { "s" },
@@ -146,7 +167,9 @@ impl Server {
 /// SIGTERM, so NSD and Knot take their worker processes down with them
 /// (SIGKILL would orphan NSD's), then reap.
 fn stop(child: &mut Child) {
-    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
     let deadline = Instant::now() + Duration::from_secs(10);
     while Instant::now() < deadline {
         if let Ok(Some(_)) = child.try_wait() {
@@ -165,7 +188,16 @@ fn wait_ready(port: u16, child: &mut Child, server: Server, dir: &Path) {
             panic!("{} exited: {status}", server.name());
         }
         let out = Command::new("dig")
-            .args([&format!("@{IP}"), "-p", &port.to_string(), "+short", "+time=1", "+tries=1", "host-1.bench.example", "A"])
+            .args([
+                &format!("@{IP}"),
+                "-p",
+                &port.to_string(),
+                "+short",
+                "+time=1",
+                "+tries=1",
+                "host-1.bench.example",
+                "A",
+            ])
             .output()
             .expect("dig");
         if String::from_utf8_lossy(&out.stdout).lines().count() == 2 {
@@ -175,7 +207,10 @@ fn wait_ready(port: u16, child: &mut Child, server: Server, dir: &Path) {
     }
     stop(child);
     let log = std::fs::read_to_string(dir.join("nsd.log")).unwrap_or_default();
-    panic!("{} did not answer on port {port} (NSD log: {log})", server.name());
+    panic!(
+        "{} did not answer on port {port} (NSD log: {log})",
+        server.name()
+    );
 }
 
 struct Result {
@@ -263,7 +298,12 @@ fn zone_file() -> String {
         "$ORIGIN {ZONE}.\n@ 300 IN SOA ns1.{ZONE}. hostmaster.{ZONE}. 1 3600 600 604800 30\n@ 300 IN NS ns1.{ZONE}.\nns1 300 IN A {IP}\n"
     );
     for i in 0..HOSTS {
-        let _ = writeln!(text, "host-{i} 30 IN A {}\nhost-{i} 30 IN A {}", address(i, 0), address(i, 1));
+        let _ = writeln!(
+            text,
+            "host-{i} 30 IN A {}\nhost-{i} 30 IN A {}",
+            address(i, 0),
+            address(i, 1)
+        );
     }
     text
 }

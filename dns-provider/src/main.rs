@@ -57,7 +57,12 @@ struct Cli {
 }
 
 fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
+    let mut cli = Cli::parse();
+    // hickory-server logs every TCP request at info; keep that out of the
+    // default logs (a filter naming hickory_server still wins).
+    if !cli.log.log.contains("hickory_server") {
+        cli.log.log.push_str(",hickory_server=warn");
+    }
     fedway_runtime::init(&cli.log)?;
     let workers = cli
         .threads

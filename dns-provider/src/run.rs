@@ -71,15 +71,19 @@ pub async fn start(config: Config) -> Result<Running, Error> {
     served.load_cache();
 
     let handler = Handler::new(served.zones.clone(), config.rate_limit, metrics.clone());
-    let mut server = Server::new(handler);
-    let dns = server::bind(&mut server, &config.listen, config.udp_sockets).map_err(|source| {
-        Error::Bind {
-            addresses: config.listen.clone(),
-            source,
-        }
-    })?;
+    let mut server = Server::new(handler.clone());
+    let (dns, udp) =
+        server::bind(&mut server, &config.listen, config.udp_sockets).map_err(|source| {
+            Error::Bind {
+                addresses: config.listen.clone(),
+                source,
+            }
+        })?;
 
-    let mut tasks = Vec::new();
+    let mut tasks: Vec<JoinHandle<()>> = udp
+        .into_iter()
+        .map(|socket| tokio::spawn(server::serve_udp(socket, handler.clone())))
+        .collect();
     if config.report_policy_status
         && let Source::Cluster(client) = &config.source
     {
