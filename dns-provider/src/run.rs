@@ -1,7 +1,15 @@
 //! Starting a DNS server: state (from the cache first), source, listeners,
 //! metrics; and stopping it.
 
-use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
+use std::{
+    net::SocketAddr,
+    path::PathBuf,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Duration,
+};
 
 use hickory_server::Server;
 use tokio::task::JoinHandle;
@@ -62,6 +70,9 @@ pub struct Running {
     pub served: Arc<Served>,
     server: Server<Handler>,
     tasks: Vec<JoinHandle<()>>,
+    /// UDP workers are threads (see `server::serve_udp`); this stops them.
+    stop_udp: Arc<AtomicBool>,
+    udp_workers: Vec<std::thread::JoinHandle<()>>,
 }
 
 /// Starts serving. Must be called inside a Tokio runtime.
@@ -80,10 +91,20 @@ pub async fn start(config: Config) -> Result<Running, Error> {
             }
         })?;
 
-    let mut tasks: Vec<JoinHandle<()>> = udp
-        .into_iter()
-        .map(|socket| tokio::spawn(server::serve_udp(socket, handler.clone())))
-        .collect();
+    let stop_udp = Arc::new(AtomicBool::new(false));
+    let mut udp_workers = Vec::new();
+    for (index, socket) in udp.into_iter().enumerate() {
+        let (handler, stop) = (handler.clone(), stop_udp.clone());
+        let worker = std::thread::Builder::new()
+            .name(format!("fedway-dns-udp-{index}"))
+            .spawn(move || server::serve_udp(socket, handler, stop))
+            .map_err(|source| Error::Bind {
+                addresses: config.listen.clone(),
+                source,
+            })?;
+        udp_workers.push(worker);
+    }
+    let mut tasks: Vec<JoinHandle<()>> = Vec::new();
     if config.report_policy_status
         && let Source::Cluster(client) = &config.source
     {
@@ -126,6 +147,8 @@ pub async fn start(config: Config) -> Result<Running, Error> {
         served,
         server,
         tasks,
+        stop_udp,
+        udp_workers,
     })
 }
 
@@ -143,6 +166,15 @@ impl Running {
         for task in &self.tasks {
             task.abort();
         }
+        self.stop_udp.store(true, Ordering::Relaxed);
+        let workers = std::mem::take(&mut self.udp_workers);
+        // The workers notice within their read timeout; join off the runtime.
+        let _ = tokio::task::spawn_blocking(move || {
+            for worker in workers {
+                let _ = worker.join();
+            }
+        })
+        .await;
         if let Err(error) = self.server.shutdown_gracefully().await {
             tracing::debug!(%error, "DNS listeners stopped with an error");
         }
@@ -151,6 +183,7 @@ impl Running {
 
 impl Drop for Running {
     fn drop(&mut self) {
+        self.stop_udp.store(true, Ordering::Relaxed);
         for task in &self.tasks {
             task.abort();
         }

@@ -9,7 +9,10 @@
 
 use std::{
     net::{IpAddr, SocketAddr},
-    sync::Arc,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
     time::{Duration, Instant},
 };
 
@@ -298,21 +301,45 @@ impl ResponseHandler for Capture {
     }
 }
 
-/// Serves one UDP socket until the task is aborted: receive, answer, send,
-/// with no task or channel per datagram.
-pub async fn serve_udp(socket: tokio::net::UdpSocket, handler: Handler) {
+/// Serves one UDP socket on the calling thread until `stop` is set:
+/// blocking receive, answer, send — no reactor, task or channel per
+/// datagram (NSD's model: one worker per socket). The read timeout bounds
+/// how long a stop takes.
+pub fn serve_udp(socket: std::net::UdpSocket, handler: Handler, stop: Arc<AtomicBool>) {
+    if let Err(error) = socket
+        .set_nonblocking(false)
+        .and_then(|()| socket.set_read_timeout(Some(Duration::from_millis(200))))
+    {
+        tracing::error!(%error, "UDP socket cannot block; not serving it");
+        return;
+    }
     let mut buffer = vec![0u8; 4096];
-    loop {
-        let (length, source) = match socket.recv_from(&mut buffer).await {
+    while !stop.load(Ordering::Relaxed) {
+        let (length, source) = match socket.recv_from(&mut buffer) {
             Ok(received) => received,
+            Err(error)
+                if matches!(
+                    error.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                continue;
+            }
             Err(error) => {
                 // ICMP errors from earlier sends surface here; keep serving.
                 tracing::debug!(%error, "UDP receive failed");
                 continue;
             }
         };
-        if let Some(reply) = respond(&handler, &buffer[..length], source, Protocol::Udp).await
-            && let Err(error) = socket.send_to(&reply, source).await
+        // Nothing in the request path waits on I/O: it completes when polled.
+        let reply = futures::executor::block_on(respond(
+            &handler,
+            &buffer[..length],
+            source,
+            Protocol::Udp,
+        ));
+        if let Some(reply) = reply
+            && let Err(error) = socket.send_to(&reply, source)
         {
             tracing::debug!(%error, %source, "UDP send failed");
         }
@@ -327,14 +354,17 @@ pub fn bind(
     server: &mut Server<Handler>,
     addresses: &[SocketAddr],
     udp_sockets: usize,
-) -> std::io::Result<(Vec<SocketAddr>, Vec<tokio::net::UdpSocket>)> {
+) -> std::io::Result<(Vec<SocketAddr>, Vec<std::net::UdpSocket>)> {
     let mut bound = Vec::new();
     let mut sockets = Vec::new();
     for address in addresses {
         let mut address = *address;
         for index in 0..udp_sockets.max(1) {
             let socket = reuse_port_socket(address, Type::DGRAM)?;
-            let udp = tokio::net::UdpSocket::from_std(socket.into())?;
+            // Room for bursts while the worker is busy (the kernel caps it
+            // at net.core.rmem_max).
+            let _ = socket.set_recv_buffer_size(4 << 20);
+            let udp: std::net::UdpSocket = socket.into();
             // Port 0: the first socket picks the port, the others share it.
             if index == 0 {
                 address = udp.local_addr()?;
