@@ -327,6 +327,15 @@ fn listeners(gateway: &Value) -> impl Iterator<Item = (String, Option<String>)> 
         })
 }
 
+fn listener_port(gateway: &Value, listener: &str) -> Option<u16> {
+    gateway["spec"]["listeners"]
+        .as_array()?
+        .iter()
+        .find(|l| l["name"].as_str() == Some(listener))
+        .and_then(|l| l["port"].as_u64())
+        .and_then(|port| u16::try_from(port).ok())
+}
+
 /// Ranks claims for one record: policies before none, older first, then by
 /// name; among one policy's Gateways, older first, then by name.
 type Rank = (
@@ -459,7 +468,14 @@ fn record(claim: &Claim<'_>, inputs: &Inputs<'_>) -> DNSRecordSpec {
         ttl_seconds: spec.map_or(DEFAULT_TTL, |s| s.ttl_seconds),
         strategy: spec.map_or(DnsStrategy::RoundRobin, |s| s.strategy),
         geo: spec.and_then(|s| s.geo.clone()),
-        health_check: spec.and_then(|s| s.health_check.clone()),
+        // The check's port defaults to the port of the listener the
+        // hostname came from, as the DNSPolicy documents.
+        health_check: spec.and_then(|s| s.health_check.clone()).map(|mut check| {
+            if check.port.is_none() {
+                check.port = listener_port(claim.gateway.gateway, &claim.listener);
+            }
+            check
+        }),
         fail_open: spec.is_none_or(|s| s.fail_open),
         policy_ref: claim.policy.map(|p| {
             let (namespace, name) = policy_key(p);
@@ -701,6 +717,22 @@ mod tests {
             .get(&("web".to_owned(), name.to_owned()))
             .cloned()
             .unwrap_or_else(|| panic!("no verdict for {name}"))
+    }
+
+    #[test]
+    fn a_health_check_without_port_probes_the_listener_port() {
+        let mut world = World::new();
+        let mut p = policy("shop-dns", 0, &[("shop", None)]);
+        p.spec.health_check = Some(
+            serde_json::from_value(json!({"protocol": "TCP"})).expect("health check"),
+        );
+        world.policies = vec![p];
+        let computed = world.compute();
+        let check = computed.records["shop.global.example.com"]
+            .health_check
+            .clone()
+            .expect("check carried");
+        assert_eq!(check.port, Some(80), "the listener's port");
     }
 
     #[test]

@@ -52,6 +52,15 @@ spec:
 ---
 kind: DNSRecord
 spec:
+  hostname: weighted.global.example.com
+  ttlSeconds: 5
+  strategy: Weighted
+  endpoints:
+  - {{clusterName: east, addresses: [192.0.2.1], hubHealthy: true, weight: 3}}
+  - {{clusterName: west, addresses: [192.0.2.2], hubHealthy: true, weight: 1}}
+---
+kind: DNSRecord
+spec:
   hostname: geo.global.example.com
   ttlSeconds: 5
   strategy: Geo
@@ -309,4 +318,23 @@ async fn udp_floods_are_rate_limited_and_tcp_is_not() {
         )),
         "{page}"
     );
+}
+
+/// The weighted split is decided per answer: each response carries one
+/// endpoint, so however a resolver orders records, clients split 3:1.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn weighted_answers_split_by_weight_per_query() {
+    let dns = Dns::serve("127.53.12.1", &zones(0)).await;
+    let (mut east, total) = (0u32, 4000u32);
+    for _ in 0..total {
+        let reply = query(dns.address, "weighted.global.example.com.", RecordType::A, TCP).await;
+        assert_eq!(reply.answers.len(), 1, "one endpoint per answer");
+        if reply.answers[0].data.ip_addr() == Some("192.0.2.1".parse().expect("ip")) {
+            east += 1;
+        }
+    }
+    // 3:1 is 75 %; the standard error over 4000 draws is 0.7 points.
+    let share = f64::from(east) / f64::from(total);
+    println!("weighted: east answered {:.1} % of {total} queries (weight 3 of 4)", share * 100.0);
+    assert!((0.72..0.78).contains(&share), "east share {share}");
 }

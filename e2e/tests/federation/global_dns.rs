@@ -298,13 +298,21 @@ async fn all_answer(
     }
 }
 
-fn report(what: &str, servers: &[&Dns], took: &[Duration], bound: Duration) {
-    for (dns, took) in servers.iter().zip(took) {
+/// `all_answer`, then prints how long each server took.
+async fn answered_by_all(
+    what: &str,
+    servers: &[&Dns],
+    want: Ipv4Addr,
+    bound: Duration,
+) -> Vec<Duration> {
+    let took = all_answer(servers, want, bound, what).await;
+    for (dns, took) in servers.iter().zip(&took) {
         println!(
             "{what}: {} answered in {took:?} (bound {bound:?})",
             dns.name
         );
     }
+    took
 }
 
 /// Queries every server every 50 ms for `period`; returns per server the
@@ -446,19 +454,13 @@ async fn dns_servers_in_every_cluster_answer_alike_and_fail_over_without_the_hub
     .await;
 
     // The same answer everywhere: the primary region.
-    let took = all_answer(
+    answered_by_all(
+        "initial answer",
         &[&hub_dns, &a_dns, &b_dns],
         eu,
         Duration::from_secs(60),
-        "every DNS server answers eu-west",
     )
     .await;
-    report(
-        "initial answer",
-        &[&hub_dns, &a_dns, &b_dns],
-        &took,
-        Duration::from_secs(60),
-    );
     // Let every server's probes see eu-west healthy (successThreshold), so
     // failover below starts from Healthy, not from Unknown.
     tokio::time::sleep(INTERVAL * (SUCCESSES + 1)).await;
@@ -471,19 +473,13 @@ async fn dns_servers_in_every_cluster_answer_alike_and_fail_over_without_the_hub
         .expect("eu-west's stand-in runs")
         .stop()
         .await;
-    let took = all_answer(
+    answered_by_all(
+        "failover (hub up)",
         &[&hub_dns, &a_dns, &b_dns],
         us,
         failover_bound,
-        "failover to us-east",
     )
     .await;
-    report(
-        "failover (hub up)",
-        &[&hub_dns, &a_dns, &b_dns],
-        &took,
-        failover_bound,
-    );
     // The server beside the hub reports what its probes see.
     policy_reports(
         &hub,
@@ -492,19 +488,13 @@ async fn dns_servers_in_every_cluster_answer_alike_and_fail_over_without_the_hub
     )
     .await;
     eu_stand_in = Some(StandIn::start(eu_gateway).await);
-    let took = all_answer(
+    let took = answered_by_all(
+        "fail-back (hub up)",
         &[&hub_dns, &a_dns, &b_dns],
         eu,
         failback_bound,
-        "fail-back to eu-west",
     )
     .await;
-    report(
-        "fail-back (hub up)",
-        &[&hub_dns, &a_dns, &b_dns],
-        &took,
-        failback_bound,
-    );
     for (dns, took) in [&hub_dns, &a_dns, &b_dns].iter().zip(&took) {
         // Hysteresis: one good probe is not enough. (Probes run on a fixed
         // schedule, so a late first probe can be followed by the next in
@@ -546,33 +536,21 @@ async fn dns_servers_in_every_cluster_answer_alike_and_fail_over_without_the_hub
         .expect("eu-west's stand-in runs")
         .stop()
         .await;
-    let took = all_answer(
+    answered_by_all(
+        "failover (hub down)",
         &[&hub_dns, &a_dns, &b_dns],
         us,
         failover_bound,
-        "failover to us-east with the hub down",
     )
     .await;
-    report(
-        "failover (hub down)",
-        &[&hub_dns, &a_dns, &b_dns],
-        &took,
-        failover_bound,
-    );
     eu_stand_in = Some(StandIn::start(eu_gateway).await);
-    let took = all_answer(
+    answered_by_all(
+        "fail-back (hub down)",
         &[&hub_dns, &a_dns, &b_dns],
         eu,
         failback_bound,
-        "fail-back to eu-west with the hub down",
     )
     .await;
-    report(
-        "fail-back (hub down)",
-        &[&hub_dns, &a_dns, &b_dns],
-        &took,
-        failback_bound,
-    );
     println!("hub API server down for {:?}", hub_stopped.elapsed());
     fed.hub
         .start_api_server()
@@ -598,19 +576,13 @@ async fn dns_servers_in_every_cluster_answer_alike_and_fail_over_without_the_hub
         .expect("member-a");
     fed.members[a].cluster.stop_api_server();
     a_dns.restart(fed.members[a].cluster.client()).await;
-    let took = all_answer(
+    answered_by_all(
+        "restart from cache (member-a API server down)",
         &[&a_dns],
         eu,
         Duration::from_secs(2),
-        "member-a's restarted DNS server answers from its cache",
     )
     .await;
-    report(
-        "restart from cache (member-a API server down)",
-        &[&a_dns],
-        &took,
-        Duration::from_secs(2),
-    );
     let tally = steady(&[&a_dns], eu, Duration::from_secs(2)).await;
     assert!(
         tally[0].1.is_empty(),
@@ -623,19 +595,13 @@ async fn dns_servers_in_every_cluster_answer_alike_and_fail_over_without_the_hub
         .expect("eu-west's stand-in runs")
         .stop()
         .await;
-    let took = all_answer(
+    answered_by_all(
+        "failover (member-a from cache)",
         &[&a_dns, &b_dns],
         us,
         failover_bound,
-        "failover from the cache",
     )
     .await;
-    report(
-        "failover (member-a from cache)",
-        &[&a_dns, &b_dns],
-        &took,
-        failover_bound,
-    );
     let _eu_stand_in = StandIn::start(eu_gateway).await;
     fed.members[a]
         .cluster
