@@ -327,7 +327,13 @@ async fn weighted_answers_split_by_weight_per_query() {
     let dns = Dns::serve("127.53.12.1", &zones(0)).await;
     let (mut east, total) = (0u32, 4000u32);
     for _ in 0..total {
-        let reply = query(dns.address, "weighted.global.example.com.", RecordType::A, TCP).await;
+        let reply = query(
+            dns.address,
+            "weighted.global.example.com.",
+            RecordType::A,
+            TCP,
+        )
+        .await;
         assert_eq!(reply.answers.len(), 1, "one endpoint per answer");
         if reply.answers[0].data.ip_addr() == Some("192.0.2.1".parse().expect("ip")) {
             east += 1;
@@ -335,6 +341,9 @@ async fn weighted_answers_split_by_weight_per_query() {
     }
     // 3:1 is 75 %; the standard error over 4000 draws is 0.7 points.
     let share = f64::from(east) / f64::from(total);
-    println!("weighted: east answered {:.1} % of {total} queries (weight 3 of 4)", share * 100.0);
+    println!(
+        "weighted: east answered {:.1} % of {total} queries (weight 3 of 4)",
+        share * 100.0
+    );
     assert!((0.72..0.78).contains(&share), "east share {share}");
 }
