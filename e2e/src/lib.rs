@@ -10,6 +10,8 @@
 //!  process ──── child processes that die with the cluster (and the test)
 //!  cluster ──── one cluster: etcd + kube-apiserver (+ kcm, scheduler, kwok)
 //!  manifests ── server-side apply of YAML (Gateway API and Fedway CRDs)
+//!  pod_runner ─ runs echo-basic for the conformance suite's pods, each in
+//!                its own network namespace on the pod's IP
 //! ```
 //!
 //! A test starts what it needs with [`Clusters::start`] and drops the value
@@ -22,11 +24,13 @@ pub mod federation;
 pub mod kubeconfig;
 pub mod manifests;
 pub mod pki;
+pub mod pod_runner;
 pub mod process;
 pub mod toolchain;
 pub mod wait;
 
 pub use cluster::{Cluster, ClusterOptions, Clusters};
+pub use pod_runner::PodRunner;
 pub use toolchain::Toolchain;
 
 /// Everything the harness can fail at, naming the cluster or file involved.

@@ -32,6 +32,18 @@ impl ManagedProcess {
         args: &[String],
         log_dir: &Path,
     ) -> Result<ManagedProcess> {
+        Self::spawn_with_env(name, program, args, None, log_dir)
+    }
+
+    /// [`spawn`](Self::spawn) with exactly the environment `env` (nothing
+    /// inherited) when it is given, as a container gets only its own.
+    pub fn spawn_with_env(
+        name: &str,
+        program: &Path,
+        args: &[String],
+        env: Option<&[(String, String)]>,
+        log_dir: &Path,
+    ) -> Result<ManagedProcess> {
         let log = log_dir.join(format!("{name}.log"));
         let out =
             File::create(&log).map_err(crate::io_error(format!("creating {}", log.display())))?;
@@ -45,6 +57,9 @@ impl ManagedProcess {
         } else {
             Command::new(program)
         };
+        if let Some(env) = env {
+            command.env_clear().envs(env.iter().map(|(k, v)| (k, v)));
+        }
         command
             .args(args)
             .stdin(Stdio::null())

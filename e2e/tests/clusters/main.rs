@@ -4,6 +4,7 @@
 
 mod crds;
 mod isolation;
+mod pod_runner;
 mod rbac;
 mod teardown;
 mod workloads;
