@@ -22,6 +22,7 @@
 //! - [`timeouts`]: a rule's `timeouts` as `std::time::Duration`s.
 
 pub mod backends;
+pub mod config;
 pub mod filters;
 pub mod hostname;
 pub mod matching;

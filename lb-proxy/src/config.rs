@@ -1,0 +1,43 @@
+//! What the controller hands the data plane: every socket to serve with its
+//! routing table and certificates, and the ready endpoints of every Service
+//! port. The data plane swaps a new `ProxyConfig` in atomically; requests in
+//! flight finish on the config they started with.
+
+use std::{
+    collections::{BTreeMap, HashMap},
+    net::SocketAddr,
+    sync::Arc,
+};
+
+use rustls::sign::CertifiedKey;
+
+use crate::{backends::ServiceRef, route_table::PortTable};
+
+#[derive(Clone, Default)]
+pub struct ProxyConfig {
+    /// One entry per socket: a Gateway's address and one of its listener
+    /// ports. Several listeners on one port share the table (hostnames
+    /// tell them apart).
+    pub sockets: BTreeMap<SocketAddr, SocketConfig>,
+    /// Ready endpoints (pod IP and target port) of each Service port, from
+    /// EndpointSlices.
+    pub endpoints: HashMap<ServiceRef, Vec<SocketAddr>>,
+}
+
+#[derive(Clone)]
+pub struct SocketConfig {
+    pub table: Arc<PortTable>,
+    /// Present for HTTPS listeners: terminate TLS, choosing the certificate
+    /// by SNI.
+    pub tls: Option<Arc<TlsCertificates>>,
+}
+
+/// The certificates of the HTTPS listeners on one socket.
+#[derive(Clone, Default)]
+pub struct TlsCertificates {
+    /// By listener hostname (exact `shop.example.com` or wildcard
+    /// `*.example.com`), lowercased.
+    pub by_hostname: BTreeMap<String, Arc<CertifiedKey>>,
+    /// For listeners without a hostname (and clients without SNI).
+    pub default: Option<Arc<CertifiedKey>>,
+}
