@@ -79,6 +79,14 @@ struct Cli {
     /// --controller-name {controller_name} --address-pool {address_pool}`.
     #[arg(long = "proxy-arg", allow_hyphen_values = true)]
     proxy_args: Vec<String>,
+    /// Address a Gateway may ask for in spec.addresses (GatewayStaticAddresses).
+    /// Default: 127.20.S.210, on this cluster's loopback range but outside
+    /// the proxy's pool.
+    #[arg(long)]
+    usable_address: Option<String>,
+    /// Address the implementation cannot use (GatewayStaticAddresses).
+    #[arg(long, default_value = "203.0.113.1")]
+    unusable_address: String,
     /// More arguments for the suite (upstream flags, e.g. `-mode=...`).
     #[arg(long = "suite-arg", allow_hyphen_values = true)]
     suite_args: Vec<String>,
@@ -321,6 +329,13 @@ async fn run_suite(
             cli.run_test.as_deref().unwrap_or(""),
         )
         .env("FEDWAY_CONFORMANCE_TIMEOUTS", &cli.timeouts)
+        .env(
+            "FEDWAY_CONFORMANCE_USABLE_ADDRESS",
+            cli.usable_address
+                .clone()
+                .unwrap_or_else(|| cluster.address(210).to_string()),
+        )
+        .env("FEDWAY_CONFORMANCE_UNUSABLE_ADDRESS", &cli.unusable_address)
         .env("FEDWAY_CONFORMANCE_DEBUG", cli.debug.to_string())
         .env("FEDWAY_CONFORMANCE_REPORT", report)
         .env("FEDWAY_CONFORMANCE_RESULTS", results)
