@@ -1,0 +1,72 @@
+//! Why a request was answered by the proxy itself, which side failed, and
+//! the status that says so (Pingora's split: client, route, backend).
+
+use http::{Response, StatusCode, header};
+
+use super::body::{ProxyBody, full};
+use crate::backends::ServiceRef;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProxyError {
+    /// No listener hostname or route match for the request.
+    #[error("no route for host {host:?} path {path:?}")]
+    NoRoute { host: String, path: String },
+    /// The rule's backendRefs give this share of traffic nowhere valid.
+    #[error("the route has no valid backend for this request")]
+    InvalidBackend,
+    /// The Service exists but has no ready endpoint.
+    #[error("Service {}/{}:{} has no ready endpoint", .0.namespace, .0.name, .0.port)]
+    NoEndpoints(ServiceRef),
+    #[error("backend {endpoint} refused or failed the connection: {source}")]
+    Connect {
+        endpoint: std::net::SocketAddr,
+        #[source]
+        source: hyper_util::client::legacy::Error,
+    },
+    #[error("backend {endpoint} failed the exchange: {source}")]
+    Backend {
+        endpoint: std::net::SocketAddr,
+        #[source]
+        source: hyper_util::client::legacy::Error,
+    },
+    #[error("the request could not be rewritten for the backend: {0}")]
+    BadRewrite(String),
+    #[error("backend {endpoint} did not answer within the backendRequest timeout")]
+    BackendTimeout { endpoint: std::net::SocketAddr },
+    #[error("the route's request timeout expired")]
+    RequestTimeout,
+}
+
+impl ProxyError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::NoRoute { .. } => StatusCode::NOT_FOUND,
+            Self::InvalidBackend | Self::BadRewrite(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::NoEndpoints(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Connect { .. } | Self::Backend { .. } => StatusCode::BAD_GATEWAY,
+            Self::BackendTimeout { .. } | Self::RequestTimeout => StatusCode::GATEWAY_TIMEOUT,
+        }
+    }
+
+    /// The answer the client gets: the status and its reason as plain text,
+    /// never the internal detail (endpoint addresses stay in the logs).
+    pub fn response(&self) -> Response<ProxyBody> {
+        local(self.status())
+    }
+}
+
+/// A response the proxy writes itself, with a one-line body naming the status.
+pub fn local(status: StatusCode) -> Response<ProxyBody> {
+    let text = format!(
+        "{} {}\n",
+        status.as_u16(),
+        status.canonical_reason().unwrap_or("")
+    );
+    let mut resp = Response::new(full(text));
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    resp
+}

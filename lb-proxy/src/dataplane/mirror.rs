@@ -1,0 +1,60 @@
+//! RequestMirror: a copy of the request head goes to the mirror backend and
+//! its answer is thrown away. Fire-and-forget, with a bound on copies in
+//! flight so a slow mirror cannot pile up tasks: past the bound, copies are
+//! dropped. The body is not copied (the main request streams it, and
+//! buffering it for a copy would unbound memory); mirrors get an empty body.
+
+use std::{net::SocketAddr, sync::Arc, time::Duration};
+
+use http::{HeaderMap, Method, Request, Uri, Version};
+use tokio::sync::Semaphore;
+
+use super::{body, upstream::Upstream};
+
+pub struct Mirrors {
+    slots: Arc<Semaphore>,
+    timeout: Duration,
+}
+
+impl Mirrors {
+    pub fn new(max_in_flight: usize, timeout: Duration) -> Self {
+        Self {
+            slots: Arc::new(Semaphore::new(max_in_flight)),
+            timeout,
+        }
+    }
+
+    pub fn send(
+        &self,
+        client: &Upstream,
+        endpoint: SocketAddr,
+        method: &Method,
+        path_and_query: &str,
+        headers: &HeaderMap,
+    ) {
+        let Ok(permit) = self.slots.clone().try_acquire_owned() else {
+            tracing::debug!(%endpoint, "mirror dropped: too many in flight");
+            return;
+        };
+        let Ok(uri) = format!("http://{endpoint}{path_and_query}").parse::<Uri>() else {
+            return;
+        };
+        let mut req = Request::new(body::empty());
+        *req.method_mut() = method.clone();
+        *req.uri_mut() = uri;
+        *req.version_mut() = Version::HTTP_11;
+        *req.headers_mut() = headers.clone();
+        // The copy has no body, whatever the original announced.
+        req.headers_mut().remove(http::header::CONTENT_LENGTH);
+        let client = client.clone();
+        let timeout = self.timeout;
+        tokio::spawn(async move {
+            let _permit = permit;
+            match tokio::time::timeout(timeout, client.request(req)).await {
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => tracing::debug!(%endpoint, error = %e, "mirror failed"),
+                Err(_) => tracing::debug!(%endpoint, "mirror timed out"),
+            }
+        });
+    }
+}

@@ -1,0 +1,273 @@
+//! One request, phase by phase: route (select the rule), plan (its filters),
+//! then answer locally or forward to one endpoint of the chosen backend.
+//!
+//! The config is loaded once at the start, so a request finishes on the
+//! tables and endpoints it started with even if a new config is applied
+//! meanwhile.
+
+use std::{convert::Infallible, net::SocketAddr, sync::Arc};
+
+use arc_swap::ArcSwap;
+use http::{HeaderValue, Request, Response, StatusCode, Uri, Version, header};
+use hyper::body::Incoming;
+use tokio::time::Instant;
+
+use super::{
+    body::{self, Deadline, ProxyBody},
+    endpoints::Outliers,
+    error::{ProxyError, local},
+    headers::{set_forwarded, strip_hop_by_hop},
+    mirror::Mirrors,
+    upstream::Upstream,
+};
+use crate::{
+    backends::{BackendChoice, BackendTarget, ServiceRef},
+    config::ProxyConfig,
+    filters::{self, Forward, Plan, Redirect},
+    request::RequestHead,
+    routes::Rule,
+};
+
+/// What every request on every socket shares.
+pub struct Shared {
+    pub config: Arc<ArcSwap<ProxyConfig>>,
+    pub upstream: Upstream,
+    pub outliers: Outliers,
+    pub mirrors: Mirrors,
+}
+
+/// The connection a request came on.
+#[derive(Debug, Clone, Copy)]
+pub struct Conn {
+    /// The socket as configured (the `ProxyConfig.sockets` key).
+    pub socket: SocketAddr,
+    pub peer: SocketAddr,
+    pub tls: bool,
+}
+
+pub async fn handle(
+    shared: Arc<Shared>,
+    conn: Conn,
+    req: Request<Incoming>,
+) -> Result<Response<ProxyBody>, Infallible> {
+    let started = Instant::now();
+    let config = shared.config.load_full();
+    let resp = match route(&shared, &config, conn, req, started).await {
+        Ok(resp) => resp,
+        Err(e) => {
+            tracing::debug!(peer = %conn.peer, socket = %conn.socket, error = %e, "answered locally");
+            e.response()
+        }
+    };
+    Ok(resp)
+}
+
+async fn route(
+    shared: &Shared,
+    config: &ProxyConfig,
+    conn: Conn,
+    req: Request<Incoming>,
+    started: Instant,
+) -> Result<Response<ProxyBody>, ProxyError> {
+    let (parts, body) = req.into_parts();
+    let head = RequestHead::from_parts(&parts);
+    let no_route = || ProxyError::NoRoute {
+        host: head.host.clone(),
+        path: head.path.clone(),
+    };
+    // A socket removed while its connections drain has no table any more.
+    let socket = config.sockets.get(&conn.socket).ok_or_else(no_route)?;
+    let selected = socket.table.select(&head).ok_or_else(no_route)?;
+    match filters::plan(&selected, &head, selected.ingress) {
+        Plan::Redirect(r) => Ok(redirect(&r)),
+        Plan::Respond { status, headers } => {
+            let mut resp = local(StatusCode::from_u16(status).unwrap_or(StatusCode::OK));
+            if status == 204 {
+                *resp.body_mut() = body::empty();
+                resp.headers_mut().remove(header::CONTENT_TYPE);
+            }
+            resp.headers_mut().extend(headers);
+            Ok(resp)
+        }
+        Plan::Forward(fwd) => {
+            let exchange = Exchange {
+                shared,
+                config,
+                conn,
+                rule: selected.rule,
+                started,
+            };
+            exchange.forward(fwd, parts, body).await
+        }
+    }
+}
+
+fn redirect(r: &Redirect) -> Response<ProxyBody> {
+    let Ok(location) = HeaderValue::from_str(&r.location) else {
+        return local(StatusCode::INTERNAL_SERVER_ERROR);
+    };
+    let status = StatusCode::from_u16(r.status).unwrap_or(StatusCode::FOUND);
+    let mut resp = Response::new(body::empty());
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(header::LOCATION, location);
+    resp
+}
+
+struct Exchange<'a> {
+    shared: &'a Shared,
+    config: &'a ProxyConfig,
+    conn: Conn,
+    rule: &'a Rule,
+    started: Instant,
+}
+
+impl Exchange<'_> {
+    async fn forward(
+        &self,
+        fwd: Forward<'_>,
+        parts: http::request::Parts,
+        body: Incoming,
+    ) -> Result<Response<ProxyBody>, ProxyError> {
+        let backend = match self.rule.backends.choose(fastrand::u64(..)) {
+            BackendChoice::Forward(b) => b,
+            BackendChoice::Invalid(_) | BackendChoice::NoBackends => {
+                return Err(ProxyError::InvalidBackend);
+            }
+        };
+        let BackendTarget::Service(service) = &backend.target else {
+            return Err(ProxyError::InvalidBackend);
+        };
+        let endpoint = self
+            .pick(service)
+            .ok_or_else(|| ProxyError::NoEndpoints(service.clone()))?;
+
+        // Host: the rewrite's, else what the client asked for (with its port).
+        let host = fwd.request.host.clone().or_else(|| {
+            parts
+                .uri
+                .authority()
+                .map(|a| a.as_str().to_owned())
+                .or_else(|| {
+                    parts
+                        .headers
+                        .get(header::HOST)
+                        .and_then(|v| v.to_str().ok())
+                        .map(str::to_owned)
+                })
+        });
+        let path_and_query = fwd.request.path_and_query.clone().unwrap_or_else(|| {
+            parts
+                .uri
+                .path_and_query()
+                .map_or_else(|| "/".to_owned(), |pq| pq.as_str().to_owned())
+        });
+        let uri: Uri = format!("http://{endpoint}{path_and_query}")
+            .parse()
+            .map_err(|e: http::uri::InvalidUri| ProxyError::BadRewrite(e.to_string()))?;
+
+        let mut headers = parts.headers;
+        strip_hop_by_hop(&mut headers);
+        set_forwarded(&mut headers, self.conn.peer.ip(), self.conn.tls);
+        fwd.request.apply_headers(&mut headers);
+        for m in &backend.request_headers {
+            m.apply(&mut headers);
+        }
+        if let Some(host) = host {
+            let v = HeaderValue::from_str(&host)
+                .map_err(|_| ProxyError::BadRewrite(format!("host {host:?}")))?;
+            headers.insert(header::HOST, v);
+        }
+
+        for mirror in fwd.mirrors {
+            if !mirror.sampled(fastrand::u64(..)) {
+                continue;
+            }
+            if let BackendTarget::Service(s) = &mirror.target
+                && let Some(ep) = self.pick(s)
+            {
+                self.shared.mirrors.send(
+                    &self.shared.upstream,
+                    ep,
+                    &parts.method,
+                    &path_and_query,
+                    &headers,
+                );
+            }
+        }
+
+        let mut out = Request::new(body::boxed(body));
+        *out.method_mut() = parts.method;
+        *out.uri_mut() = uri;
+        *out.version_mut() = Version::HTTP_11;
+        *out.headers_mut() = headers;
+
+        let resp = self.send(endpoint, out).await?;
+        let (mut rparts, rbody) = resp.into_parts();
+        strip_hop_by_hop(&mut rparts.headers);
+        fwd.response.apply(&mut rparts.headers);
+        for m in &backend.response_headers {
+            m.apply(&mut rparts.headers);
+        }
+        let mut rbody = body::boxed(rbody);
+        if let Some(limit) = self.rule.timeouts.request {
+            rbody = Deadline::wrap(rbody, self.started + limit);
+        }
+        Ok(Response::from_parts(rparts, rbody))
+    }
+
+    fn pick(&self, service: &ServiceRef) -> Option<SocketAddr> {
+        let endpoints = self.config.endpoints.get(service)?;
+        self.shared.outliers.pick(endpoints, fastrand::usize(..))
+    }
+
+    /// One attempt, bounded by whichever comes first: the rule's request
+    /// deadline or the attempt's backendRequest timeout. Failures count
+    /// towards the endpoint's ejection.
+    async fn send(
+        &self,
+        endpoint: SocketAddr,
+        req: Request<ProxyBody>,
+    ) -> Result<Response<Incoming>, ProxyError> {
+        let request_deadline = self.rule.timeouts.request.map(|d| self.started + d);
+        let attempt_deadline = self
+            .rule
+            .timeouts
+            .backend_request
+            .map(|d| Instant::now() + d);
+        let limit = match (request_deadline, attempt_deadline) {
+            (Some(r), Some(a)) if a < r => Some((a, ProxyError::BackendTimeout { endpoint })),
+            (Some(r), _) => Some((r, ProxyError::RequestTimeout)),
+            (None, Some(a)) => Some((a, ProxyError::BackendTimeout { endpoint })),
+            (None, None) => None,
+        };
+        let attempt = self.shared.upstream.request(req);
+        let result = match limit {
+            Some((at, on_timeout)) => match tokio::time::timeout_at(at, attempt).await {
+                Ok(r) => r,
+                Err(_) => {
+                    self.shared.outliers.failure(endpoint);
+                    return Err(on_timeout);
+                }
+            },
+            None => attempt.await,
+        };
+        match result {
+            Ok(resp) => {
+                if resp.status().is_server_error() {
+                    self.shared.outliers.failure(endpoint);
+                } else {
+                    self.shared.outliers.success(endpoint);
+                }
+                Ok(resp)
+            }
+            Err(source) => {
+                self.shared.outliers.failure(endpoint);
+                if source.is_connect() {
+                    Err(ProxyError::Connect { endpoint, source })
+                } else {
+                    Err(ProxyError::Backend { endpoint, source })
+                }
+            }
+        }
+    }
+}
