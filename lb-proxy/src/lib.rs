@@ -23,6 +23,7 @@
 
 pub mod backends;
 pub mod config;
+pub mod controller;
 pub mod dataplane;
 pub mod filters;
 pub mod hostname;

@@ -1,0 +1,220 @@
+use std::net::IpAddr;
+
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+
+use super::*;
+use crate::controller::certificates::tests::tls_secret;
+
+fn obj<K: DeserializeOwned>(v: Value) -> Arc<K> {
+    Arc::new(serde_json::from_value(v).expect("valid object"))
+}
+
+fn route(namespace: &str, name: &str, hostnames: Value, backend: &str) -> Arc<HttpRoute> {
+    obj(json!({
+        "apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
+        "metadata": {"namespace": namespace, "name": name, "generation": 1},
+        "spec": {
+            "parentRefs": [{"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": "gw", "namespace": "infra"}],
+            "hostnames": hostnames,
+            "rules": [{"backendRefs": [{"name": backend, "namespace": "infra", "port": 80}]}],
+        },
+    }))
+}
+
+pub(crate) fn snapshot() -> Snapshot {
+    let mut secret = tls_secret("cert", "shop.example.com");
+    secret.metadata.namespace = Some("infra".into());
+    Snapshot {
+        classes: vec![
+            obj(
+                json!({"apiVersion": "gateway.networking.k8s.io/v1", "kind": "GatewayClass",
+                        "metadata": {"name": "fedway-proxy", "generation": 1},
+                        "spec": {"controllerName": "fedway.dev/lb-proxy"}}),
+            ),
+            obj(
+                json!({"apiVersion": "gateway.networking.k8s.io/v1", "kind": "GatewayClass",
+                        "metadata": {"name": "other"}, "spec": {"controllerName": "example.com/other"}}),
+            ),
+        ],
+        gateways: vec![
+            obj(
+                json!({"apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
+                "metadata": {"namespace": "infra", "name": "gw", "generation": 2},
+                "spec": {"gatewayClassName": "fedway-proxy", "listeners": [
+                    {"name": "http", "port": 80, "protocol": "HTTP", "hostname": "*.example.com"},
+                    {"name": "https", "port": 443, "protocol": "HTTPS", "hostname": "shop.example.com",
+                     "tls": {"certificateRefs": [{"name": "cert"}]}},
+                ]}}),
+            ),
+            obj(
+                json!({"apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
+                "metadata": {"namespace": "infra", "name": "not-ours"},
+                "spec": {"gatewayClassName": "other", "listeners": [{"name": "http", "port": 80, "protocol": "HTTP"}]}}),
+            ),
+        ],
+        routes: vec![
+            route("infra", "valid", json!(["shop.example.com"]), "web"),
+            route(
+                "infra",
+                "missing-backend",
+                json!(["shop.example.com"]),
+                "nope",
+            ),
+            route("elsewhere", "not-allowed", json!([]), "web"),
+            route("infra", "other-host", json!(["shop.example.org"]), "web"),
+        ],
+        services: vec![obj(json!({"apiVersion": "v1", "kind": "Service",
+            "metadata": {"namespace": "infra", "name": "web"},
+            "spec": {"ports": [{"name": "http", "port": 80, "targetPort": 8080}]}}))],
+        slices: vec![obj(
+            json!({"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+            "metadata": {"namespace": "infra", "name": "web-1", "labels": {"kubernetes.io/service-name": "web"}},
+            "addressType": "IPv4",
+            "ports": [{"name": "http", "port": 8080}],
+            "endpoints": [{"addresses": ["10.1.0.1"], "conditions": {"ready": true}},
+                          {"addresses": ["10.1.0.2"], "conditions": {"ready": false}}]}),
+        )],
+        secrets: vec![Arc::new(secret)],
+        ..Default::default()
+    }
+}
+
+fn pool() -> AddressPool {
+    "10.0.0.1-10.0.0.9".parse().expect("pool")
+}
+
+fn parent_reasons(o: &Outcome, name: &str) -> Vec<(&'static str, bool, String)> {
+    o.routes
+        .iter()
+        .find(|r| r.key.name == name)
+        .expect("route outcome")
+        .parents[0]
+        .conditions
+        .iter()
+        .map(|c| (c.type_, c.status, c.reason.clone()))
+        .collect()
+}
+
+#[test]
+fn a_whole_pass() {
+    let o = compute("fedway.dev/lb-proxy", &pool(), &snapshot());
+    assert_eq!(o.classes.len(), 1, "only our class");
+    assert!(o.classes[0].conditions[0].status);
+
+    assert_eq!(o.gateways.len(), 1, "only Gateways of our class");
+    let gw = &o.gateways[0];
+    assert_eq!(gw.addresses, vec!["10.0.0.1".to_owned()]);
+    assert!(
+        gw.conditions.iter().all(|c| c.status),
+        "{:?}",
+        gw.conditions
+    );
+    let attached: Vec<(&str, i32)> = gw
+        .listeners
+        .iter()
+        .map(|l| (l.name.as_str(), l.attached_routes))
+        .collect();
+    // valid and missing-backend attach to both listeners (their hostname is
+    // inside both); the others attach nowhere.
+    assert_eq!(attached, vec![("http", 2), ("https", 2)]);
+
+    let ok = |t| {
+        (
+            t,
+            true,
+            if t == "Accepted" {
+                "Accepted".into()
+            } else {
+                "ResolvedRefs".into()
+            },
+        )
+    };
+    assert_eq!(
+        parent_reasons(&o, "valid"),
+        vec![ok("Accepted"), ok("ResolvedRefs")]
+    );
+    assert_eq!(
+        parent_reasons(&o, "missing-backend"),
+        vec![
+            ok("Accepted"),
+            ("ResolvedRefs", false, "BackendNotFound".into())
+        ]
+    );
+    assert_eq!(
+        parent_reasons(&o, "not-allowed")[0],
+        ("Accepted", false, "NotAllowedByListeners".into())
+    );
+    assert_eq!(
+        parent_reasons(&o, "not-allowed")[1],
+        ("ResolvedRefs", false, "RefNotPermitted".into())
+    );
+    assert_eq!(
+        parent_reasons(&o, "other-host")[0],
+        ("Accepted", false, "NoMatchingListenerHostname".into())
+    );
+
+    let ip: IpAddr = "10.0.0.1".parse().expect("ip");
+    let sockets: Vec<SocketAddr> = o.config.sockets.keys().copied().collect();
+    assert_eq!(
+        sockets,
+        vec![SocketAddr::new(ip, 80), SocketAddr::new(ip, 443)]
+    );
+    assert!(o.config.sockets[&SocketAddr::new(ip, 80)].tls.is_none());
+    let tls = o.config.sockets[&SocketAddr::new(ip, 443)]
+        .tls
+        .as_ref()
+        .expect("tls");
+    assert!(tls.by_hostname.contains_key("shop.example.com"));
+    assert!(!o.config.sockets[&SocketAddr::new(ip, 80)].table.is_empty());
+    let web = crate::backends::ServiceRef {
+        namespace: "infra".into(),
+        name: "web".into(),
+        port: 80,
+    };
+    assert_eq!(
+        o.config.endpoints[&web],
+        vec!["10.1.0.1:8080".parse::<SocketAddr>().expect("addr")]
+    );
+}
+
+#[test]
+fn invalid_rules_are_reported_and_the_rest_serve() {
+    let mut s = snapshot();
+    s.routes = vec![obj(json!({
+        "apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
+        "metadata": {"namespace": "infra", "name": "partly"},
+        "spec": {
+            "parentRefs": [{"name": "gw"}],
+            "rules": [
+                {"backendRefs": [{"name": "web", "port": 80}]},
+                {"matches": [{"path": {"type": "RegularExpression", "value": "(("}}],
+                 "backendRefs": [{"name": "web", "port": 80}]},
+            ],
+        },
+    }))];
+    let o = compute("fedway.dev/lb-proxy", &pool(), &s);
+    let reasons = parent_reasons(&o, "partly");
+    assert!(
+        reasons.contains(&("Accepted", true, "Accepted".into())),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons.contains(&("PartiallyInvalid", true, "UnsupportedValue".into())),
+        "{reasons:?}"
+    );
+}
+
+#[test]
+fn a_class_with_parameters_is_not_accepted_and_its_gateways_are_left_alone() {
+    let mut s = snapshot();
+    s.classes = vec![obj(
+        json!({"apiVersion": "gateway.networking.k8s.io/v1", "kind": "GatewayClass",
+        "metadata": {"name": "fedway-proxy"},
+        "spec": {"controllerName": "fedway.dev/lb-proxy",
+                 "parametersRef": {"group": "example.com", "kind": "Params", "name": "p"}}}),
+    )];
+    let o = compute("fedway.dev/lb-proxy", &pool(), &s);
+    assert_eq!(o.classes[0].conditions[0].reason, "InvalidParameters");
+    assert!(o.gateways.is_empty() && o.routes.is_empty() && o.config.sockets.is_empty());
+}

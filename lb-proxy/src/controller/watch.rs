@@ -1,0 +1,251 @@
+//! The loop: reflectors keep in-memory stores of everything a pass reads; a
+//! burst of changes (50 ms) becomes one pass over snapshots of the stores;
+//! the pass's [`ProxyConfig`](crate::config::ProxyConfig) goes to the sink
+//! and its statuses to the API server.
+
+use std::{collections::BTreeMap, fmt::Debug, hash::Hash, sync::Arc, time::Duration};
+
+use futures::{StreamExt, stream::BoxStream};
+use gateway_api::{
+    gatewayclasses::GatewayClass, gateways::Gateway, httproutes::HttpRoute,
+    referencegrants::ReferenceGrant,
+};
+use k8s_openapi::{
+    api::{
+        core::v1::{Namespace, Secret, Service},
+        discovery::v1::EndpointSlice,
+    },
+    jiff::Timestamp,
+};
+use kube::{
+    Api, Client, Resource,
+    runtime::{
+        WatchStreamExt,
+        reflector::{self, Store},
+        watcher,
+    },
+};
+use serde::de::DeserializeOwned;
+use tokio::sync::Notify;
+
+use super::{
+    ConfigSink, Error, ObjectKey, Settings,
+    certificates::TLS_SECRET_TYPE,
+    compute::{self, RouteOutcome, Snapshot},
+    status_writer,
+};
+
+/// Changes arriving within this window are handled by one pass.
+const DEBOUNCE: Duration = Duration::from_millis(50);
+/// Pause before retrying a pass whose writes failed.
+const RETRY: Duration = Duration::from_secs(1);
+
+struct Stores {
+    classes: Store<GatewayClass>,
+    gateways: Store<Gateway>,
+    routes: Store<HttpRoute>,
+    grants: Store<ReferenceGrant>,
+    services: Store<Service>,
+    slices: Store<EndpointSlice>,
+    secrets: Store<Secret>,
+    namespaces: Store<Namespace>,
+}
+
+impl Stores {
+    fn snapshot(&self) -> Snapshot {
+        Snapshot {
+            classes: self.classes.state(),
+            gateways: self.gateways.state(),
+            routes: self.routes.state(),
+            grants: self.grants.state(),
+            services: self.services.state(),
+            slices: self.slices.state(),
+            secrets: self.secrets.state(),
+            namespaces: self.namespaces.state(),
+        }
+    }
+}
+
+/// Runs the controller until the watches end (they retry with backoff, so
+/// in practice until the future is dropped).
+pub async fn run(client: Client, settings: Settings, sink: Arc<dyn ConfigSink>) {
+    let config = watcher::Config::default;
+    let (classes, classes_w) = reflector::store();
+    let (gateways, gateways_w) = reflector::store();
+    let (routes, routes_w) = reflector::store();
+    let (grants, grants_w) = reflector::store();
+    let (services, services_w) = reflector::store();
+    let (slices, slices_w) = reflector::store();
+    let (secrets, secrets_w) = reflector::store();
+    let (namespaces, namespaces_w) = reflector::store();
+    let changes = futures::stream::select_all([
+        watch(classes_w, Api::all(client.clone()), config()),
+        watch(gateways_w, Api::all(client.clone()), config()),
+        watch(routes_w, Api::all(client.clone()), config()),
+        watch(grants_w, Api::all(client.clone()), config()),
+        watch(services_w, Api::all(client.clone()), config()),
+        watch(slices_w, Api::all(client.clone()), config()),
+        // Only TLS Secrets can be listener certificates; the others are
+        // never read, so never held in memory.
+        watch(
+            secrets_w,
+            Api::all(client.clone()),
+            config().fields(&format!("type={TLS_SECRET_TYPE}")),
+        ),
+        watch(namespaces_w, Api::all(client.clone()), config()),
+    ]);
+    let stores = Stores {
+        classes,
+        gateways,
+        routes,
+        grants,
+        services,
+        slices,
+        secrets,
+        namespaces,
+    };
+    let notify = Notify::new();
+    let drive = changes.for_each(|()| {
+        notify.notify_one();
+        futures::future::ready(())
+    });
+    let passes = async {
+        // A store still listing would look like deleted objects: nothing is
+        // computed, served or written from a partial picture.
+        let _ = tokio::join!(
+            stores.classes.wait_until_ready(),
+            stores.gateways.wait_until_ready(),
+            stores.routes.wait_until_ready(),
+            stores.grants.wait_until_ready(),
+            stores.services.wait_until_ready(),
+            stores.slices.wait_until_ready(),
+            stores.secrets.wait_until_ready(),
+            stores.namespaces.wait_until_ready(),
+        );
+        tracing::info!("caches synced");
+        notify.notify_one();
+        loop {
+            notify.notified().await;
+            tokio::time::sleep(DEBOUNCE).await;
+            if let Err(error) = pass(&client, &settings, sink.as_ref(), &stores).await {
+                tracing::warn!(%error, "controller pass failed; retrying");
+                tokio::time::sleep(RETRY).await;
+                notify.notify_one();
+            }
+        }
+    };
+    tokio::select! {
+        () = drive => tracing::warn!("controller watches ended"),
+        () = passes => {}
+    }
+}
+
+/// A reflector into `writer`, reduced to "something changed".
+fn watch<K>(
+    writer: reflector::store::Writer<K>,
+    api: Api<K>,
+    config: watcher::Config,
+) -> BoxStream<'static, ()>
+where
+    K: Resource + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
+    K::DynamicType: Eq + Hash + Clone + Default + Send + Sync,
+{
+    reflector::reflector(writer, watcher(api, config))
+        .default_backoff()
+        .filter_map(|event| async move {
+            match event {
+                Ok(_) => Some(()),
+                Err(error) => {
+                    tracing::warn!(%error, kind = %K::kind(&K::DynamicType::default()), "watch");
+                    None
+                }
+            }
+        })
+        .boxed()
+}
+
+async fn pass(
+    client: &Client,
+    settings: &Settings,
+    sink: &dyn ConfigSink,
+    stores: &Stores,
+) -> Result<(), Error> {
+    let snapshot = stores.snapshot();
+    let outcome = compute::compute(&settings.controller_name, &settings.address_pool, &snapshot);
+    tracing::debug!(
+        sockets = outcome.config.sockets.len(),
+        services = outcome.config.endpoints.len(),
+        "configuration computed"
+    );
+    // The data plane first: a Gateway is reported Programmed after its
+    // configuration was handed over, not before.
+    sink.apply(outcome.config);
+    let now = Timestamp::now();
+
+    let classes: BTreeMap<&str, &GatewayClass> = snapshot
+        .classes
+        .iter()
+        .filter_map(|c| Some((c.metadata.name.as_deref()?, c.as_ref())))
+        .collect();
+    for class in &outcome.classes {
+        if let Some(current) = classes.get(class.name.as_str())
+            && let Some(status) = status_writer::desired_class(class, current, &now)
+        {
+            status_writer::apply(Api::all(client.clone()), *current, &status).await?;
+        }
+    }
+    let gateways: BTreeMap<ObjectKey, &Gateway> = snapshot
+        .gateways
+        .iter()
+        .map(|g| (ObjectKey::of(&g.metadata), g.as_ref()))
+        .collect();
+    for gateway in &outcome.gateways {
+        if let Some(current) = gateways.get(&gateway.key)
+            && let Some(status) = status_writer::desired_gateway(gateway, current, &now)
+        {
+            status_writer::apply(
+                Api::namespaced(client.clone(), &gateway.key.namespace),
+                *current,
+                &status,
+            )
+            .await?;
+        }
+    }
+    let mut computed: BTreeMap<ObjectKey, &RouteOutcome> =
+        outcome.routes.iter().map(|r| (r.key.clone(), r)).collect();
+    for route in &snapshot.routes {
+        let key = ObjectKey::of(&route.metadata);
+        // A route that no longer names any Gateway of ours loses our entries.
+        let empty;
+        let outcome = match computed.remove(&key) {
+            Some(o) => o,
+            None => {
+                let ours = route
+                    .status
+                    .iter()
+                    .flat_map(|s| &s.parents)
+                    .any(|p| p.controller_name == settings.controller_name);
+                if !ours {
+                    continue;
+                }
+                empty = RouteOutcome {
+                    key,
+                    generation: route.metadata.generation,
+                    parents: Vec::new(),
+                };
+                &empty
+            }
+        };
+        if let Some(status) =
+            status_writer::desired_route(outcome, route, &settings.controller_name, &now)
+        {
+            status_writer::apply(
+                Api::namespaced(client.clone(), &outcome.key.namespace),
+                route.as_ref(),
+                &status,
+            )
+            .await?;
+        }
+    }
+    Ok(())
+}
