@@ -9,7 +9,9 @@ use tokio::{
     net::TcpStream,
 };
 
-use crate::support::{Echo, backend, config, fail, get, ip, proxy_addr, route, start, start_with};
+use crate::support::{
+    Echo, H1, backend, config, fail, get, ip, proxy_addr, route, start, start_with,
+};
 
 /// Writes `bytes` on a fresh connection and returns everything read back
 /// until the proxy closes it.
@@ -82,5 +84,11 @@ async fn slow_heads_are_cut_off() {
         reply.is_empty() || reply.starts_with("HTTP/1.1 408"),
         "{reply}"
     );
+
+    // An idle keep-alive connection is closed after the same timeout.
+    let mut conn = H1::connect(proxy).await;
+    assert_eq!(conn.get("example.com", "/", &[]).await.status, 503);
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert!(conn.try_get("example.com", "/", &[]).await.is_err());
     dp.shutdown(Duration::from_secs(1)).await;
 }

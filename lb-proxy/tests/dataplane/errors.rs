@@ -31,6 +31,9 @@ async fn status_codes_say_which_side_failed() {
             {"matches": [{"path": {"type": "PathPrefix", "value": "/request-timeout"}}],
              "timeouts": {"request": "200ms"},
              "backendRefs": [backend("slow", 1)]},
+            {"matches": [{"path": {"type": "PathPrefix", "value": "/drip"}}],
+             "timeouts": {"request": "350ms"},
+             "backendRefs": [backend("slow", 1)]},
             {"matches": [{"path": {"type": "PathPrefix", "value": "/status"}}],
              "backendRefs": [backend("slow", 1)]},
         ]}),
@@ -59,6 +62,12 @@ async fn status_codes_say_which_side_failed() {
         let reply = get(proxy, host, path).await;
         assert_eq!(reply.status, want, "{host}{path}: {:?}", reply.body);
     }
+    // The request timeout covers the whole exchange: a response still
+    // streaming when it expires is cut (its head has gone out already).
+    let mut conn = H1::connect(proxy).await;
+    assert!(conn.try_get("example.com", "/drip/2", &[]).await.is_ok());
+    let cut = conn.try_get("example.com", "/drip/10", &[]).await;
+    assert!(cut.is_err(), "{cut:?}");
     dp.shutdown(Duration::from_secs(1)).await;
 }
 

@@ -82,7 +82,44 @@ impl Echo {
     }
 }
 
-async fn echo(name: &str, req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
+type EchoBody = http_body_util::combinators::UnsyncBoxBody<Bytes, Infallible>;
+
+/// A body of `left` chunks, one every 100 ms: a backend that streams slowly.
+struct Drip {
+    left: u32,
+    sleep: std::pin::Pin<Box<tokio::time::Sleep>>,
+}
+
+impl hyper::body::Body for Drip {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, Infallible>>> {
+        if self.left == 0 {
+            return std::task::Poll::Ready(None);
+        }
+        std::task::ready!(self.sleep.as_mut().poll(cx));
+        self.left -= 1;
+        let next = tokio::time::Instant::now() + Duration::from_millis(100);
+        self.sleep.as_mut().reset(next);
+        std::task::Poll::Ready(Some(Ok(hyper::body::Frame::data(Bytes::from_static(
+            b"drip\n",
+        )))))
+    }
+}
+
+async fn echo(name: &str, req: Request<Incoming>) -> Result<Response<EchoBody>, Infallible> {
+    if let Some(n) = req.uri().path().strip_prefix("/drip/") {
+        let left = n.parse().unwrap_or(1);
+        let body = Drip {
+            left,
+            sleep: Box::pin(tokio::time::sleep(Duration::from_millis(100))),
+        };
+        return Ok(Response::new(body.boxed_unsync()));
+    }
     let query = req.uri().query().unwrap_or("");
     if let Some(ms) = query
         .split('&')
@@ -116,7 +153,7 @@ async fn echo(name: &str, req: Request<Incoming>) -> Result<Response<Full<Bytes>
         "host": headers.get("host").cloned().unwrap_or_default(),
         "headers": headers,
     });
-    let mut resp = Response::new(Full::new(Bytes::from(body.to_string())));
+    let mut resp = Response::new(Full::new(Bytes::from(body.to_string())).boxed_unsync());
     *resp.status_mut() = status;
     resp.headers_mut().insert(
         "content-type",

@@ -150,8 +150,7 @@ async fn tls_alpn_h2_and_sni_choose_the_certificate() {
         let tls = tls_connect(proxy, sni, &trusted, &[b"h2", b"http/1.1"]).await;
         assert_eq!(&served_cert(&tls), want, "{sni}");
         assert_eq!(tls.get_ref().1.alpn_protocol(), Some(&b"h2"[..]));
-        // b.wild has no SAN in the wildcard cert... rcgen puts the wildcard in,
-        // so every name above verifies; the request then runs over h2.
+        // The request runs over h2, and the backend hears it came over TLS.
         let (mut sender, conn) =
             hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(tls))
                 .await
