@@ -20,6 +20,7 @@
 pub mod addresses;
 pub mod attachment;
 pub mod certificates;
+pub mod class;
 pub mod compute;
 pub mod conditions;
 pub mod endpoints;
@@ -96,6 +97,12 @@ impl std::fmt::Display for ObjectKey {
 /// What can go wrong talking to the API server.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    #[error("GatewayClass {name}: {source}")]
+    Class {
+        name: String,
+        #[source]
+        source: Box<kube::Error>,
+    },
     #[error("writing the status of {what}: {source}")]
     WriteStatus {
         what: String,
