@@ -68,3 +68,52 @@ pub fn select(certs: &TlsCertificates, sni: Option<&str>) -> Option<Arc<Certifie
     }
     certs.default.clone()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(name: &str) -> Arc<CertifiedKey> {
+        let Ok(generated) = rcgen::generate_simple_self_signed(vec![name.to_owned()]) else {
+            panic!("rcgen");
+        };
+        let der =
+            rustls::pki_types::PrivateKeyDer::Pkcs8(generated.signing_key.serialize_der().into());
+        let Ok(signer) = rustls::crypto::ring::sign::any_supported_type(&der) else {
+            panic!("signer");
+        };
+        Arc::new(CertifiedKey::new(
+            vec![generated.cert.der().clone()],
+            signer,
+        ))
+    }
+
+    #[test]
+    fn exact_then_most_specific_wildcard_then_default() {
+        let certs = TlsCertificates {
+            by_hostname: ["a.example.com", "*.example.com", "*.b.example.com"]
+                .into_iter()
+                .map(|h| (h.to_owned(), key(h)))
+                .collect(),
+            default: Some(key("default")),
+        };
+        let pick = |sni| {
+            let chosen = select(&certs, sni);
+            ["a.example.com", "*.example.com", "*.b.example.com"]
+                .into_iter()
+                .find(|h| {
+                    chosen
+                        .as_ref()
+                        .is_some_and(|c| Arc::ptr_eq(c, &certs.by_hostname[*h]))
+                })
+                .unwrap_or("default")
+        };
+        assert_eq!(pick(Some("A.Example.com.")), "a.example.com");
+        assert_eq!(pick(Some("c.example.com")), "*.example.com");
+        assert_eq!(pick(Some("x.y.example.com")), "*.example.com");
+        assert_eq!(pick(Some("x.b.example.com")), "*.b.example.com");
+        assert_eq!(pick(Some("example.com")), "default");
+        assert_eq!(pick(Some("other.org")), "default");
+        assert_eq!(pick(None), "default");
+    }
+}

@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use crate::support::{Echo, H1, backend, config, get, ip, proxy_addr, route, start};
+use crate::support::{Echo, H1, backend, config, get, ip, post, proxy_addr, route, start};
 
 #[tokio::test]
 async fn routes_by_path_and_header() {
@@ -42,6 +42,11 @@ async fn routes_by_path_and_header() {
         assert_eq!(reply.backend(), want, "{path} {headers:?}");
         assert_eq!(reply.echo()["path"], path);
     }
+    // A chunked request body streams through whole.
+    let reply = post(proxy, "example.com", "/upload", 3 * 1024 * 1024 + 7).await;
+    assert_eq!(reply.backend(), "a");
+    assert_eq!(reply.echo()["method"], "POST");
+    assert_eq!(reply.echo()["body_len"], 3 * 1024 * 1024 + 7);
     dp.shutdown(std::time::Duration::from_secs(1)).await;
 }
 

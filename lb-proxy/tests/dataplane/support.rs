@@ -128,6 +128,10 @@ async fn echo(name: &str, req: Request<Incoming>) -> Result<Response<EchoBody>, 
     {
         tokio::time::sleep(Duration::from_millis(ms)).await;
     }
+    let (parts, body) = req.into_parts();
+    // Read the whole body, so the test sees what reached the backend.
+    let body_len = body.collect().await.map_or(0, |b| b.to_bytes().len());
+    let req = Request::from_parts(parts, ());
     let status = req
         .uri()
         .path()
@@ -152,6 +156,7 @@ async fn echo(name: &str, req: Request<Incoming>) -> Result<Response<EchoBody>, 
         "path": req.uri().path_and_query().map(|p| p.as_str()).unwrap_or("/"),
         "host": headers.get("host").cloned().unwrap_or_default(),
         "headers": headers,
+        "body_len": body_len,
     });
     let mut resp = Response::new(Full::new(Bytes::from(body.to_string())).boxed_unsync());
     *resp.status_mut() = status;
@@ -360,4 +365,51 @@ pub fn tls_certs(by_hostname: &[(&str, Arc<rustls::sign::CertifiedKey>)]) -> Arc
             .collect(),
         default: None,
     })
+}
+
+/// A POST of `len` bytes on a fresh connection, sent in 64 KiB chunks.
+pub async fn post(addr: SocketAddr, host: &str, path: &str, len: usize) -> Reply {
+    let stream = TcpStream::connect(addr)
+        .await
+        .unwrap_or_else(|e| fail("connect", e));
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .unwrap_or_else(|e| fail("h1 handshake", e));
+    tokio::spawn(conn);
+    let body = Chunks { left: len };
+    let req = Request::post(path)
+        .header("host", host)
+        .body(body)
+        .unwrap_or_else(|e| fail("request", e));
+    let resp = sender
+        .send_request(req)
+        .await
+        .unwrap_or_else(|e| fail("POST", e));
+    Reply::read(resp).await.unwrap_or_else(|e| fail("body", e))
+}
+
+/// `left` bytes of `x` in 64 KiB frames, with no length announced: hyper
+/// sends it chunked.
+struct Chunks {
+    left: usize,
+}
+
+impl hyper::body::Body for Chunks {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, Infallible>>> {
+        if self.left == 0 {
+            return std::task::Poll::Ready(None);
+        }
+        let n = self.left.min(64 * 1024);
+        self.left -= n;
+        std::task::Poll::Ready(Some(Ok(hyper::body::Frame::data(Bytes::from(vec![
+            b'x';
+            n
+        ])))))
+    }
 }
