@@ -723,9 +723,8 @@ mod tests {
     fn a_health_check_without_port_probes_the_listener_port() {
         let mut world = World::new();
         let mut p = policy("shop-dns", 0, &[("shop", None)]);
-        p.spec.health_check = Some(
-            serde_json::from_value(json!({"protocol": "TCP"})).expect("health check"),
-        );
+        p.spec.health_check =
+            Some(serde_json::from_value(json!({"protocol": "TCP"})).expect("health check"));
         world.policies = vec![p];
         let computed = world.compute();
         let check = computed.records["shop.global.example.com"]

@@ -205,6 +205,9 @@ async fn main() -> anyhow::Result<ExitCode> {
                 args.join(" "),
                 process.log_path().display()
             );
+            // The suite reads the supported features from the class once,
+            // at start: wait until the implementation published them.
+            wait_for_class(&cluster, &cli.gateway_class).await?;
             Some(process)
         }
         None => {
@@ -507,4 +510,40 @@ fn failure_lines(log: &Path, max: usize) -> String {
     }
     let chosen = if picked.is_empty() { lines } else { picked };
     chosen[chosen.len().saturating_sub(max)..].join("\n")
+}
+
+/// Waits (up to a minute) for the GatewayClass to be Accepted with its
+/// supported features listed.
+async fn wait_for_class(cluster: &Cluster, name: &str) -> anyhow::Result<()> {
+    let api: kube::Api<kube::api::DynamicObject> = kube::Api::all_with(
+        cluster.client(),
+        &kube::api::ApiResource {
+            group: "gateway.networking.k8s.io".into(),
+            version: "v1".into(),
+            api_version: "gateway.networking.k8s.io/v1".into(),
+            kind: "GatewayClass".into(),
+            plural: "gatewayclasses".into(),
+        },
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        if let Ok(class) = api.get(name).await {
+            let status = &class.data["status"];
+            let accepted = status["conditions"].as_array().is_some_and(|conditions| {
+                conditions
+                    .iter()
+                    .any(|c| c["type"] == "Accepted" && c["status"] == "True")
+            });
+            let features = status["supportedFeatures"]
+                .as_array()
+                .is_some_and(|f| !f.is_empty());
+            if accepted && features {
+                return Ok(());
+            }
+        }
+        if std::time::Instant::now() > deadline {
+            bail!("GatewayClass {name} was not Accepted with supportedFeatures within 60 s");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
 }
