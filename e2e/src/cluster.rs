@@ -651,6 +651,12 @@ fn controller_manager_args(kubeconfig: &str, files: &ClusterFiles) -> Vec<String
         format!("--service-cluster-ip-range={SERVICE_CIDR}"),
         "--allocate-node-cidrs=false".into(),
         "--profiling=false".into(),
+        // kwok simulates the node. When a starved 2-core machine delays its
+        // heartbeat past the default 50 s, the node lifecycle controller
+        // marks every pod NotReady and kwok's stages never mark them Ready
+        // again (seen in the conformance run: EndpointSlices emptied
+        // mid-suite). Tests here never simulate node loss.
+        "--node-monitor-grace-period=10m".into(),
     ]
 }
 

@@ -205,6 +205,9 @@ pub fn validate(
                 spec: l.clone(),
             };
             if !matches!(l.protocol.as_str(), "HTTP" | "HTTPS") {
+                // No route kind can attach to a protocol this proxy does not
+                // speak; the spec expects the list empty then.
+                verdict.supported_kinds.clear();
                 verdict.rejected = Some((
                     "UnsupportedProtocol",
                     format!(

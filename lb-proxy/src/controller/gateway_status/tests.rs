@@ -126,6 +126,10 @@ fn conflicts_and_unsupported_protocols() {
         listener(&v, "tcp").rejected.as_ref().map(|r| r.0),
         Some("UnsupportedProtocol")
     );
+    assert!(
+        listener(&v, "tcp").supported_kinds.is_empty(),
+        "no route kind fits a protocol the proxy does not speak"
+    );
     // Some listeners valid: the Gateway is accepted, saying which are not.
     let accepted = &v.conditions()[0];
     assert!(accepted.status);
