@@ -259,6 +259,24 @@ async fn dns_records_reach_every_member_and_outlive_a_lost_member_and_hub() {
         })
         .await;
     }
+    // And the members' copies of the Gateway (the agents sweep them every
+    // 5 s): a restart below must find nothing left to do.
+    for member in ["member-a", "member-b"] {
+        let client = fed.member(member).cluster.client();
+        eventually(
+            "the member's copy of Gateway extra to be gone",
+            30,
+            || async {
+                Ok(gateways(&client, "web")
+                    .get_opt("extra")
+                    .await
+                    .map_err(|e| fed.member(member).cluster.kube_error(e))?
+                    .is_none()
+                    .then_some(()))
+            },
+        )
+        .await;
+    }
 
     // The DNS servers report endpoint health into the policy's status; the
     // hub's condition updates leave it alone.
