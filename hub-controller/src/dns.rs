@@ -406,21 +406,7 @@ async fn write_policy_status(
         ),
         observed_generation: generation,
     };
-    let namespace = policy.namespace().unwrap_or_default();
-    let patch = json!({"apiVersion": "fedway.dev/v1alpha1", "kind": "DNSPolicy",
-                       "status": {"conditions": [condition]}});
-    Api::<DNSPolicy>::namespaced(client.clone(), &namespace)
-        .patch_status(
-            &policy.name_any(),
-            &PatchParams::apply(FIELD_MANAGER).force(),
-            &Patch::Apply(&patch),
-        )
-        .await
-        .map_err(api_error(
-            "writing status of",
-            format!("DNSPolicy {namespace}/{}", policy.name_any()),
-        ))?;
-    Ok(())
+    crate::apply_status(client, policy, json!({"conditions": [condition]})).await
 }
 
 /// Writes member `cluster`'s DNS Work when it differs from `manifests`.

@@ -633,18 +633,5 @@ async fn write_policy_status(
     if current == Value::Array(decisions.clone()) || (current.is_null() && decisions.is_empty()) {
         return Ok(());
     }
-    let namespace = policy.namespace().unwrap_or_default();
-    let patch = json!({"apiVersion": "fedway.dev/v1alpha1", "kind": "PlacementPolicy", "status": {"decisions": decisions}});
-    Api::<PlacementPolicy>::namespaced(client.clone(), &namespace)
-        .patch_status(
-            &policy.name_any(),
-            &PatchParams::apply(FIELD_MANAGER).force(),
-            &Patch::Apply(&patch),
-        )
-        .await
-        .map_err(api_error(
-            "writing status of",
-            format!("PlacementPolicy {namespace}/{}", policy.name_any()),
-        ))?;
-    Ok(())
+    crate::apply_status(client, policy, json!({"decisions": decisions})).await
 }

@@ -44,6 +44,41 @@ pub enum Error {
     LostLeadership(String),
 }
 
+/// Server-side applies `status` to a namespaced object's status subresource
+/// as the hub's field manager: the one way the hub writes Fedway statuses.
+pub(crate) async fn apply_status<K>(
+    client: &kube::Client,
+    object: &K,
+    status: serde_json::Value,
+) -> Result<(), Error>
+where
+    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug,
+{
+    use kube::ResourceExt;
+    let namespace = object.namespace().unwrap_or_default();
+    let name = object.name_any();
+    let patch = serde_json::json!({
+        "apiVersion": K::api_version(&()),
+        "kind": K::kind(&()),
+        "status": status,
+    });
+    kube::Api::<K>::namespaced(client.clone(), &namespace)
+        .patch_status(
+            &name,
+            &kube::api::PatchParams::apply(FIELD_MANAGER).force(),
+            &kube::api::Patch::Apply(&patch),
+        )
+        .await
+        .map_err(api_error(
+            "writing status of",
+            format!("{} {namespace}/{name}", K::kind(&())),
+        ))?;
+    Ok(())
+}
+
 pub(crate) fn api_error(
     action: &'static str,
     what: impl Into<String>,
