@@ -22,6 +22,31 @@ pub struct ProxyConfig {
     /// Ready endpoints (pod IP and target port) of each Service port, from
     /// EndpointSlices.
     pub endpoints: HashMap<ServiceRef, Vec<SocketAddr>>,
+    /// Service ports whose `appProtocol` asks for more than HTTP/1.1; the
+    /// others are spoken to in HTTP/1.1.
+    pub protocols: HashMap<ServiceRef, AppProtocol>,
+}
+
+/// What a Service port's `appProtocol` says its backends speak (the
+/// Kubernetes-standard values of GEP-1911).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AppProtocol {
+    /// `kubernetes.io/h2c`: HTTP/2 with prior knowledge.
+    H2c,
+    /// `kubernetes.io/ws`: WebSocket over HTTP/1.1.
+    WebSocket,
+}
+
+impl AppProtocol {
+    /// The protocol an `appProtocol` value names; `None` for HTTP/1.1 and
+    /// for values this proxy does not act on.
+    pub fn parse(app_protocol: &str) -> Option<Self> {
+        match app_protocol {
+            "kubernetes.io/h2c" => Some(Self::H2c),
+            "kubernetes.io/ws" => Some(Self::WebSocket),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Clone)]

@@ -7,7 +7,7 @@
 //! listener ──accept (connection bound)──> TLS? (tls: SNI from live config) ──> hyper auto (h1/h2)
 //!                                                                                     │
 //! proxy::handle ── select ─> plan ─> Redirect | Respond | Forward ─> endpoints::pick  │
-//!                                                       └─> upstream (pooled h1) <─────┘
+//!                                                       └─> upstream (pooled h1, h2c) ─┘
 //!                                                       └─> mirror (fire-and-forget)
 //! ```
 //!
@@ -139,7 +139,7 @@ impl DataPlane {
     pub fn new(options: Options) -> Self {
         let shared = Arc::new(Shared {
             config: Arc::new(ArcSwap::from_pointee(ProxyConfig::default())),
-            upstream: upstream::client(options.upstream),
+            upstream: upstream::Upstream::new(options.upstream),
             outliers: Outliers::new(options.ejection),
             mirrors: Mirrors::new(options.max_mirrors_in_flight, options.mirror_timeout),
         });

@@ -8,6 +8,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
 use crate::backends::{Backends, ResolveRefs};
 use crate::filters::{FilterError, RuleFilters, Scheme};
+use crate::grpc::RouteKind;
 use crate::matching::{MatchError, PathMatch, RouteMatch};
 use crate::timeouts::{TimeoutError, Timeouts};
 
@@ -20,10 +21,12 @@ pub struct Listener {
     pub hostname: Option<String>,
 }
 
-/// An HTTPRoute accepted by the controller, with the listeners (by name) it is
-/// attached to: attachment and acceptance are decided there, not here.
+/// An HTTPRoute (or a GRPCRoute read as one, see [`crate::grpc`]) accepted
+/// by the controller, with the listeners (by name) it is attached to:
+/// attachment and acceptance are decided there, not here.
 #[derive(Debug, Clone)]
 pub struct RouteInput {
+    pub kind: RouteKind,
     pub namespace: String,
     pub name: String,
     pub created: Option<Time>,
@@ -33,7 +36,14 @@ pub struct RouteInput {
 
 impl RouteInput {
     pub fn from_http_route(route: &HttpRoute, listeners: Vec<String>) -> Self {
+        Self::of_kind(RouteKind::Http, route, listeners)
+    }
+
+    /// `route` as routes of `kind` are served (a GRPCRoute already
+    /// translated by [`crate::grpc::to_http_route`]).
+    pub fn of_kind(kind: RouteKind, route: &HttpRoute, listeners: Vec<String>) -> Self {
         Self {
+            kind,
             namespace: route.metadata.namespace.clone().unwrap_or_default(),
             name: route.metadata.name.clone().unwrap_or_default(),
             created: route.metadata.creation_timestamp.clone(),
@@ -57,13 +67,14 @@ impl RouteInput {
 /// Names a route in errors and in what [`crate::route_table::Selected`] returns.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct RouteId {
+    pub kind: RouteKind,
     pub namespace: String,
     pub name: String,
 }
 
 impl std::fmt::Display for RouteId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}/{}", self.namespace, self.name)
+        write!(f, "{} {}/{}", self.kind, self.namespace, self.name)
     }
 }
 
@@ -71,21 +82,21 @@ impl std::fmt::Display for RouteId {
 /// rules still serve) and the controller reports it in the route's status.
 #[derive(Debug, thiserror::Error)]
 pub enum RouteError {
-    #[error("HTTPRoute {route} rule {rule}: {source}")]
+    #[error("{route} rule {rule}: {source}")]
     Match {
         route: RouteId,
         rule: usize,
         #[source]
         source: MatchError,
     },
-    #[error("HTTPRoute {route} rule {rule}: {source}")]
+    #[error("{route} rule {rule}: {source}")]
     Filter {
         route: RouteId,
         rule: usize,
         #[source]
         source: FilterError,
     },
-    #[error("HTTPRoute {route} rule {rule}: {source}")]
+    #[error("{route} rule {rule}: {source}")]
     Timeout {
         route: RouteId,
         rule: usize,
@@ -124,6 +135,7 @@ pub fn compile_rules(
     resolver: &dyn ResolveRefs,
 ) -> (Vec<Arc<Rule>>, Vec<RouteError>) {
     let id = Arc::new(RouteId {
+        kind: route.kind,
         namespace: route.namespace.clone(),
         name: route.name.clone(),
     });

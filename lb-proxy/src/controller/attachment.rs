@@ -1,5 +1,5 @@
 //! Route attachment: which listeners of which Gateway each parentRef of an
-//! HTTPRoute lands on (sectionName, port, allowedRoutes namespaces and
+//! HTTPRoute or GRPCRoute lands on (sectionName, port, allowedRoutes namespaces and
 //! kinds, hostname intersection), with the spec's reasons when none. Pure.
 
 use std::collections::BTreeMap;
@@ -16,7 +16,7 @@ use super::{
     gateway_status::{GatewayVerdict, ListenerVerdict},
     refs::GATEWAY_GROUP,
 };
-use crate::hostname::HostPattern;
+use crate::{grpc::RouteKind, hostname::HostPattern};
 
 /// Namespace labels by namespace name (for `From: Selector`).
 pub type NamespaceLabels = BTreeMap<String, BTreeMap<String, String>>;
@@ -51,8 +51,10 @@ pub fn parent_gateway(
     })
 }
 
-/// Attaches `route` through `parent` to `gateway`.
+/// Attaches `route` (a route of `kind`, GRPCRoutes translated to the
+/// HTTPRoute shape) through `parent` to `gateway`.
 pub fn attach(
+    kind: RouteKind,
     route: &HttpRoute,
     parent: &HttpRouteParentRefs,
     gateway: &GatewayVerdict,
@@ -77,14 +79,14 @@ pub fn attach(
         .filter(|l| {
             l.supported_kinds
                 .iter()
-                .any(|(g, k)| g == GATEWAY_GROUP && k == "HTTPRoute")
+                .any(|(g, k)| g == GATEWAY_GROUP && k == kind.name())
         })
         .filter(|l| namespace_allowed(l, &gateway.key.namespace, route_namespace, namespaces))
         .collect();
     if allowed.is_empty() {
         return Attachment::Rejected {
             reason: "NotAllowedByListeners",
-            message: format!("no listener allows HTTPRoutes from namespace {route_namespace}"),
+            message: format!("no listener allows {kind}s from namespace {route_namespace}"),
         };
     }
     let hostnames = route.spec.hostnames.as_deref().unwrap_or_default();

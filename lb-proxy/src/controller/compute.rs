@@ -10,7 +10,7 @@ use std::{
 };
 
 use gateway_api::{
-    gatewayclasses::GatewayClass, gateways::Gateway, httproutes::HttpRoute,
+    gatewayclasses::GatewayClass, gateways::Gateway, grpcroutes::GrpcRoute, httproutes::HttpRoute,
     httproutes::HttpRouteParentRefs, referencegrants::ReferenceGrant,
 };
 use k8s_openapi::api::{
@@ -31,6 +31,7 @@ use crate::{
     backends::{BackendTarget, InvalidBackend, ResolveRefs, resolve_ref},
     config::{ProxyConfig, SocketConfig},
     filters::Scheme,
+    grpc::{self, RouteKind},
     route_table,
     routes::{self, Listener, RouteInput},
 };
@@ -41,6 +42,7 @@ pub struct Snapshot {
     pub classes: Vec<Arc<GatewayClass>>,
     pub gateways: Vec<Arc<Gateway>>,
     pub routes: Vec<Arc<HttpRoute>>,
+    pub grpc_routes: Vec<Arc<GrpcRoute>>,
     pub grants: Vec<Arc<ReferenceGrant>>,
     pub services: Vec<Arc<Service>>,
     pub slices: Vec<Arc<EndpointSlice>>,
@@ -85,6 +87,7 @@ pub struct ListenerOutcome {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct RouteOutcome {
+    pub kind: RouteKind,
     pub key: ObjectKey,
     pub generation: Option<i64>,
     /// One per parentRef naming a Gateway of ours, in spec order.
@@ -181,17 +184,33 @@ pub fn compute(controller_name: &str, pool: &AddressPool, s: &Snapshot) -> Outco
         })
         .collect();
 
-    // Attachment, per route and parentRef.
-    let mut routes: Vec<&HttpRoute> = s
+    // Attachment, per route and parentRef. GRPCRoutes are read as the
+    // HTTPRoutes that route the same calls; their kind stays with them.
+    let all_routes: Vec<(RouteKind, Arc<HttpRoute>)> = s
         .routes
         .iter()
-        .map(AsRef::as_ref)
-        .filter(|r| live(&r.metadata))
+        .map(|r| (RouteKind::Http, r.clone()))
+        .chain(
+            s.grpc_routes
+                .iter()
+                .filter_map(|g| match grpc::to_http_route(g) {
+                    Ok(r) => Some((RouteKind::Grpc, Arc::new(r))),
+                    Err(error) => {
+                        tracing::warn!(%error, "GRPCRoute ignored");
+                        None
+                    }
+                }),
+        )
+        .filter(|(_, r)| live(&r.metadata))
         .collect();
-    routes.sort_by_key(|r| ObjectKey::of(&r.metadata));
-    let mut attached: BTreeMap<ObjectKey, Vec<(&HttpRoute, Vec<String>)>> = BTreeMap::new();
+    let mut routes: Vec<(RouteKind, &HttpRoute)> = all_routes
+        .iter()
+        .map(|(kind, r)| (*kind, r.as_ref()))
+        .collect();
+    routes.sort_by_key(|(kind, r)| (ObjectKey::of(&r.metadata), *kind));
+    let mut attached: BTreeMap<ObjectKey, Vec<AttachedRoute>> = BTreeMap::new();
     let mut route_outcomes = Vec::new();
-    for route in routes {
+    for (kind, route) in routes {
         let namespace = route.metadata.namespace.as_deref().unwrap_or_default();
         let ours: Vec<(&HttpRouteParentRefs, &GatewayVerdict)> = route
             .spec
@@ -206,17 +225,21 @@ pub fn compute(controller_name: &str, pool: &AddressPool, s: &Snapshot) -> Outco
         if ours.is_empty() {
             continue;
         }
-        let route_conditions = route_conditions(route, &refs);
+        let route_conditions = route_conditions(kind, route, &refs);
         let mut parents = Vec::new();
         for (parent, gateway) in ours {
             let mut conditions = Vec::new();
-            match attachment::attach(route, parent, gateway, &namespaces) {
+            match attachment::attach(kind, route, parent, gateway, &namespaces) {
                 Attachment::Attached(listeners) => {
                     conditions.push(route_conditions.accepted.clone());
                     attached
                         .entry(gateway.key.clone())
                         .or_default()
-                        .push((route, listeners));
+                        .push(AttachedRoute {
+                            kind,
+                            route,
+                            listeners,
+                        });
                 }
                 Attachment::Rejected { reason, message } => {
                     conditions.push(Cond::new("Accepted", false, reason, message));
@@ -230,6 +253,7 @@ pub fn compute(controller_name: &str, pool: &AddressPool, s: &Snapshot) -> Outco
             });
         }
         route_outcomes.push(RouteOutcome {
+            kind,
             key: ObjectKey::of(&route.metadata),
             generation: route.metadata.generation,
             parents,
@@ -244,7 +268,7 @@ pub fn compute(controller_name: &str, pool: &AddressPool, s: &Snapshot) -> Outco
         let count = |listener: &str| {
             on_gateway
                 .iter()
-                .filter(|(_, ls)| ls.iter().any(|l| l == listener))
+                .filter(|a| a.listeners.iter().any(|l| l == listener))
                 .count()
         };
         let ip = verdict.ip();
@@ -273,6 +297,7 @@ pub fn compute(controller_name: &str, pool: &AddressPool, s: &Snapshot) -> Outco
     let services: Vec<&Service> = s.services.iter().map(AsRef::as_ref).collect();
     let slices: Vec<&EndpointSlice> = s.slices.iter().map(AsRef::as_ref).collect();
     config.endpoints = endpoints::endpoints(&services, &slices);
+    config.protocols = endpoints::protocols(&services);
     Outcome {
         classes,
         gateways: gateway_outcomes,
@@ -289,6 +314,13 @@ fn age(m: &kube::api::ObjectMeta) -> (bool, Option<k8s_openapi::jiff::Timestamp>
     )
 }
 
+/// A route attached to some listeners of one Gateway.
+struct AttachedRoute<'a> {
+    kind: RouteKind,
+    route: &'a HttpRoute,
+    listeners: Vec<String>,
+}
+
 /// What holds for a route on every parent it is accepted by.
 struct RouteConditions {
     accepted: Cond,
@@ -296,7 +328,7 @@ struct RouteConditions {
     partially_invalid: Option<Cond>,
 }
 
-fn route_conditions(route: &HttpRoute, refs: &dyn ResolveRefs) -> RouteConditions {
+fn route_conditions(kind: RouteKind, route: &HttpRoute, refs: &dyn ResolveRefs) -> RouteConditions {
     let namespace = route.metadata.namespace.as_deref().unwrap_or_default();
     let invalid: Option<InvalidBackend> = route
         .spec
@@ -336,7 +368,7 @@ fn route_conditions(route: &HttpRoute, refs: &dyn ResolveRefs) -> RouteCondition
         }
     };
     let (rules, errors) =
-        routes::compile_rules(&RouteInput::from_http_route(route, Vec::new()), refs);
+        routes::compile_rules(&RouteInput::of_kind(kind, route, Vec::new()), refs);
     let messages: Vec<String> = errors.iter().map(ToString::to_string).collect();
     let (accepted, partially_invalid) = if errors.is_empty() {
         (
@@ -372,7 +404,7 @@ fn route_conditions(route: &HttpRoute, refs: &dyn ResolveRefs) -> RouteCondition
 fn sockets(
     ip: std::net::IpAddr,
     verdict: &GatewayVerdict,
-    on_gateway: &[(&HttpRoute, Vec<String>)],
+    on_gateway: &[AttachedRoute],
     refs: &Refs,
 ) -> HashMap<SocketAddr, SocketConfig> {
     let serving: Vec<_> = verdict.listeners.iter().filter(|l| l.serves()).collect();
@@ -391,7 +423,7 @@ fn sockets(
         .collect();
     let inputs: Vec<RouteInput> = on_gateway
         .iter()
-        .map(|(route, names)| RouteInput::from_http_route(route, names.clone()))
+        .map(|a| RouteInput::of_kind(a.kind, a.route, a.listeners.clone()))
         .collect();
     // Rule errors are reported from `route_conditions`, per route.
     let mut tables = route_table::build(&listeners, &inputs, refs).tables;

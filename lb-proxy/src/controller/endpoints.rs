@@ -10,7 +10,7 @@ use std::{
 
 use k8s_openapi::api::{core::v1::Service, discovery::v1::EndpointSlice};
 
-use crate::backends::ServiceRef;
+use crate::{backends::ServiceRef, config::AppProtocol};
 
 /// The label an EndpointSlice carries naming its Service.
 pub const SERVICE_NAME_LABEL: &str = "kubernetes.io/service-name";
@@ -96,6 +96,36 @@ pub fn endpoints(
                     port: service_port,
                 },
                 addrs.into_iter().collect(),
+            );
+        }
+    }
+    out
+}
+
+/// The Service ports whose `appProtocol` asks for more than HTTP/1.1.
+pub fn protocols(services: &[&Service]) -> HashMap<ServiceRef, AppProtocol> {
+    let mut out = HashMap::new();
+    for service in services {
+        let (Some(namespace), Some(name)) = (
+            service.metadata.namespace.as_deref(),
+            service.metadata.name.as_deref(),
+        ) else {
+            continue;
+        };
+        for port in service.spec.iter().flat_map(|s| s.ports.iter().flatten()) {
+            let (Ok(number), Some(protocol)) = (
+                u16::try_from(port.port),
+                port.app_protocol.as_deref().and_then(AppProtocol::parse),
+            ) else {
+                continue;
+            };
+            out.insert(
+                ServiceRef {
+                    namespace: namespace.to_owned(),
+                    name: name.to_owned(),
+                    port: number,
+                },
+                protocol,
             );
         }
     }

@@ -21,8 +21,10 @@ use super::{
     refs::{self, GATEWAY, GATEWAY_GROUP, SECRET},
 };
 
-/// Route kinds a listener of this implementation can hold.
-pub const SUPPORTED_KINDS: &[(&str, &str)] = &[(GATEWAY_GROUP, "HTTPRoute")];
+/// Route kinds a listener of this implementation can hold (HTTP and HTTPS
+/// listeners both serve gRPC: h2c or HTTP/2 over TLS).
+pub const SUPPORTED_KINDS: &[(&str, &str)] =
+    &[(GATEWAY_GROUP, "HTTPRoute"), (GATEWAY_GROUP, "GRPCRoute")];
 
 /// Secrets by namespace and name.
 pub type Secrets = HashMap<(String, String), Arc<Secret>>;

@@ -7,7 +7,7 @@ use std::{collections::BTreeMap, fmt::Debug, hash::Hash, sync::Arc, time::Durati
 
 use futures::{StreamExt, stream::BoxStream};
 use gateway_api::{
-    gatewayclasses::GatewayClass, gateways::Gateway, httproutes::HttpRoute,
+    gatewayclasses::GatewayClass, gateways::Gateway, grpcroutes::GrpcRoute, httproutes::HttpRoute,
     referencegrants::ReferenceGrant,
 };
 use k8s_openapi::{
@@ -34,6 +34,7 @@ use super::{
     compute::{self, RouteOutcome, Snapshot},
     status_writer,
 };
+use crate::grpc::{self, RouteKind};
 
 /// Changes arriving within this window are handled by one pass.
 const DEBOUNCE: Duration = Duration::from_millis(50);
@@ -44,6 +45,7 @@ struct Stores {
     classes: Store<GatewayClass>,
     gateways: Store<Gateway>,
     routes: Store<HttpRoute>,
+    grpc_routes: Store<GrpcRoute>,
     grants: Store<ReferenceGrant>,
     services: Store<Service>,
     slices: Store<EndpointSlice>,
@@ -57,6 +59,7 @@ impl Stores {
             classes: self.classes.state(),
             gateways: self.gateways.state(),
             routes: self.routes.state(),
+            grpc_routes: self.grpc_routes.state(),
             grants: self.grants.state(),
             services: self.services.state(),
             slices: self.slices.state(),
@@ -73,6 +76,7 @@ pub async fn run(client: Client, settings: Settings, sink: Arc<dyn ConfigSink>) 
     let (classes, classes_w) = reflector::store();
     let (gateways, gateways_w) = reflector::store();
     let (routes, routes_w) = reflector::store();
+    let (grpc_routes, grpc_routes_w) = reflector::store();
     let (grants, grants_w) = reflector::store();
     let (services, services_w) = reflector::store();
     let (slices, slices_w) = reflector::store();
@@ -82,6 +86,7 @@ pub async fn run(client: Client, settings: Settings, sink: Arc<dyn ConfigSink>) 
         watch(classes_w, Api::all(client.clone()), config()),
         watch(gateways_w, Api::all(client.clone()), config()),
         watch(routes_w, Api::all(client.clone()), config()),
+        watch(grpc_routes_w, Api::all(client.clone()), config()),
         watch(grants_w, Api::all(client.clone()), config()),
         watch(services_w, Api::all(client.clone()), config()),
         watch(slices_w, Api::all(client.clone()), config()),
@@ -98,6 +103,7 @@ pub async fn run(client: Client, settings: Settings, sink: Arc<dyn ConfigSink>) 
         classes,
         gateways,
         routes,
+        grpc_routes,
         grants,
         services,
         slices,
@@ -116,6 +122,7 @@ pub async fn run(client: Client, settings: Settings, sink: Arc<dyn ConfigSink>) 
             stores.classes.wait_until_ready(),
             stores.gateways.wait_until_ready(),
             stores.routes.wait_until_ready(),
+            stores.grpc_routes.wait_until_ready(),
             stores.grants.wait_until_ready(),
             stores.services.wait_until_ready(),
             stores.slices.wait_until_ready(),
@@ -211,41 +218,89 @@ async fn pass(
             .await?;
         }
     }
-    let mut computed: BTreeMap<ObjectKey, &RouteOutcome> =
-        outcome.routes.iter().map(|r| (r.key.clone(), r)).collect();
+    let mut computed: BTreeMap<(RouteKind, ObjectKey), &RouteOutcome> = outcome
+        .routes
+        .iter()
+        .map(|r| ((r.kind, r.key.clone()), r))
+        .collect();
+    let routes = RouteStatuses {
+        client,
+        controller_name: &settings.controller_name,
+        now: &now,
+    };
     for route in &snapshot.routes {
-        let key = ObjectKey::of(&route.metadata);
-        // A route that no longer names any Gateway of ours loses our entries.
+        routes
+            .write(&mut computed, RouteKind::Http, route.as_ref(), route)
+            .await?;
+    }
+    for route in &snapshot.grpc_routes {
+        // Read as the HTTPRoute compute saw; the status has the same shape.
+        let Ok(as_http) = grpc::to_http_route(route) else {
+            continue;
+        };
+        routes
+            .write(&mut computed, RouteKind::Grpc, route.as_ref(), &as_http)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Route status writes, for either kind.
+struct RouteStatuses<'a> {
+    client: &'a Client,
+    controller_name: &'a str,
+    now: &'a Timestamp,
+}
+
+impl RouteStatuses<'_> {
+    /// Writes `object`'s status (`as_http` is the object in HTTPRoute form)
+    /// if what `computed` says differs from it. A route that no longer
+    /// names any Gateway of ours loses our entries.
+    async fn write<K>(
+        &self,
+        computed: &mut BTreeMap<(RouteKind, ObjectKey), &RouteOutcome>,
+        kind: RouteKind,
+        object: &K,
+        as_http: &HttpRoute,
+    ) -> Result<(), Error>
+    where
+        K: Resource<DynamicType = (), Scope = kube::core::NamespaceResourceScope>
+            + Clone
+            + DeserializeOwned
+            + Debug,
+    {
+        let key = ObjectKey::of(&as_http.metadata);
         let empty;
-        let outcome = match computed.remove(&key) {
+        let outcome = match computed.remove(&(kind, key.clone())) {
             Some(o) => o,
             None => {
-                let ours = route
+                let ours = as_http
                     .status
                     .iter()
                     .flat_map(|s| &s.parents)
-                    .any(|p| p.controller_name == settings.controller_name);
+                    .any(|p| p.controller_name == self.controller_name);
                 if !ours {
-                    continue;
+                    return Ok(());
                 }
                 empty = RouteOutcome {
+                    kind,
                     key,
-                    generation: route.metadata.generation,
+                    generation: as_http.metadata.generation,
                     parents: Vec::new(),
                 };
                 &empty
             }
         };
         if let Some(status) =
-            status_writer::desired_route(outcome, route, &settings.controller_name, &now)
+            status_writer::desired_route(outcome, as_http, self.controller_name, self.now)
         {
             status_writer::apply(
-                Api::namespaced(client.clone(), &outcome.key.namespace),
-                route.as_ref(),
+                Api::namespaced(self.client.clone(), &outcome.key.namespace),
+                object,
                 &status,
             )
             .await?;
         }
+        Ok(())
     }
-    Ok(())
 }

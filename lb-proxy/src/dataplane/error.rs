@@ -3,7 +3,8 @@
 
 use http::{Response, StatusCode, header};
 
-use super::body::{ProxyBody, full};
+use super::body::{ProxyBody, empty, full};
+use super::upstream::UpstreamError;
 use crate::backends::ServiceRef;
 
 #[derive(Debug, thiserror::Error)]
@@ -21,13 +22,13 @@ pub enum ProxyError {
     Connect {
         endpoint: std::net::SocketAddr,
         #[source]
-        source: hyper_util::client::legacy::Error,
+        source: UpstreamError,
     },
     #[error("backend {endpoint} failed the exchange: {source}")]
     Backend {
         endpoint: std::net::SocketAddr,
         #[source]
-        source: hyper_util::client::legacy::Error,
+        source: UpstreamError,
     },
     #[error("the request could not be rewritten for the backend: {0}")]
     BadRewrite(String),
@@ -53,6 +54,57 @@ impl ProxyError {
     pub fn response(&self) -> Response<ProxyBody> {
         local(self.status())
     }
+
+    /// The gRPC status code saying the same to a gRPC client (the codes
+    /// Envoy answers with; GRPCRoute asks for UNAVAILABLE on invalid
+    /// backends).
+    pub fn grpc_status(&self) -> u8 {
+        const DEADLINE_EXCEEDED: u8 = 4;
+        const UNIMPLEMENTED: u8 = 12;
+        const INTERNAL: u8 = 13;
+        const UNAVAILABLE: u8 = 14;
+        match self {
+            Self::NoRoute { .. } => UNIMPLEMENTED,
+            Self::InvalidBackend
+            | Self::NoEndpoints(_)
+            | Self::Connect { .. }
+            | Self::Backend { .. } => UNAVAILABLE,
+            Self::BadRewrite(_) => INTERNAL,
+            Self::BackendTimeout { .. } | Self::RequestTimeout => DEADLINE_EXCEEDED,
+        }
+    }
+
+    /// The answer a gRPC client gets: a "trailers-only" response (HTTP 200,
+    /// `grpc-status` in the only HEADERS frame), which gRPC libraries read
+    /// as the call's status rather than as a transport failure.
+    pub fn grpc_response(&self) -> Response<ProxyBody> {
+        let mut resp = Response::new(empty());
+        let headers = resp.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            header::HeaderValue::from_static("application/grpc"),
+        );
+        headers.insert(
+            "grpc-status",
+            header::HeaderValue::from(u16::from(self.grpc_status())),
+        );
+        let message = self.status().canonical_reason().unwrap_or_default();
+        if let Ok(v) = header::HeaderValue::from_str(message) {
+            headers.insert("grpc-message", v);
+        }
+        resp
+    }
+}
+
+/// Whether a request is a gRPC call (`application/grpc`, `+proto`, `+json`...).
+pub fn is_grpc(headers: &http::HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.strip_prefix("application/grpc")
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with(['+', ';']))
+        })
 }
 
 /// A response the proxy writes itself, with a one-line body naming the status.

@@ -6,10 +6,13 @@
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
-use http::{HeaderMap, Method, Request, Uri, Version};
+use http::{HeaderMap, Method, Request};
 use tokio::sync::Semaphore;
 
-use super::{body, upstream::Upstream};
+use super::{
+    body,
+    upstream::{self, Upstream, Wire},
+};
 
 pub struct Mirrors {
     slots: Arc<Semaphore>,
@@ -27,6 +30,7 @@ impl Mirrors {
     pub fn send(
         &self,
         client: &Upstream,
+        wire: Wire,
         endpoint: SocketAddr,
         method: &Method,
         path_and_query: &str,
@@ -36,21 +40,19 @@ impl Mirrors {
             tracing::debug!(%endpoint, "mirror dropped: too many in flight");
             return;
         };
-        let Ok(uri) = format!("http://{endpoint}{path_and_query}").parse::<Uri>() else {
-            return;
-        };
         let mut req = Request::new(body::empty());
         *req.method_mut() = method.clone();
-        *req.uri_mut() = uri;
-        *req.version_mut() = Version::HTTP_11;
         *req.headers_mut() = headers.clone();
+        if upstream::address(&mut req, wire, endpoint, path_and_query).is_err() {
+            return;
+        }
         // The copy has no body, whatever the original announced.
         req.headers_mut().remove(http::header::CONTENT_LENGTH);
         let client = client.clone();
         let timeout = self.timeout;
         tokio::spawn(async move {
             let _permit = permit;
-            match tokio::time::timeout(timeout, client.request(req)).await {
+            match tokio::time::timeout(timeout, client.send(wire, endpoint, req)).await {
                 Ok(Ok(_)) => {}
                 Ok(Err(e)) => tracing::debug!(%endpoint, error = %e, "mirror failed"),
                 Err(_) => tracing::debug!(%endpoint, "mirror timed out"),

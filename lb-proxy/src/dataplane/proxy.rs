@@ -8,22 +8,23 @@
 use std::{convert::Infallible, net::SocketAddr, sync::Arc};
 
 use arc_swap::ArcSwap;
-use http::{HeaderValue, Request, Response, StatusCode, Uri, Version, header};
+use http::{HeaderValue, Request, Response, StatusCode, header};
 use hyper::body::Incoming;
 use tokio::time::Instant;
 
 use super::{
     body::{self, Deadline, ProxyBody},
     endpoints::Outliers,
-    error::{ProxyError, local},
+    error::{ProxyError, is_grpc, local},
     headers::{set_forwarded, strip_hop_by_hop},
     mirror::Mirrors,
-    upstream::Upstream,
+    upstream::{self, Upstream, Wire},
 };
 use crate::{
     backends::{BackendChoice, BackendTarget, ServiceRef},
-    config::ProxyConfig,
+    config::{AppProtocol, ProxyConfig},
     filters::{self, Forward, Plan, Redirect},
+    grpc::RouteKind,
     request::RequestHead,
     routes::Rule,
 };
@@ -52,11 +53,16 @@ pub async fn handle(
 ) -> Result<Response<ProxyBody>, Infallible> {
     let started = Instant::now();
     let config = shared.config.load_full();
+    let grpc = is_grpc(req.headers());
     let resp = match route(&shared, &config, conn, req, started).await {
         Ok(resp) => resp,
         Err(e) => {
             tracing::debug!(peer = %conn.peer, socket = %conn.socket, error = %e, "answered locally");
-            e.response()
+            if grpc {
+                e.grpc_response()
+            } else {
+                e.response()
+            }
         }
     };
     Ok(resp)
@@ -161,12 +167,12 @@ impl Exchange<'_> {
                 .path_and_query()
                 .map_or_else(|| "/".to_owned(), |pq| pq.as_str().to_owned())
         });
-        let uri: Uri = format!("http://{endpoint}{path_and_query}")
-            .parse()
-            .map_err(|e: http::uri::InvalidUri| ProxyError::BadRewrite(e.to_string()))?;
-
-        let mut headers = parts.headers;
+        let wire = self.wire(service);
+        let mut headers = parts.headers.clone();
         strip_hop_by_hop(&mut headers);
+        if wire == Wire::H2c {
+            upstream::keep_te_trailers(&parts.headers, &mut headers);
+        }
         set_forwarded(&mut headers, self.conn.peer.ip(), self.conn.tls);
         fwd.request.apply_headers(&mut headers);
         for m in &backend.request_headers {
@@ -187,6 +193,7 @@ impl Exchange<'_> {
             {
                 self.shared.mirrors.send(
                     &self.shared.upstream,
+                    self.wire(s),
                     ep,
                     &parts.method,
                     &path_and_query,
@@ -197,11 +204,11 @@ impl Exchange<'_> {
 
         let mut out = Request::new(body::boxed(body));
         *out.method_mut() = parts.method;
-        *out.uri_mut() = uri;
-        *out.version_mut() = Version::HTTP_11;
         *out.headers_mut() = headers;
+        upstream::address(&mut out, wire, endpoint, &path_and_query)
+            .map_err(|e| ProxyError::BadRewrite(e.to_string()))?;
 
-        let resp = self.send(endpoint, out).await?;
+        let resp = self.send(wire, endpoint, out).await?;
         let (mut rparts, rbody) = resp.into_parts();
         strip_hop_by_hop(&mut rparts.headers);
         fwd.response.apply(&mut rparts.headers);
@@ -215,6 +222,14 @@ impl Exchange<'_> {
         Ok(Response::from_parts(rparts, rbody))
     }
 
+    /// gRPC is HTTP/2 only, so GRPCRoute backends get h2c whatever their
+    /// port says; HTTPRoute backends get what their `appProtocol` says.
+    fn wire(&self, service: &ServiceRef) -> Wire {
+        let h2c = self.rule.route.kind == RouteKind::Grpc
+            || self.config.protocols.get(service) == Some(&AppProtocol::H2c);
+        if h2c { Wire::H2c } else { Wire::Http1 }
+    }
+
     fn pick(&self, service: &ServiceRef) -> Option<SocketAddr> {
         let endpoints = self.config.endpoints.get(service)?;
         self.shared.outliers.pick(endpoints, fastrand::usize(..))
@@ -225,6 +240,7 @@ impl Exchange<'_> {
     /// towards the endpoint's ejection.
     async fn send(
         &self,
+        wire: Wire,
         endpoint: SocketAddr,
         req: Request<ProxyBody>,
     ) -> Result<Response<Incoming>, ProxyError> {
@@ -240,7 +256,7 @@ impl Exchange<'_> {
             (None, Some(a)) => Some((a, ProxyError::BackendTimeout { endpoint })),
             (None, None) => None,
         };
-        let attempt = self.shared.upstream.request(req);
+        let attempt = self.shared.upstream.send(wire, endpoint, req);
         let result = match limit {
             Some((at, on_timeout)) => match tokio::time::timeout_at(at, attempt).await {
                 Ok(r) => r,

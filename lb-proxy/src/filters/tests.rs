@@ -22,6 +22,7 @@ fn compiled(rules: serde_json::Value) -> Compiled {
             hostname: None,
         }],
         &[RouteInput {
+            kind: crate::grpc::RouteKind::Http,
             namespace: "ns".into(),
             name: "r".into(),
             created: None,

@@ -26,6 +26,7 @@ fn route(name: &str, created_secs: i64, listeners: &[&str], spec: serde_json::Va
         Err(e) => panic!("{name}: spec does not parse: {e}"),
     };
     RouteInput {
+        kind: crate::grpc::RouteKind::Http,
         namespace: "gateway-conformance-infra".into(),
         name: name.into(),
         created: Timestamp::from_second(created_secs).ok().map(Time),

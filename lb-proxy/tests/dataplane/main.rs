@@ -5,6 +5,7 @@
 mod edge;
 mod errors;
 mod forward;
+mod grpc;
 mod lifecycle;
 mod support;
 mod tls_h2;

@@ -154,10 +154,31 @@ async fn echo(name: &str, req: Request<Incoming>) -> Result<Response<EchoBody>, 
         "backend": name,
         "method": req.method().as_str(),
         "path": req.uri().path_and_query().map(|p| p.as_str()).unwrap_or("/"),
-        "host": headers.get("host").cloned().unwrap_or_default(),
+        // HTTP/2 carries the host as :authority, HTTP/1.1 as Host.
+        "host": req.uri().authority().map(|a| a.as_str().to_owned())
+            .or_else(|| headers.get("host").cloned()).unwrap_or_default(),
+        "version": format!("{:?}", req.version()),
         "headers": headers,
         "body_len": body_len,
     });
+    if headers
+        .get("content-type")
+        .is_some_and(|c| c.starts_with("application/grpc"))
+    {
+        // A gRPC answer: the message, then the status in trailers.
+        let mut trailers = HeaderMap::new();
+        trailers.insert("grpc-status", http::HeaderValue::from_static("0"));
+        let frames = futures::stream::iter([
+            Ok::<_, Infallible>(hyper::body::Frame::data(Bytes::from(body.to_string()))),
+            Ok(hyper::body::Frame::trailers(trailers)),
+        ]);
+        let mut resp = Response::new(http_body_util::StreamBody::new(frames).boxed_unsync());
+        resp.headers_mut().insert(
+            "content-type",
+            http::HeaderValue::from_static("application/grpc"),
+        );
+        return Ok(resp);
+    }
     let mut resp = Response::new(Full::new(Bytes::from(body.to_string())).boxed_unsync());
     *resp.status_mut() = status;
     resp.headers_mut().insert(
@@ -219,6 +240,7 @@ pub fn config(
             .iter()
             .map(|(name, eps)| (service(name), eps.clone()))
             .collect::<HashMap<_, _>>(),
+        ..Default::default()
     }
 }
 

@@ -80,6 +80,7 @@ fn tls_config(
     ProxyConfig {
         sockets,
         endpoints: [(service("a"), vec![backend_addr])].into_iter().collect(),
+        ..Default::default()
     }
 }
 

@@ -64,7 +64,7 @@ fn labels() -> NamespaceLabels {
 
 fn attach_one(namespace: &str, hostnames: Value, parent: Value) -> Attachment {
     let (r, p) = route(namespace, hostnames, parent);
-    attach(&r, &p, &gateway(listeners()), &labels())
+    attach(RouteKind::Http, &r, &p, &gateway(listeners()), &labels())
 }
 
 fn attached(names: &[&str]) -> Attachment {
@@ -121,6 +121,36 @@ fn section_name_and_port_narrow_the_listeners() {
         json!({"name": "gw", "namespace": "infra", "sectionName": "same"}),
     );
     assert_eq!(reason(&a), "NotAllowedByListeners");
+}
+
+/// A listener's allowedRoutes.kinds decide which route kinds attach; with
+/// none listed, HTTP listeners take both HTTPRoutes and GRPCRoutes.
+#[test]
+fn route_kinds_allowed_by_listeners() {
+    let gw = gateway(json!([
+        {"name": "any", "port": 80, "protocol": "HTTP"},
+        {"name": "http-only", "port": 81, "protocol": "HTTP",
+         "allowedRoutes": {"kinds": [{"kind": "HTTPRoute"}]}},
+        {"name": "grpc-only", "port": 82, "protocol": "HTTP",
+         "allowedRoutes": {"kinds": [{"kind": "GRPCRoute"}]}},
+    ]));
+    let (r, p) = route("infra", json!([]), json!({"name": "gw"}));
+    assert_eq!(
+        attach(RouteKind::Http, &r, &p, &gw, &labels()),
+        attached(&["any", "http-only"])
+    );
+    assert_eq!(
+        attach(RouteKind::Grpc, &r, &p, &gw, &labels()),
+        attached(&["any", "grpc-only"])
+    );
+    let (r, p) = route(
+        "infra",
+        json!([]),
+        json!({"name": "gw", "sectionName": "http-only"}),
+    );
+    let a = attach(RouteKind::Grpc, &r, &p, &gw, &labels());
+    assert_eq!(reason(&a), "NotAllowedByListeners");
+    assert!(matches!(&a, Attachment::Rejected { message, .. } if message.contains("GRPCRoutes")));
 }
 
 #[test]

@@ -218,3 +218,58 @@ fn a_class_with_parameters_is_not_accepted_and_its_gateways_are_left_alone() {
     assert_eq!(o.classes[0].conditions[0].reason, "InvalidParameters");
     assert!(o.gateways.is_empty() && o.routes.is_empty() && o.config.sockets.is_empty());
 }
+
+/// A GRPCRoute attaches like an HTTPRoute of the same name (its own
+/// outcome, kind GRPCRoute), counts in attachedRoutes and routes its calls.
+#[test]
+fn grpc_routes_attach_and_route() {
+    let mut s = snapshot();
+    s.grpc_routes = vec![obj(json!({
+        "apiVersion": "gateway.networking.k8s.io/v1", "kind": "GRPCRoute",
+        "metadata": {"namespace": "infra", "name": "valid"},
+        "spec": {
+            "parentRefs": [{"name": "gw", "sectionName": "http"}],
+            "hostnames": ["grpc.example.com"],
+            "rules": [{
+                "matches": [{"method": {"service": "echo.Echo", "method": "Say"}}],
+                "backendRefs": [{"name": "web", "port": 80}],
+            }],
+        },
+    }))];
+    let o = compute("fedway.dev/lb-proxy", &pool(), &s);
+    let kinds: Vec<(RouteKind, &str)> = o
+        .routes
+        .iter()
+        .filter(|r| r.key.name == "valid")
+        .map(|r| (r.kind, r.key.name.as_str()))
+        .collect();
+    assert_eq!(
+        kinds,
+        vec![(RouteKind::Http, "valid"), (RouteKind::Grpc, "valid")]
+    );
+    let grpc = o
+        .routes
+        .iter()
+        .find(|r| r.kind == RouteKind::Grpc)
+        .expect("GRPCRoute outcome");
+    assert!(grpc.parents[0].conditions.iter().all(|c| c.status));
+    let http_listener = o.gateways[0]
+        .listeners
+        .iter()
+        .find(|l| l.name == "http")
+        .expect("http listener");
+    assert_eq!(http_listener.attached_routes, 3);
+    assert!(
+        http_listener
+            .supported_kinds
+            .contains(&("gateway.networking.k8s.io".into(), "GRPCRoute".into()))
+    );
+
+    let ip: IpAddr = "10.0.0.1".parse().expect("ip");
+    let table = &o.config.sockets[&SocketAddr::new(ip, 80)].table;
+    let call = crate::request::RequestHead::get("grpc.example.com", "/echo.Echo/Say");
+    let selected = table.select(&call).expect("the call is routed");
+    assert_eq!(selected.rule.route.kind, RouteKind::Grpc);
+    let other = crate::request::RequestHead::get("grpc.example.com", "/echo.Echo/Other");
+    assert!(table.select(&other).is_none());
+}

@@ -138,3 +138,25 @@ fn unnamed_port_and_no_slices() {
     let fqdn = slice("web", "FQDN", &[(None, 8080)], &[("example.com", None)]);
     assert_eq!(endpoints(&[&svc], &[&fqdn])[&key(80)], vec![]);
 }
+
+#[test]
+fn app_protocols_of_service_ports() {
+    let mut svc = service(&[
+        (Some("h1"), 80),
+        (Some("h2c"), 81),
+        (Some("ws"), 82),
+        (Some("other"), 83),
+    ]);
+    let ports = svc
+        .spec
+        .as_mut()
+        .and_then(|s| s.ports.as_mut())
+        .expect("ports");
+    ports[1].app_protocol = Some("kubernetes.io/h2c".into());
+    ports[2].app_protocol = Some("kubernetes.io/ws".into());
+    ports[3].app_protocol = Some("example.com/custom".into());
+    let out = protocols(&[&svc]);
+    assert_eq!(out.len(), 2, "{out:?}");
+    assert_eq!(out[&key(81)], AppProtocol::H2c);
+    assert_eq!(out[&key(82)], AppProtocol::WebSocket);
+}

@@ -65,7 +65,10 @@ fn valid_http_and_https_listeners() {
     );
     assert_eq!(
         listener(&v, "http").supported_kinds,
-        vec![(GATEWAY_GROUP.to_owned(), "HTTPRoute".to_owned())]
+        vec![
+            (GATEWAY_GROUP.to_owned(), "HTTPRoute".to_owned()),
+            (GATEWAY_GROUP.to_owned(), "GRPCRoute".to_owned())
+        ]
     );
 }
 
@@ -143,6 +146,8 @@ fn unsupported_route_kinds() {
             {"name": "mixed", "port": 80, "protocol": "HTTP",
              "allowedRoutes": {"kinds": [{"kind": "HTTPRoute"}, {"kind": "TCPRoute"}]}},
             {"name": "none", "port": 81, "protocol": "HTTP",
+             "allowedRoutes": {"kinds": [{"kind": "TLSRoute"}]}},
+            {"name": "grpc", "port": 82, "protocol": "HTTP",
              "allowedRoutes": {"kinds": [{"kind": "GRPCRoute"}]}},
         ])),
         ip(),
@@ -156,6 +161,11 @@ fn unsupported_route_kinds() {
     assert!(listener(&v, "mixed").serves());
     assert!(listener(&v, "none").supported_kinds.is_empty());
     assert!(!listener(&v, "none").serves());
+    assert_eq!(
+        listener(&v, "grpc").supported_kinds,
+        vec![(GATEWAY_GROUP.to_owned(), "GRPCRoute".to_owned())]
+    );
+    assert!(listener(&v, "grpc").serves());
 }
 
 #[test]
