@@ -275,7 +275,7 @@ async fn place(ctx: &Context, gateway: &DynamicObject) -> Result<Action, Error> 
         (
             "Programmed",
             programmed.status,
-            programmed.reason,
+            programmed.reason.as_str(),
             programmed.message,
         ),
     ];
@@ -572,17 +572,13 @@ async fn write_route_status(
             (
                 "Accepted",
                 accepted.status,
-                accepted.reason,
+                accepted.reason.as_str(),
                 accepted.message,
             ),
             (
                 "ResolvedRefs",
                 resolved.status,
-                if resolved.status {
-                    "ResolvedRefs"
-                } else {
-                    resolved.reason
-                },
+                resolved.reason.as_str(),
                 resolved.message,
             ),
         ],

@@ -25,6 +25,8 @@ pub mod leader;
 pub mod member_health;
 pub mod run;
 pub mod status;
+#[cfg(test)]
+mod status_implementations;
 pub mod work_builder;
 
 /// Field manager of everything the hub controller writes.

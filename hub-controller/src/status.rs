@@ -19,7 +19,9 @@ pub struct MemberReport<'a> {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Summary {
     pub status: bool,
-    pub reason: &'static str,
+    /// Fedway's own reason, or (for routes) the reason a member's
+    /// implementation gave, so the hub says what the implementation said.
+    pub reason: String,
     pub message: String,
 }
 
@@ -29,7 +31,7 @@ pub fn gateway_programmed(gateway_name: &str, reports: &[MemberReport<'_>]) -> S
     if reports.is_empty() {
         return Summary {
             status: false,
-            reason: "NoResources",
+            reason: "NoResources".into(),
             message: "placed in no member cluster".into(),
         };
     }
@@ -57,7 +59,8 @@ pub fn gateway_programmed(gateway_name: &str, reports: &[MemberReport<'_>]) -> S
             "Programmed"
         } else {
             "Pending"
-        },
+        }
+        .into(),
         message,
     }
 }
@@ -116,7 +119,11 @@ pub fn gateway_addresses(gateway_name: &str, reports: &[MemberReport<'_>]) -> Ve
 }
 
 /// A route's condition `condition_type` for its parent Gateway, across
-/// members: true when every placed member reports it true.
+/// members: true when every placed member reports it true. When a member
+/// reports it false, the reason is the one its implementation gave (the
+/// first such member's, in member order; every member's is in the message,
+/// attributed to it), so "BackendNotFound" from a member's Traefik reads
+/// the same at the hub. Nothing reported false yet: `Pending`.
 pub fn route_condition(
     route_kind: &str,
     route_namespace: &str,
@@ -127,6 +134,7 @@ pub fn route_condition(
 ) -> Summary {
     let mut yes = Vec::new();
     let mut no = Vec::new();
+    let mut member_reason = None;
     for report in reports {
         let condition = report
             .work
@@ -142,7 +150,12 @@ pub fn route_condition(
             .and_then(|p| p.conditions.iter().find(|c| c.type_ == condition_type));
         match condition {
             Some(c) if c.status == "True" => yes.push(report.cluster.to_owned()),
-            Some(c) => no.push(format!("{} ({}: {})", report.cluster, c.reason, c.message)),
+            Some(c) => {
+                if member_reason.is_none() && is_valid_reason(&c.reason) {
+                    member_reason = Some(c.reason.clone());
+                }
+                no.push(format!("{} ({}: {})", report.cluster, c.reason, c.message));
+            }
             None => no.push(format!("{} (not reported yet)", report.cluster)),
         }
     }
@@ -158,11 +171,30 @@ pub fn route_condition(
         ),
         _ => String::new(),
     };
+    let reason = if status {
+        condition_type.to_owned()
+    } else {
+        member_reason.unwrap_or_else(|| "Pending".to_owned())
+    };
     Summary {
         status,
-        reason: if status { "Accepted" } else { "Pending" },
+        reason,
         message,
     }
+}
+
+/// Whether `reason` may be a condition reason (metav1.Condition: 1-1024
+/// characters, a letter first, then letters, digits, `_`, `,`, `:`, not
+/// ending in `,` or `:`). A member's implementation is outside input: a
+/// reason the API server would refuse must not make the hub's write fail.
+fn is_valid_reason(reason: &str) -> bool {
+    let mut chars = reason.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+        && reason.len() <= 1024
+        && reason
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | ',' | ':'))
+        && !reason.ends_with([',', ':'])
 }
 
 #[cfg(test)]
@@ -248,12 +280,12 @@ mod tests {
             (
                 "nowhere",
                 vec![],
-                Summary { status: false, reason: "NoResources", message: "placed in no member cluster".into() },
+                Summary { status: false, reason: "NoResources".into(), message: "placed in no member cluster".into() },
             ),
             (
                 "everywhere",
                 vec![MemberReport { cluster: "a", work: Some(&a) }, MemberReport { cluster: "c", work: Some(&a) }],
-                Summary { status: true, reason: "Programmed", message: "programmed in a, c".into() },
+                Summary { status: true, reason: "Programmed".into(), message: "programmed in a, c".into() },
             ),
             (
                 "partly",
@@ -265,7 +297,7 @@ mod tests {
                 ],
                 Summary {
                     status: false,
-                    reason: "Pending",
+                    reason: "Pending".into(),
                     message: "programmed in a; not programmed in b (Programmed=False: Programmed), c (not reported yet), d (Conflict: Gateway web/shop exists)".into(),
                 },
             ),
@@ -319,6 +351,7 @@ mod tests {
         let got = route_condition("HTTPRoute", "web", "r", "shop", "Accepted", &all);
         assert!(got.status, "{got:?}");
         assert_eq!(got.message, "Accepted in a, b");
+        assert_eq!(got.reason, "Accepted");
         let mixed = [
             MemberReport {
                 cluster: "a",
@@ -335,7 +368,11 @@ mod tests {
             got.message,
             "Accepted in a; not in b (NotAllowedByListeners: )"
         );
+        // The member implementation's own reason, not a generic one.
+        assert_eq!(got.reason, "NotAllowedByListeners");
         let wrong_namespace = route_condition("HTTPRoute", "api", "r", "shop", "Accepted", &all);
         assert!(!wrong_namespace.status);
+        // Nothing reported false, only nothing reported: Pending.
+        assert_eq!(wrong_namespace.reason, "Pending");
     }
 }
