@@ -25,6 +25,7 @@ pub mod listener;
 pub mod mirror;
 pub mod proxy;
 pub mod tls;
+pub mod upgrade;
 pub mod upstream;
 
 use std::{

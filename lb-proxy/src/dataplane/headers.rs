@@ -20,7 +20,7 @@ const HOP_BY_HOP: [HeaderName; 8] = [
 ];
 
 /// Removes hop-by-hop fields, including any the `Connection` header names.
-/// `Upgrade` goes too: upgrades (WebSocket) are not proxied yet.
+/// `Upgrade` goes too; WebSocket upgrades put it back (see `upgrade`).
 pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
     let named: Vec<HeaderName> = headers
         .get_all(header::CONNECTION)

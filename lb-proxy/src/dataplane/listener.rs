@@ -166,7 +166,8 @@ async fn serve_http<I>(
 {
     let shared = ctx.shared.clone();
     let service = service_fn(move |req| handle(shared.clone(), conn, req));
-    let connection = ctx.server.serve_connection(io, service);
+    // With upgrades: a WebSocket hands the connection over after its 101.
+    let connection = ctx.server.serve_connection_with_upgrades(io, service);
     tokio::pin!(connection);
     let result = tokio::select! {
         r = connection.as_mut() => r,

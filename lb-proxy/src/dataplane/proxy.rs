@@ -18,6 +18,7 @@ use super::{
     error::{ProxyError, is_grpc, local},
     headers::{set_forwarded, strip_hop_by_hop},
     mirror::Mirrors,
+    upgrade,
     upstream::{self, Upstream, Wire},
 };
 use crate::{
@@ -131,7 +132,7 @@ impl Exchange<'_> {
     async fn forward(
         &self,
         fwd: Forward<'_>,
-        parts: http::request::Parts,
+        mut parts: http::request::Parts,
         body: Incoming,
     ) -> Result<Response<ProxyBody>, ProxyError> {
         let backend = match self.rule.backends.choose(fastrand::u64(..)) {
@@ -168,10 +169,18 @@ impl Exchange<'_> {
                 .map_or_else(|| "/".to_owned(), |pq| pq.as_str().to_owned())
         });
         let wire = self.wire(service);
-        let mut headers = parts.headers.clone();
+        let te_trailers = wire == Wire::H2c && upstream::asks_te_trailers(&parts.headers);
+        // A WebSocket needs the client's own HTTP/1.1 connection to hand over.
+        let client_upgrade = (wire == Wire::Http1 && upgrade::is_websocket(&parts.headers))
+            .then(|| parts.extensions.remove::<hyper::upgrade::OnUpgrade>())
+            .flatten();
+        let mut headers = std::mem::take(&mut parts.headers);
         strip_hop_by_hop(&mut headers);
-        if wire == Wire::H2c {
-            upstream::keep_te_trailers(&parts.headers, &mut headers);
+        if te_trailers {
+            headers.insert(header::TE, HeaderValue::from_static("trailers"));
+        }
+        if client_upgrade.is_some() {
+            upgrade::set_websocket_headers(&mut headers);
         }
         set_forwarded(&mut headers, self.conn.peer.ip(), self.conn.tls);
         fwd.request.apply_headers(&mut headers);
@@ -208,9 +217,16 @@ impl Exchange<'_> {
         upstream::address(&mut out, wire, endpoint, &path_and_query)
             .map_err(|e| ProxyError::BadRewrite(e.to_string()))?;
 
-        let resp = self.send(wire, endpoint, out).await?;
+        let mut resp = self.send(wire, endpoint, out).await?;
+        let switching = resp.status() == StatusCode::SWITCHING_PROTOCOLS;
+        if let Some(client) = client_upgrade.filter(|_| switching) {
+            upgrade::splice(client, hyper::upgrade::on(&mut resp), endpoint);
+        }
         let (mut rparts, rbody) = resp.into_parts();
         strip_hop_by_hop(&mut rparts.headers);
+        if switching {
+            upgrade::set_websocket_headers(&mut rparts.headers);
+        }
         fwd.response.apply(&mut rparts.headers);
         for m in &backend.response_headers {
             m.apply(&mut rparts.headers);

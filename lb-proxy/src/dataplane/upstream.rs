@@ -16,7 +16,7 @@ use std::{
     time::Duration,
 };
 
-use http::{HeaderValue, Request, Response, Uri, Version, header};
+use http::{Request, Response, Uri, Version, header};
 use hyper::{body::Incoming, client::conn::http2};
 use hyper_util::{
     client::legacy::{Client, connect::HttpConnector},
@@ -159,19 +159,16 @@ pub fn address<B>(
     Ok(())
 }
 
-/// `TE: trailers`, the one TE value HTTP/2 allows; gRPC servers may insist
-/// on it. Hop-by-hop stripping removes TE, so h2c requests get it back when
-/// the client sent it.
-pub fn keep_te_trailers(original: &http::HeaderMap, out: &mut http::HeaderMap) {
-    let trailers = original
+/// Whether the client sent `TE: trailers`, the one TE value HTTP/2 allows
+/// (gRPC servers may insist on it). Hop-by-hop stripping removes TE, so
+/// h2c requests get it back when the client sent it.
+pub fn asks_te_trailers(headers: &http::HeaderMap) -> bool {
+    headers
         .get_all(header::TE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
-        .any(|t| t.trim().eq_ignore_ascii_case("trailers"));
-    if trailers {
-        out.insert(header::TE, HeaderValue::from_static("trailers"));
-    }
+        .any(|t| t.trim().eq_ignore_ascii_case("trailers"))
 }
 
 struct H2cPool {

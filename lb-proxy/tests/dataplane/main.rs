@@ -5,7 +5,7 @@
 mod edge;
 mod errors;
 mod forward;
-mod grpc;
 mod lifecycle;
+mod protocols;
 mod support;
 mod tls_h2;

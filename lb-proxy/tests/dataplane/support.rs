@@ -69,7 +69,7 @@ impl Echo {
                         echo(name, req)
                     });
                     let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
-                        .serve_connection(TokioIo::new(stream), svc)
+                        .serve_connection_with_upgrades(TokioIo::new(stream), svc)
                         .await;
                 });
             }
@@ -112,6 +112,13 @@ impl hyper::body::Body for Drip {
 }
 
 async fn echo(name: &str, req: Request<Incoming>) -> Result<Response<EchoBody>, Infallible> {
+    if req
+        .headers()
+        .get("upgrade")
+        .is_some_and(|u| u == "websocket")
+    {
+        return Ok(byte_echo(name, req));
+    }
     if let Some(n) = req.uri().path().strip_prefix("/drip/") {
         let left = n.parse().unwrap_or(1);
         let body = Drip {
@@ -186,6 +193,28 @@ async fn echo(name: &str, req: Request<Incoming>) -> Result<Response<EchoBody>, 
         http::HeaderValue::from_static("application/json"),
     );
     Ok(resp)
+}
+
+/// Accepts a WebSocket upgrade, then echoes every byte back (the framing is
+/// the client's business; the proxy only splices bytes). The 101 names the
+/// backend.
+fn byte_echo(name: &str, mut req: Request<Incoming>) -> Response<EchoBody> {
+    let upgrade = hyper::upgrade::on(&mut req);
+    tokio::spawn(async move {
+        if let Ok(upgraded) = upgrade.await {
+            let (mut r, mut w) = tokio::io::split(TokioIo::new(upgraded));
+            let _ = tokio::io::copy(&mut r, &mut w).await;
+        }
+    });
+    let mut resp = Response::new(Full::new(Bytes::new()).boxed_unsync());
+    *resp.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    let headers = resp.headers_mut();
+    headers.insert("connection", http::HeaderValue::from_static("upgrade"));
+    headers.insert("upgrade", http::HeaderValue::from_static("websocket"));
+    if let Ok(v) = http::HeaderValue::from_str(name) {
+        headers.insert("x-backend", v);
+    }
+    resp
 }
 
 /// An HTTPRoute named `name` in `default`, attached to listener `http`.

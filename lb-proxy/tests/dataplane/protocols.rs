@@ -1,6 +1,7 @@
 //! gRPC through the proxy: GRPCRoute calls reach their backends over h2c
 //! with trailers intact; calls the proxy answers itself carry a gRPC status;
-//! HTTPRoute backends whose port says `kubernetes.io/h2c` get HTTP/2.
+//! HTTPRoute backends whose port says `kubernetes.io/h2c` get HTTP/2;
+//! WebSocket upgrades are spliced through.
 
 use std::{collections::HashMap, net::SocketAddr, time::Duration};
 
@@ -169,5 +170,57 @@ async fn h2c_app_protocol_backends_get_http2() {
         assert_eq!(plain.echo()["host"], "shop.example.com");
     }
     assert_eq!(a.hits(), 3);
+    dp.shutdown(Duration::from_secs(1)).await;
+}
+
+/// A WebSocket upgrade goes through: the backend's 101 reaches the client
+/// with its Upgrade headers, then bytes flow both ways on the spliced
+/// connections; the keep-alive client connection is not reused afterwards.
+#[tokio::test]
+async fn websocket_upgrade_splices_the_connections() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    const T: u8 = 19;
+    let a = Echo::start(ip(T, 10), "a").await;
+    let r = route("r", json!({"rules": [{"backendRefs": [backend("a", 1)]}]}));
+    let proxy = proxy_addr(T);
+    let dp = start(config(proxy, &[r], &[("a", vec![a.addr])]));
+    let mut stream = TcpStream::connect(proxy)
+        .await
+        .unwrap_or_else(|e| fail("connect", e));
+    stream
+        .write_all(
+            b"GET /ws HTTP/1.1\r\nHost: shop.example.com\r\nConnection: keep-alive, Upgrade\r\n\
+              Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n\
+              Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
+        )
+        .await
+        .unwrap_or_else(|e| fail("write", e));
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        let mut byte = [0u8; 1];
+        let n = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut byte))
+            .await
+            .unwrap_or_else(|e| fail("101 in time", e))
+            .unwrap_or_else(|e| fail("read", e));
+        assert!(n == 1, "connection closed before the 101: {head:?}");
+        head.push(byte[0]);
+    }
+    let head = String::from_utf8_lossy(&head).to_ascii_lowercase();
+    assert!(head.starts_with("http/1.1 101"), "{head}");
+    assert!(head.contains("upgrade: websocket"), "{head}");
+    assert!(head.contains("connection: upgrade"), "{head}");
+    assert!(head.contains("x-backend: a"), "{head}");
+    for message in [&b"Websocket Support!"[..], &[1, 2, 3, 4, 5, 6, 7]] {
+        stream
+            .write_all(message)
+            .await
+            .unwrap_or_else(|e| fail("write frame", e));
+        let mut back = vec![0u8; message.len()];
+        tokio::time::timeout(Duration::from_secs(5), stream.read_exact(&mut back))
+            .await
+            .unwrap_or_else(|e| fail("echo in time", e))
+            .unwrap_or_else(|e| fail("read echo", e));
+        assert_eq!(back, message);
+    }
     dp.shutdown(Duration::from_secs(1)).await;
 }
