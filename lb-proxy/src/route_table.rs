@@ -60,6 +60,24 @@ pub struct Selected<'a> {
     pub matched: &'a RouteMatch,
 }
 
+/// The table of `listener` in its port's table, created empty if new.
+fn listener_table<'a>(compiled: &'a mut Compiled, listener: &Listener) -> &'a mut ListenerTable {
+    let listener_host = HostPattern::parse(listener.hostname.as_deref());
+    compiled
+        .tables
+        .entry(listener.port)
+        .or_default()
+        .listeners
+        .entry(&listener_host, || ListenerTable {
+            name: listener.name.clone(),
+            ingress: Ingress {
+                scheme: listener.scheme,
+                port: listener.port,
+            },
+            hosts: HostIndex::default(),
+        })
+}
+
 /// Compiles the routes attached to `listeners` into per-port tables.
 pub fn build(
     listeners: &[Listener],
@@ -67,6 +85,12 @@ pub fn build(
     resolver: &dyn ResolveRefs,
 ) -> Compiled {
     let mut compiled = Compiled::default();
+    // Every listener has its table, routes or not: a host its hostname
+    // covers is its own (404 without routes), never a less specific
+    // listener's (listener isolation).
+    for listener in listeners {
+        listener_table(&mut compiled, listener);
+    }
     // Route order (age, then namespace/name) as an index, so sort keys stay small.
     let mut order: Vec<usize> = (0..routes.len()).collect();
     order.sort_by_key(|&i| routes[i].order_key());
@@ -79,15 +103,7 @@ pub fn build(
             .filter(|l| route.listeners.contains(&l.name))
         {
             let listener_host = HostPattern::parse(listener.hostname.as_deref());
-            let table = compiled.tables.entry(listener.port).or_default();
-            let lt = table.listeners.entry(&listener_host, || ListenerTable {
-                name: listener.name.clone(),
-                ingress: Ingress {
-                    scheme: listener.scheme,
-                    port: listener.port,
-                },
-                hosts: HostIndex::default(),
-            });
+            let lt = listener_table(&mut compiled, listener);
             for host in effective_hostnames(&listener_host, route.spec.hostnames.as_deref()) {
                 let entries = lt.hosts.entry(&host, Vec::new);
                 for rule in &rules {
@@ -132,6 +148,17 @@ fn effective_hostnames(listener: &HostPattern, route: Option<&[String]>) -> Vec<
 }
 
 impl PortTable {
+    /// Whether a request for `host` arrived on a TLS connection whose server
+    /// name `sni` belongs to another listener (each listener's hostname is
+    /// its own certificate and routes; GEP-3567). A host no listener takes is
+    /// not misdirected: it is a 404.
+    pub fn misdirected(&self, sni: &str, host: &str) -> bool {
+        match (self.listeners.get(sni), self.listeners.get(host)) {
+            (Some(by_sni), Some(by_host)) => by_sni.name != by_host.name,
+            _ => false,
+        }
+    }
+
     /// The rule for `req`, or `None` for 404.
     ///
     /// The most specific listener hostname covering the host takes the request,

@@ -36,6 +36,10 @@ pub enum ProxyError {
     BackendTimeout { endpoint: std::net::SocketAddr },
     #[error("the route's request timeout expired")]
     RequestTimeout,
+    /// The connection's TLS server name chose another listener than the
+    /// request's host does.
+    #[error("host {host:?} is not served on a connection for {sni:?}")]
+    Misdirected { sni: String, host: String },
 }
 
 impl ProxyError {
@@ -46,6 +50,7 @@ impl ProxyError {
             Self::NoEndpoints(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Connect { .. } | Self::Backend { .. } => StatusCode::BAD_GATEWAY,
             Self::BackendTimeout { .. } | Self::RequestTimeout => StatusCode::GATEWAY_TIMEOUT,
+            Self::Misdirected { .. } => StatusCode::MISDIRECTED_REQUEST,
         }
     }
 
@@ -64,7 +69,7 @@ impl ProxyError {
         const INTERNAL: u8 = 13;
         const UNAVAILABLE: u8 = 14;
         match self {
-            Self::NoRoute { .. } => UNIMPLEMENTED,
+            Self::NoRoute { .. } | Self::Misdirected { .. } => UNIMPLEMENTED,
             Self::InvalidBackend
             | Self::NoEndpoints(_)
             | Self::Connect { .. }

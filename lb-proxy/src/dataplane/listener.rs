@@ -91,7 +91,12 @@ async fn accept_loop(
                         .sockets
                         .get(&socket)
                         .is_some_and(|s| s.tls.is_some());
-                    let conn = Conn { socket, peer, tls };
+                    let conn = Conn {
+                        socket,
+                        peer,
+                        tls,
+                        sni: None,
+                    };
                     conns.spawn(serve(ctx.clone(), conn, stream, drain_rx.clone(), permit));
                 }
                 Err(e) => {
@@ -153,6 +158,12 @@ async fn serve(
         },
         () = drained(&mut drain) => return,
     };
+    let sni = stream
+        .get_ref()
+        .1
+        .server_name()
+        .map(|n| n.to_ascii_lowercase().into());
+    let conn = Conn { sni, ..conn };
     serve_http(&ctx, conn, TokioIo::new(stream), drain).await;
 }
 
@@ -165,7 +176,8 @@ async fn serve_http<I>(
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let shared = ctx.shared.clone();
-    let service = service_fn(move |req| handle(shared.clone(), conn, req));
+    let peer = conn.peer;
+    let service = service_fn(move |req| handle(shared.clone(), conn.clone(), req));
     // With upgrades: a WebSocket hands the connection over after its 101.
     let connection = ctx.server.serve_connection_with_upgrades(io, service);
     tokio::pin!(connection);
@@ -178,7 +190,7 @@ async fn serve_http<I>(
         }
     };
     if let Err(e) = result {
-        tracing::debug!(peer = %conn.peer, error = %e, "connection ended with an error");
+        tracing::debug!(%peer, error = %e, "connection ended with an error");
     }
 }
 

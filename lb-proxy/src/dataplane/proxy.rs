@@ -39,12 +39,14 @@ pub struct Shared {
 }
 
 /// The connection a request came on.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Conn {
     /// The socket as configured (the `ProxyConfig.sockets` key).
     pub socket: SocketAddr,
     pub peer: SocketAddr,
     pub tls: bool,
+    /// The TLS server name the client asked for, lowercased.
+    pub sni: Option<Arc<str>>,
 }
 
 pub async fn handle(
@@ -55,7 +57,7 @@ pub async fn handle(
     let started = Instant::now();
     let config = shared.config.load_full();
     let grpc = is_grpc(req.headers());
-    let resp = match route(&shared, &config, conn, req, started).await {
+    let resp = match route(&shared, &config, &conn, req, started).await {
         Ok(resp) => resp,
         Err(e) => {
             tracing::debug!(peer = %conn.peer, socket = %conn.socket, error = %e, "answered locally");
@@ -72,7 +74,7 @@ pub async fn handle(
 async fn route(
     shared: &Shared,
     config: &ProxyConfig,
-    conn: Conn,
+    conn: &Conn,
     req: Request<Incoming>,
     started: Instant,
 ) -> Result<Response<ProxyBody>, ProxyError> {
@@ -84,6 +86,17 @@ async fn route(
     };
     // A socket removed while its connections drain has no table any more.
     let socket = config.sockets.get(&conn.socket).ok_or_else(no_route)?;
+    // A connection set up for one listener's name (and certificate) must
+    // not serve another listener's host, which HTTP/2 connection reuse
+    // would otherwise allow (421, RFC 9110 §15.5.20).
+    if let Some(sni) = conn.sni.as_deref()
+        && socket.table.misdirected(sni, &head.host)
+    {
+        return Err(ProxyError::Misdirected {
+            sni: sni.to_owned(),
+            host: head.host.clone(),
+        });
+    }
     let selected = socket.table.select(&head).ok_or_else(no_route)?;
     match filters::plan(&selected, &head, selected.ingress) {
         Plan::Redirect(r) => Ok(redirect(&r)),
@@ -123,7 +136,7 @@ fn redirect(r: &Redirect) -> Response<ProxyBody> {
 struct Exchange<'a> {
     shared: &'a Shared,
     config: &'a ProxyConfig,
-    conn: Conn,
+    conn: &'a Conn,
     rule: &'a Rule,
     started: Instant,
 }

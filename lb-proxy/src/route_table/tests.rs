@@ -647,3 +647,72 @@ fn from_http_route_takes_metadata() {
     let c = table(&[listener("http", 80, None)], &[input]);
     assert_eq!(backend(port80(&c), &get("/")).as_deref(), Some("svc"));
 }
+
+/// gateway-http-listener-isolation: a host belongs to the most specific
+/// listener covering it, even one without routes (404, not a fallback to a
+/// wildcard listener's routes).
+#[test]
+fn listener_isolation_holds_without_routes() {
+    let listeners = [
+        listener("empty", 80, None),
+        listener("wildcard", 80, Some("*.example.com")),
+        listener("foo-wildcard", 80, Some("*.foo.example.com")),
+        listener("abc", 80, Some("abc.foo.example.com")),
+    ];
+    let r = route(
+        "attaches-to-wildcard",
+        1,
+        &["wildcard"],
+        json!({"rules": [{"backendRefs": [{"name": "v1", "port": 8080}]}]}),
+    );
+    let c = table(&listeners, &[r]);
+    let t = &c.tables[&80];
+    check(
+        t,
+        &[
+            (RequestHead::get("bar.example.com", "/"), Some("v1")),
+            (RequestHead::get("bar.foo.example.com", "/"), None),
+            (RequestHead::get("abc.foo.example.com", "/"), None),
+            (RequestHead::get("bar.com", "/"), None),
+        ],
+    );
+}
+
+/// httproute-https-listener-detect-misdirected-requests: a connection whose
+/// server name chose one listener serves no host of another.
+#[test]
+fn misdirected_when_sni_and_host_pick_different_listeners() {
+    let listeners = [
+        listener("https", 443, None),
+        listener("second", 443, Some("second-example.org")),
+        listener("wildcard", 443, Some("*.wildcard.org")),
+        listener("fourth", 443, Some("fourth-example.wildcard.org")),
+    ];
+    let c = table(&listeners, &[]);
+    let t = &c.tables[&443];
+    for (sni, host, want) in [
+        ("example.org", "example.org", false),
+        ("example.org", "second-example.org", true),
+        ("example.org", "unknown-example.org", false),
+        ("second-example.org", "example.org", true),
+        ("second-example.org", "unknown-example.org", true),
+        (
+            "third-example.wildcard.org",
+            "fith-example.wildcard.org",
+            false,
+        ),
+        (
+            "third-example.wildcard.org",
+            "fourth-example.wildcard.org",
+            true,
+        ),
+        (
+            "fourth-example.wildcard.org",
+            "fith-example.wildcard.org",
+            true,
+        ),
+        ("unknown-example.org", "example.org", false),
+    ] {
+        assert_eq!(t.misdirected(sni, host), want, "SNI {sni}, Host {host}");
+    }
+}
