@@ -41,16 +41,25 @@ impl Federation {
     /// A hub and members `(name, labels)`, joined, with the `fedway`
     /// GatewayClass, the hub controller and every agent running.
     pub async fn start(members: &[(&str, &[(&str, &str)])]) -> Federation {
+        Self::start_with(members, &ClusterOptions::default()).await
+    }
+
+    /// [`start`](Self::start) with `member_options` for every member (the
+    /// hub keeps the defaults): `ClusterOptions::default().with_workloads()`
+    /// gives members running pods, for tests that send real traffic.
+    pub async fn start_with(
+        members: &[(&str, &[(&str, &str)])],
+        member_options: &ClusterOptions,
+    ) -> Federation {
         crate::init_test_logging();
-        let names: Vec<&str> = std::iter::once("hub")
-            .chain(members.iter().map(|(n, _)| *n))
-            .collect();
-        let mut clusters = Clusters::start(&names, &ClusterOptions::default())
-            .await
-            .expect("starting hub and members")
-            .into_vec()
-            .into_iter();
-        let hub = clusters.next().expect("the hub");
+        let names: Vec<&str> = members.iter().map(|(n, _)| *n).collect();
+        let (hub, clusters) = futures::future::try_join(
+            Cluster::start("hub", &ClusterOptions::default()),
+            Clusters::start(&names, member_options),
+        )
+        .await
+        .expect("starting hub and members");
+        let clusters = clusters.into_vec().into_iter();
         manifests::apply(
             &hub.client(),
             json!({"apiVersion": "gateway.networking.k8s.io/v1", "kind": "GatewayClass",

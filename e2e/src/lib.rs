@@ -12,6 +12,8 @@
 //!  manifests ── server-side apply of YAML (Gateway API and Fedway CRDs)
 //!  pod_runner ─ runs echo-basic for the conformance suite's pods, each in
 //!                its own network namespace on the pod's IP
+//!  traefik ──── Traefik (built by e2e/scripts/traefik.sh) as a member's
+//!                own Gateway API implementation, with its own RBAC
 //! ```
 //!
 //! A test starts what it needs with [`Clusters::start`] and drops the value
@@ -27,6 +29,7 @@ pub mod pki;
 pub mod pod_runner;
 pub mod process;
 pub mod toolchain;
+pub mod traefik;
 pub mod wait;
 
 pub use cluster::{Cluster, ClusterOptions, Clusters};

@@ -124,6 +124,46 @@ impl Toolchain {
     }
 }
 
+/// The Traefik binary (a third-party Gateway API implementation), built
+/// once by `e2e/scripts/traefik.sh` into its own cache directory; only the
+/// delegation tests need it, so it is located apart from the control plane.
+/// `FEDWAY_TRAEFIK` skips the script (how CI passes what an earlier step
+/// built).
+pub fn traefik() -> Result<&'static Path> {
+    static TRAEFIK: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    TRAEFIK
+        .get_or_init(|| locate_traefik().map_err(|e| e.to_string()))
+        .as_ref()
+        .map(PathBuf::as_path)
+        .map_err(|message| Error::Toolchain(message.clone()))
+}
+
+fn locate_traefik() -> Result<PathBuf> {
+    let path = match std::env::var_os("FEDWAY_TRAEFIK") {
+        Some(path) => PathBuf::from(path),
+        None => {
+            let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/traefik.sh");
+            // stderr is inherited: the first build takes minutes and says so.
+            let output = Command::new(&script)
+                .stderr(std::process::Stdio::inherit())
+                .output()
+                .map_err(|e| Error::Toolchain(format!("running {}: {e}", script.display())))?;
+            if !output.status.success() {
+                return Err(Error::Toolchain(format!(
+                    "{} failed ({}); its errors are printed above",
+                    script.display(),
+                    output.status,
+                )));
+            }
+            PathBuf::from(String::from_utf8_lossy(&output.stdout).trim())
+        }
+    };
+    if !path.is_file() {
+        return Err(Error::Toolchain(format!("{} is missing", path.display())));
+    }
+    Ok(path)
+}
+
 /// The `*.yaml` files in `dir` (not kustomize's own), sorted.
 fn yaml_files(dir: &Path) -> Result<Vec<PathBuf>> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)

@@ -95,20 +95,21 @@ fn shapes() -> Vec<Shape> {
             // hostname, or copied from a Service).
             programmed: gateway(json!({
                 "addresses": [{"type": "IPAddress", "value": "192.0.2.10"}],
-                "conditions": [cond("Accepted", "True", "Accepted", "Gateway successfully accepted"),
-                               cond("Programmed", "True", "Programmed", "Gateway successfully programmed")],
+                "conditions": [cond("Accepted", "True", "Accepted", "Gateway successfully scheduled"),
+                               cond("Programmed", "True", "Programmed", "Gateway successfully scheduled")],
                 "listeners": [listener("http", 2, "True")],
             })),
             // Traefik programs without waiting for an address; with no
             // statusAddress configured it publishes none.
             pending: gateway(json!({
-                "conditions": [cond("Accepted", "True", "Accepted", "Gateway successfully accepted"),
-                               cond("Programmed", "True", "Programmed", "Gateway successfully programmed")],
+                "conditions": [cond("Accepted", "True", "Accepted", "Gateway successfully scheduled"),
+                               cond("Programmed", "True", "Programmed", "Gateway successfully scheduled")],
                 "listeners": [listener("http", 2, "True")],
             })),
             rejected: missing(
                 "traefik.io/gateway-controller",
-                "Cannot load HTTPBackendRef web/stock: service web/stock not found",
+                // Verbatim from the e2e run against Traefik v3.6.12.
+                "Cannot load HTTPBackendRef web/stock: getting service: service \"stock\" not found",
             ),
             hub_addresses: &["192.0.2.10"],
             dns_addresses: &["192.0.2.10"],

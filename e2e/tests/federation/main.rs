@@ -9,6 +9,7 @@ mod dns_records;
 mod global_dns;
 mod resilience;
 mod safety;
+mod traefik;
 
 use fedway_e2e::manifests;
 use kube::{

@@ -1,0 +1,674 @@
+//! Delegation proven (issue 7): a member whose Gateway API implementation
+//! is Traefik — upstream, unmodified, built from its Go module, running
+//! against the member's API server with its own GatewayClass and
+//! least-privilege RBAC — and a member running Fedway's lb-proxy get the
+//! same hub Gateway and HTTPRoutes. Real requests go through each member's
+//! gateway to echo pods; Traefik's own statuses (GatewayClass Accepted,
+//! Gateway Programmed with its address, route conditions) reach the hub's
+//! aggregated status and the DNSRecords; when Traefik dies, DNS stops
+//! handing its member out and the other member keeps serving.
+
+use std::{
+    net::{IpAddr, Ipv4Addr, SocketAddr},
+    path::Path,
+    sync::{
+        Arc,
+        atomic::{AtomicU16, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use fedway_crds::{DNSPolicy, DNSRecord, MemberCluster};
+use fedway_dns::{Config, Running, Source, rate_limit::RateLimitConfig};
+use fedway_e2e::{ClusterOptions, PodRunner, traefik::Traefik};
+use fedway_proxy::{
+    config::ProxyConfig,
+    controller::{self, ConfigSink, Settings},
+    dataplane::{DataPlane, Options},
+};
+use hickory_proto::{
+    op::{Edns, Message, MessageType, OpCode, Query, ResponseCode},
+    rr::{Name, RecordType},
+};
+use kube::{Api, Client};
+use serde_json::{Value, json};
+use tokio::{
+    io::{AsyncReadExt, AsyncWriteExt},
+    net::{TcpStream, UdpSocket},
+};
+
+use crate::{Federation, apply, condition, eventually, gateways, http_routes, namespace};
+
+const REGION: &str = "topology.kubernetes.io/region";
+const HOSTNAME: &str = "shop.global.example.com";
+const TRAEFIK_MEMBER: &str = "member-traefik";
+const PROXY_MEMBER: &str = "member-proxy";
+/// Traefik's GatewayClass in its member.
+const TRAEFIK_CLASS: &str = "traefik";
+/// Where, in its member's slot, Traefik listens (hosts 1 to 9 are the
+/// harness's); lb-proxy takes addresses from `.100`-`.110` of its own.
+const TRAEFIK_HOST: u8 = 20;
+const DNS_HOST: u8 = 53;
+const PORT: u16 = 80;
+const ECHO_IMAGE: &str = "registry.k8s.io/gateway-api/echo-basic:v1.6.3";
+/// The DNSPolicy's health check: every second, 2 failures out, 2 successes in.
+const FAILURES: u32 = 2;
+const SUCCESSES: u32 = 2;
+
+fn zone() -> Value {
+    json!({
+        "apiVersion": "fedway.dev/v1alpha1", "kind": "DNSZone",
+        "metadata": {"name": "global"},
+        "spec": {"zone": "global.example.com",
+                 "nameServers": [{"name": "ns1.global.example.com", "addresses": ["192.0.2.53"]}]},
+    })
+}
+
+fn policy() -> Value {
+    json!({
+        "apiVersion": "fedway.dev/v1alpha1", "kind": "DNSPolicy",
+        "metadata": {"name": "shop", "namespace": "web"},
+        "spec": {
+            "targetRefs": [{"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": "shop"}],
+            "strategy": "RoundRobin",
+            "ttlSeconds": 5,
+            // Probes go through each member's gateway (Host: the hostname,
+            // path /), so they test the implementation, not just a socket.
+            "healthCheck": {"protocol": "HTTP", "port": PORT, "path": "/",
+                            "interval": "1s", "timeout": "500ms",
+                            "failureThreshold": FAILURES, "successThreshold": SUCCESSES},
+        },
+    })
+}
+
+fn gateway() -> Value {
+    json!({
+        "apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
+        "metadata": {"name": "shop", "namespace": "web"},
+        "spec": {"gatewayClassName": "fedway",
+                 "listeners": [{"name": "http", "port": PORT, "protocol": "HTTP", "hostname": HOSTNAME}]},
+    })
+}
+
+fn route(name: &str, path: &str, backend: &str) -> Value {
+    json!({
+        "apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
+        "metadata": {"name": name, "namespace": "web"},
+        "spec": {
+            "parentRefs": [{"name": "shop"}],
+            "hostnames": [HOSTNAME],
+            "rules": [{"matches": [{"path": {"type": "PathPrefix", "value": path}}],
+                       "backendRefs": [{"name": backend, "port": 80}]}],
+        },
+    })
+}
+
+/// An echo backend: a Deployment whose pods the pod runner serves, and its
+/// Service (port 80 to echo-basic's 3000).
+fn backend(name: &str) -> [Value; 2] {
+    [
+        json!({
+            "apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": name, "namespace": "web"},
+            "spec": {
+                "replicas": 1,
+                "selector": {"matchLabels": {"app": name}},
+                "template": {"metadata": {"labels": {"app": name}}, "spec": {"containers": [{
+                    "name": "echo", "image": ECHO_IMAGE,
+                    "env": [
+                        {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+                        {"name": "NAMESPACE", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}},
+                        {"name": "SERVICE_NAME", "value": name},
+                    ],
+                }]}},
+            },
+        }),
+        json!({
+            "apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": name, "namespace": "web"},
+            "spec": {"selector": {"app": name},
+                     "ports": [{"name": "http", "port": 80, "targetPort": 3000, "protocol": "TCP"}]},
+        }),
+    ]
+}
+
+/// `GET path` with `Host: shop.global.example.com` on `ip:80`: the status
+/// code and the body.
+async fn get(ip: Ipv4Addr, path: &str) -> Result<(u16, String), String> {
+    let exchange = async {
+        let mut conn = TcpStream::connect((ip, PORT))
+            .await
+            .map_err(|e| format!("connect: {e}"))?;
+        let request =
+            format!("GET {path} HTTP/1.1\r\nHost: {HOSTNAME}\r\nConnection: close\r\n\r\n");
+        conn.write_all(request.as_bytes())
+            .await
+            .map_err(|e| format!("send: {e}"))?;
+        let mut reply = Vec::new();
+        conn.read_to_end(&mut reply)
+            .await
+            .map_err(|e| format!("receive: {e}"))?;
+        Ok::<Vec<u8>, String>(reply)
+    };
+    let reply = tokio::time::timeout(Duration::from_secs(3), exchange)
+        .await
+        .map_err(|_| "no answer within 3s".to_owned())??;
+    let reply = String::from_utf8_lossy(&reply);
+    let (head, body) = reply.split_once("\r\n\r\n").unwrap_or((&reply, ""));
+    let code = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .ok_or_else(|| format!("not an HTTP answer: {head:?}"))?;
+    Ok((code, body.to_owned()))
+}
+
+/// Waits until `GET path` through the gateway at `ip` is answered by a pod
+/// of Deployment `backend` (echo-basic's JSON names the pod); returns how
+/// long it took.
+async fn reaches(ip: Ipv4Addr, path: &str, backend: &str, what: &str) -> Duration {
+    let started = Instant::now();
+    eventually(what, 90, || async {
+        Ok(match get(ip, path).await {
+            Ok((200, body)) => serde_json::from_str::<Value>(&body)
+                .ok()
+                .filter(|echo| {
+                    echo["pod"]
+                        .as_str()
+                        .is_some_and(|p| p.starts_with(&format!("{backend}-")))
+                })
+                .map(drop),
+            _ => None,
+        })
+    })
+    .await;
+    started.elapsed()
+}
+
+static QUERY_ID: AtomicU16 = AtomicU16::new(1);
+
+/// The A records one UDP query for the hostname gets from `server`.
+async fn resolve(server: SocketAddr) -> Result<Vec<IpAddr>, String> {
+    let mut message = Message::new(
+        QUERY_ID.fetch_add(1, Ordering::Relaxed),
+        MessageType::Query,
+        OpCode::Query,
+    );
+    message.add_query(Query::query(
+        Name::from_ascii(format!("{HOSTNAME}.")).map_err(|e| e.to_string())?,
+        RecordType::A,
+    ));
+    let mut edns = Edns::new();
+    edns.set_max_payload(1232);
+    message.edns = Some(edns);
+    let bytes = message.to_vec().map_err(|e| e.to_string())?;
+    let exchange = async {
+        let socket = UdpSocket::bind("127.0.0.1:0")
+            .await
+            .map_err(|e| format!("bind: {e}"))?;
+        socket
+            .send_to(&bytes, server)
+            .await
+            .map_err(|e| format!("send: {e}"))?;
+        let mut reply = vec![0u8; 65_535];
+        loop {
+            let (n, _) = socket
+                .recv_from(&mut reply)
+                .await
+                .map_err(|e| format!("receive: {e}"))?;
+            let reply = Message::from_vec(&reply[..n]).map_err(|e| format!("decode: {e}"))?;
+            if reply.id == message.id {
+                return Ok::<Message, String>(reply);
+            }
+        }
+    };
+    let reply = tokio::time::timeout(Duration::from_secs(1), exchange)
+        .await
+        .map_err(|_| "no reply within 1s".to_owned())??;
+    if reply.response_code != ResponseCode::NoError {
+        return Err(format!("rcode {}", reply.response_code));
+    }
+    let mut ips: Vec<IpAddr> = reply
+        .answers
+        .iter()
+        .filter_map(|r| r.data.ip_addr())
+        .collect();
+    ips.sort();
+    Ok(ips)
+}
+
+/// Waits until every server answers exactly `want` (sorted); returns how
+/// long it took.
+async fn dns_answers(servers: &[SocketAddr], want: &[Ipv4Addr], secs: u64, what: &str) -> Duration {
+    let started = Instant::now();
+    let mut want: Vec<IpAddr> = want.iter().map(|ip| IpAddr::V4(*ip)).collect();
+    want.sort();
+    eventually(what, secs, || async {
+        let replies = futures::future::join_all(servers.iter().map(|s| resolve(*s))).await;
+        Ok(replies
+            .iter()
+            .all(|r| r.as_ref() == Ok(&want))
+            .then_some(()))
+    })
+    .await;
+    let took = started.elapsed();
+    println!("{what}: {took:?}");
+    took
+}
+
+async fn start_dns(ip: Ipv4Addr, client: Client, cache: &Path, hub: bool) -> Running {
+    let address = SocketAddr::new(IpAddr::V4(ip), 0);
+    fedway_dns::start(Config {
+        listen: vec![address],
+        udp_sockets: 1,
+        source: Source::Cluster(client),
+        cache: Some(cache.to_owned()),
+        metrics_listen: None,
+        rate_limit: RateLimitConfig::default(),
+        report_policy_status: hub,
+    })
+    .await
+    .unwrap_or_else(|e| panic!("fedway-dns starts on {address}: {e}"))
+}
+
+/// lb-proxy's data plane as its controller's sink (as its binary does).
+struct DataPlaneSink(DataPlane);
+
+impl ConfigSink for DataPlaneSink {
+    fn apply(&self, config: ProxyConfig) {
+        if let Err(errors) = self.0.apply(config) {
+            tracing::error!(%errors, "lb-proxy: configuration applied in part");
+        }
+    }
+}
+
+/// The hub route's parent status for Gateway web/shop (controller
+/// `fedway.dev/hub`).
+async fn hub_route_parent(hub: &Client, name: &str) -> Option<Value> {
+    let route = http_routes(hub, "web").get_opt(name).await.ok()??;
+    let route = serde_json::to_value(route).ok()?;
+    route["status"]["parents"]
+        .as_array()?
+        .iter()
+        .find(|p| p["controllerName"] == "fedway.dev/hub" && p["parentRef"]["name"] == "shop")
+        .cloned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn traefik_programs_a_placed_gateway_and_its_status_reaches_the_hub_and_dns() {
+    // Building Traefik can take minutes the first time: before any cluster.
+    fedway_e2e::toolchain::traefik().expect("Traefik (e2e/scripts/traefik.sh)");
+    let started = Instant::now();
+    let fed = Federation::start_with(
+        &[
+            (TRAEFIK_MEMBER, &[(REGION, "eu-west")]),
+            (PROXY_MEMBER, &[(REGION, "us-east")]),
+        ],
+        &ClusterOptions::default().with_workloads(),
+    )
+    .await;
+    println!(
+        "hub and two members with workloads: {:?}",
+        started.elapsed()
+    );
+    let hub = fed.hub.client();
+    let traefik_cluster = &fed.member(TRAEFIK_MEMBER).cluster;
+    let proxy_cluster = &fed.member(PROXY_MEMBER).cluster;
+
+    // Each member: its echo backends (stock only where lb-proxy runs, so
+    // the route to it is one Traefik must reject), and the pods served.
+    let _pods = (
+        PodRunner::start(traefik_cluster).await.expect("pod runner"),
+        PodRunner::start(proxy_cluster).await.expect("pod runner"),
+    );
+    for (cluster, backends) in [
+        (traefik_cluster, &["shop", "cart"][..]),
+        (proxy_cluster, &["shop", "cart", "stock"][..]),
+    ] {
+        let client = cluster.client();
+        namespace(&client, "web").await;
+        for name in backends {
+            for object in backend(name) {
+                apply(&client, object).await;
+            }
+        }
+    }
+
+    // Traefik in its member: its own class, which only Traefik accepts.
+    let traefik_ip = traefik_cluster.address(TRAEFIK_HOST);
+    let mut traefik = Traefik::start(traefik_cluster, TRAEFIK_CLASS, traefik_ip, &[PORT])
+        .await
+        .expect("starting Traefik");
+    let classes = Api::<kube::api::DynamicObject>::all_with(
+        traefik_cluster.client(),
+        &crate::resource("GatewayClass", "v1", "gatewayclasses"),
+    );
+    let took = Instant::now();
+    eventually("Traefik accepts its GatewayClass", 60, || {
+        // A Traefik that exited ends the wait at once, with its log.
+        let alive = traefik.check_running();
+        let classes = classes.clone();
+        async move {
+            alive?;
+            let class = classes.get_opt(TRAEFIK_CLASS).await.ok().flatten();
+            let class = class.and_then(|c| serde_json::to_value(c).ok());
+            Ok(class
+                .filter(|c| condition(c, "Accepted").is_some_and(|a| a["status"] == "True"))
+                .map(drop))
+        }
+    })
+    .await;
+    println!("Traefik accepted its GatewayClass in {:?}", took.elapsed());
+
+    // lb-proxy in the other member, in this process, as its binary runs.
+    let proxy_kubeconfig = proxy_cluster
+        .user_kubeconfig("fedway-proxy", &["system:masters"])
+        .expect("lb-proxy kubeconfig");
+    let proxy_client = fedway_runtime::kube_client(Some(&proxy_kubeconfig))
+        .await
+        .expect("lb-proxy client");
+    controller::class::ensure(
+        &proxy_client,
+        controller::DEFAULT_CLASS_NAME,
+        controller::DEFAULT_CONTROLLER_NAME,
+    )
+    .await
+    .expect("lb-proxy's GatewayClass");
+    let pool = format!(
+        "{}-{}",
+        proxy_cluster.address(100),
+        proxy_cluster.address(110)
+    );
+    let proxy = tokio::spawn(controller::run(
+        proxy_client,
+        Settings {
+            controller_name: controller::DEFAULT_CONTROLLER_NAME.to_owned(),
+            address_pool: pool.parse().expect("a valid address pool"),
+        },
+        Arc::new(DataPlaneSink(DataPlane::new(Options::default()))),
+    ));
+
+    // The agent reports Traefik's class, accepted, to the hub.
+    let members = Api::<MemberCluster>::all(hub.clone());
+    eventually(
+        "the hub knows member-traefik's Traefik class",
+        60,
+        || async {
+            let member = members.get_opt(TRAEFIK_MEMBER).await.ok().flatten();
+            Ok(member.and_then(|m| m.status).and_then(|s| {
+                s.gateway_classes
+                    .into_iter()
+                    .find(|c| {
+                        c.name == TRAEFIK_CLASS
+                            && c.controller_name == fedway_e2e::traefik::CONTROLLER_NAME
+                            && c.accepted
+                    })
+                    .map(drop)
+            }))
+        },
+    )
+    .await;
+
+    // The app team's objects, once, in the hub.
+    apply(&hub, zone()).await;
+    namespace(&hub, "web").await;
+    apply(&hub, policy()).await;
+    apply(&hub, gateway()).await;
+    let placed = Instant::now();
+    for (name, path, backend) in [("shop", "/", "shop"), ("cart", "/cart", "cart")] {
+        apply(&hub, route(name, path, backend)).await;
+    }
+
+    // Traefik programs member-traefik's copy, with its class, at its address.
+    let member_gateways = gateways(&traefik_cluster.client(), "web");
+    let copy = eventually("Traefik programs its copy of web/shop", 90, || async {
+        let copy = member_gateways.get_opt("shop").await.ok().flatten();
+        let copy = copy.and_then(|c| serde_json::to_value(c).ok());
+        Ok(copy.filter(|c| condition(c, "Programmed").is_some_and(|p| p["status"] == "True")))
+    })
+    .await;
+    assert_eq!(copy["spec"]["gatewayClassName"], TRAEFIK_CLASS, "{copy}");
+    assert_eq!(
+        copy["status"]["addresses"],
+        json!([{"type": "IPAddress", "value": traefik_ip.to_string()}]),
+        "Traefik's status address"
+    );
+
+    // The hub Gateway: placed in both, programmed in both, both addresses.
+    let hub_gateways = gateways(&hub, "web");
+    let hub_gateway = eventually("the hub Gateway Programmed in both members", 90, || async {
+        let gateway = hub_gateways.get_opt("shop").await.ok().flatten();
+        let gateway = gateway.and_then(|g| serde_json::to_value(g).ok());
+        Ok(gateway.filter(|g| {
+            condition(g, "Programmed").is_some_and(|p| p["status"] == "True")
+                && g["status"]["addresses"]
+                    .as_array()
+                    .is_some_and(|a| a.len() == 2)
+        }))
+    })
+    .await;
+    println!(
+        "hub Gateway Programmed in both members {:?} after it was written",
+        placed.elapsed()
+    );
+    let accepted = condition(&hub_gateway, "Accepted").expect("Accepted")["message"].clone();
+    assert_eq!(
+        accepted,
+        json!(format!(
+            "accepted; placed in {PROXY_MEMBER} (fedway-proxy), {TRAEFIK_MEMBER} ({TRAEFIK_CLASS})"
+        )),
+    );
+    let programmed = condition(&hub_gateway, "Programmed").expect("Programmed")["message"].clone();
+    assert_eq!(
+        programmed,
+        json!(format!("programmed in {PROXY_MEMBER}, {TRAEFIK_MEMBER}"))
+    );
+    let addresses: Vec<Ipv4Addr> = hub_gateway["status"]["addresses"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|a| a["value"].as_str()?.parse().ok())
+        .collect();
+    assert!(addresses.contains(&traefik_ip), "{addresses:?}");
+    let proxy_ip = *addresses
+        .iter()
+        .find(|ip| **ip != traefik_ip)
+        .expect("lb-proxy's address");
+    assert_eq!(
+        proxy_ip.octets()[..3],
+        proxy_cluster.address(100).octets()[..3],
+        "lb-proxy's address is in its member's slot"
+    );
+
+    // Real requests through each member's gateway reach the right backend.
+    for (ip, who) in [(traefik_ip, "Traefik"), (proxy_ip, "lb-proxy")] {
+        for (path, backend) in [("/", "shop"), ("/cart/items", "cart")] {
+            let took = reaches(
+                ip,
+                path,
+                backend,
+                &format!("{path} via {who} reaches {backend}"),
+            )
+            .await;
+            println!("{path} via {who} ({ip}) reached {backend} ({took:?})");
+        }
+    }
+
+    // A route Traefik rejects (its backend Service does not exist in its
+    // member): the hub route says so, with Traefik's reason, naming the
+    // member; lb-proxy's member serves it.
+    apply(&hub, route("stock", "/stock", "stock")).await;
+    let resolved = eventually(
+        "the hub route stock shows Traefik's rejection",
+        60,
+        || async {
+            // Both members reported: lb-proxy resolved it, Traefik did not.
+            Ok(hub_route_parent(&hub, "stock").await.and_then(|p| {
+                p["conditions"]
+                    .as_array()?
+                    .iter()
+                    .find(|c| {
+                        c["type"] == "ResolvedRefs"
+                            && c["status"] == "False"
+                            && !c["message"]
+                                .as_str()
+                                .unwrap_or_default()
+                                .contains("not reported yet")
+                    })
+                    .cloned()
+            }))
+        },
+    )
+    .await;
+    println!("hub route stock ResolvedRefs: {resolved}");
+    assert_eq!(resolved["reason"], "BackendNotFound", "{resolved}");
+    let message = resolved["message"].as_str().unwrap_or_default();
+    assert!(
+        message.starts_with(&format!(
+            "ResolvedRefs in {PROXY_MEMBER}; not in {TRAEFIK_MEMBER} (BackendNotFound: "
+        )),
+        "{message}"
+    );
+    reaches(
+        proxy_ip,
+        "/stock",
+        "stock",
+        "/stock via lb-proxy reaches stock",
+    )
+    .await;
+
+    // Global DNS: one server beside the hub (it reports probe results in
+    // the DNSPolicy), one beside each member; all answer with both.
+    let records = Api::<DNSRecord>::all(hub.clone());
+    let record = eventually(
+        "the DNSRecord with both members hub-healthy",
+        60,
+        || async {
+            let record = records.get_opt(HOSTNAME).await.ok().flatten();
+            Ok(record.map(|r| r.spec).filter(|spec| {
+                spec.endpoints.len() == 2 && spec.endpoints.iter().all(|e| e.hub_healthy)
+            }))
+        },
+    )
+    .await;
+    let endpoint = |cluster: &str| {
+        record
+            .endpoints
+            .iter()
+            .find(|e| e.cluster_name == cluster)
+            .map(|e| e.addresses.clone())
+    };
+    assert_eq!(endpoint(TRAEFIK_MEMBER), Some(vec![traefik_ip.to_string()]));
+    assert_eq!(endpoint(PROXY_MEMBER), Some(vec![proxy_ip.to_string()]));
+    let dir = tempfile::tempdir().expect("a temp dir for DNS caches");
+    let mut servers = Vec::new();
+    for (name, ip, client, hub) in [
+        ("hub", fed.hub.address(DNS_HOST), fed.hub.client(), true),
+        (
+            TRAEFIK_MEMBER,
+            traefik_cluster.address(DNS_HOST),
+            traefik_cluster.client(),
+            false,
+        ),
+        (
+            PROXY_MEMBER,
+            proxy_cluster.address(DNS_HOST),
+            proxy_cluster.client(),
+            false,
+        ),
+    ] {
+        servers.push(start_dns(ip, client, &dir.path().join(format!("{name}.json")), hub).await);
+    }
+    let dns: Vec<SocketAddr> = servers.iter().map(|s| s.dns[0]).collect();
+    dns_answers(
+        &dns,
+        &[traefik_ip, proxy_ip],
+        60,
+        "DNS answers with both members",
+    )
+    .await;
+
+    // Traefik dies. It withdraws nothing (its Gateway status still says
+    // Programmed), so the probes are what notice: its member leaves DNS,
+    // the DNSPolicy reports it unhealthy, the other member keeps serving.
+    tokio::time::sleep(Duration::from_secs(u64::from(SUCCESSES) + 1)).await;
+    traefik.stop();
+    let took = dns_answers(
+        &dns,
+        &[proxy_ip],
+        30,
+        "Traefik stopped: DNS answers only member-proxy",
+    )
+    .await;
+    assert!(
+        took <= Duration::from_secs(u64::from(FAILURES) + 4),
+        "out of DNS after {took:?}"
+    );
+    let policies = Api::<DNSPolicy>::namespaced(hub.clone(), "web");
+    eventually(
+        "the DNSPolicy reports member-traefik unhealthy",
+        30,
+        || async {
+            let policy = policies.get_opt("shop").await.ok().flatten();
+            let endpoints = policy
+                .and_then(|p| p.status)
+                .map(|s| s.endpoints)
+                .unwrap_or_default();
+            let healthy = |cluster: &str| {
+                endpoints
+                    .iter()
+                    .find(|e| e.cluster_name == cluster)
+                    .map(|e| e.healthy)
+            };
+            Ok(
+                (healthy(TRAEFIK_MEMBER) == Some(false) && healthy(PROXY_MEMBER) == Some(true))
+                    .then_some(()),
+            )
+        },
+    )
+    .await;
+    assert!(
+        get(traefik_ip, "/").await.is_err(),
+        "nothing answers at Traefik's address"
+    );
+    reaches(proxy_ip, "/", "shop", "member-proxy keeps serving").await;
+
+    // Traefik back: its member returns to DNS.
+    traefik.resume().expect("restarting Traefik");
+    reaches(traefik_ip, "/", "shop", "Traefik serves again").await;
+    dns_answers(
+        &dns,
+        &[traefik_ip, proxy_ip],
+        30,
+        "Traefik back: DNS answers with both again",
+    )
+    .await;
+
+    // Traefik acted as its own ServiceAccount, never as admin: every write
+    // it made is a status update (its RBAC allows nothing else).
+    let writes = traefik_cluster
+        .audited_writes_by(&format!(
+            "system:serviceaccount:{}:{}",
+            fedway_e2e::traefik::NAMESPACE,
+            fedway_e2e::traefik::SERVICE_ACCOUNT
+        ))
+        .expect("reading member-traefik's audit log");
+    assert!(!writes.is_empty(), "Traefik wrote no status");
+    for (verb, uri) in &writes {
+        let path = uri.split('?').next().unwrap_or_default();
+        assert!(
+            verb == "update" && path.ends_with("/status"),
+            "Traefik wrote {verb} {uri}"
+        );
+    }
+    println!("Traefik's writes (all status updates): {}", writes.len());
+
+    for server in servers {
+        server.shutdown().await;
+    }
+    proxy.abort();
+    println!("whole scenario: {:?}", started.elapsed());
+    if std::env::var_os("FEDWAY_E2E_KEEP").is_some() {
+        println!("Traefik's log (tail):\n{}", traefik.log_tail(40));
+    }
+}
