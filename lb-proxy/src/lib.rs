@@ -26,6 +26,7 @@ pub mod config;
 pub mod controller;
 pub mod dataplane;
 pub mod filters;
+pub mod fuzzing;
 pub mod grpc;
 pub mod hostname;
 pub mod matching;
