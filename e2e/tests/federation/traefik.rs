@@ -627,6 +627,19 @@ async fn traefik_programs_a_placed_gateway_and_its_status_reaches_the_hub_and_dn
         },
     )
     .await;
+    // What the hub Gateway says now is what the members' statuses say:
+    // Traefik's copy still reads Programmed (see docs/IMPLEMENTATIONS.md).
+    let stale = serde_json::to_value(
+        hub_gateways
+            .get("shop")
+            .await
+            .expect("reading the hub Gateway"),
+    )
+    .unwrap_or_default();
+    println!(
+        "hub Gateway with Traefik stopped: Programmed={}",
+        condition(&stale, "Programmed").cloned().unwrap_or_default()
+    );
     assert!(
         get(traefik_ip, "/").await.is_err(),
         "nothing answers at Traefik's address"
