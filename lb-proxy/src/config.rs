@@ -5,13 +5,13 @@
 
 use std::{
     collections::{BTreeMap, HashMap},
-    net::SocketAddr,
+    net::{IpAddr, SocketAddr},
     sync::Arc,
 };
 
 use rustls::sign::CertifiedKey;
 
-use crate::{backends::ServiceRef, route_table::PortTable};
+use crate::{backends::ServiceRef, hostname::HostIndex, route_table::PortTable};
 
 #[derive(Clone, Default)]
 pub struct ProxyConfig {
@@ -25,6 +25,25 @@ pub struct ProxyConfig {
     /// Service ports whose `appProtocol` asks for more than HTTP/1.1; the
     /// others are spoken to in HTTP/1.1.
     pub protocols: HashMap<ServiceRef, AppProtocol>,
+    /// Other clusters' gateways for each global hostname, for requests
+    /// whose backend has no healthy endpoint here.
+    pub spillover: Arc<Spillover>,
+}
+
+/// Peer gateways by global hostname (exact or wildcard), best first.
+#[derive(Debug, Clone, Default)]
+pub struct Spillover {
+    pub by_host: HostIndex<Vec<IpAddr>>,
+}
+
+impl Spillover {
+    /// The peers serving `host` (lowercased, without port), if any.
+    pub fn peers(&self, host: &str) -> &[IpAddr] {
+        self.by_host
+            .get(host)
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+    }
 }
 
 /// What a Service port's `appProtocol` says its backends speak (the

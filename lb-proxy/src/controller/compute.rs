@@ -9,6 +9,7 @@ use std::{
     sync::Arc,
 };
 
+use fedway_crds::DNSRecord;
 use gateway_api::{
     gatewayclasses::GatewayClass, gateways::Gateway, grpcroutes::GrpcRoute, httproutes::HttpRoute,
     httproutes::HttpRouteParentRefs, referencegrants::ReferenceGrant,
@@ -26,6 +27,7 @@ use super::{
     endpoints,
     gateway_status::{self, GatewayVerdict, Secrets},
     refs::Refs,
+    spillover,
 };
 use crate::{
     backends::{BackendTarget, InvalidBackend, ResolveRefs, resolve_ref},
@@ -49,6 +51,9 @@ pub struct Snapshot {
     /// `kubernetes.io/tls` Secrets.
     pub secrets: Vec<Arc<Secret>>,
     pub namespaces: Vec<Arc<Namespace>>,
+    /// The DNSRecords the hub replicates here (empty where Fedway's CRDs
+    /// are not installed): other clusters' gateways, for spillover.
+    pub dns_records: Vec<Arc<DNSRecord>>,
 }
 
 /// Everything a pass decides.
@@ -298,6 +303,9 @@ pub fn compute(controller_name: &str, pool: &AddressPool, s: &Snapshot) -> Outco
     let slices: Vec<&EndpointSlice> = s.slices.iter().map(AsRef::as_ref).collect();
     config.endpoints = endpoints::endpoints(&services, &slices);
     config.protocols = endpoints::protocols(&services);
+    let own: Vec<std::net::IpAddr> = verdicts.values().filter_map(GatewayVerdict::ip).collect();
+    let records: Vec<&DNSRecord> = s.dns_records.iter().map(AsRef::as_ref).collect();
+    config.spillover = Arc::new(spillover::spillover(&records, &own));
     Outcome {
         classes,
         gateways: gateway_outcomes,

@@ -27,6 +27,7 @@ pub mod endpoints;
 pub mod features;
 pub mod gateway_status;
 pub mod refs;
+pub mod spillover;
 pub mod status_writer;
 pub mod watch;
 

@@ -5,6 +5,7 @@
 
 use std::{collections::BTreeMap, fmt::Debug, hash::Hash, sync::Arc, time::Duration};
 
+use fedway_crds::DNSRecord;
 use futures::{StreamExt, stream::BoxStream};
 use gateway_api::{
     gatewayclasses::GatewayClass, gateways::Gateway, grpcroutes::GrpcRoute, httproutes::HttpRoute,
@@ -19,6 +20,7 @@ use k8s_openapi::{
 };
 use kube::{
     Api, Client, Resource,
+    api::ListParams,
     runtime::{
         WatchStreamExt,
         reflector::{self, Store},
@@ -51,6 +53,8 @@ struct Stores {
     slices: Store<EndpointSlice>,
     secrets: Store<Secret>,
     namespaces: Store<Namespace>,
+    /// Only where Fedway's CRDs are installed (see [`dns_records_served`]).
+    dns_records: Option<Store<DNSRecord>>,
 }
 
 impl Stores {
@@ -65,6 +69,11 @@ impl Stores {
             slices: self.slices.state(),
             secrets: self.secrets.state(),
             namespaces: self.namespaces.state(),
+            dns_records: self
+                .dns_records
+                .as_ref()
+                .map(Store::state)
+                .unwrap_or_default(),
         }
     }
 }
@@ -82,7 +91,7 @@ pub async fn run(client: Client, settings: Settings, sink: Arc<dyn ConfigSink>) 
     let (slices, slices_w) = reflector::store();
     let (secrets, secrets_w) = reflector::store();
     let (namespaces, namespaces_w) = reflector::store();
-    let changes = futures::stream::select_all([
+    let mut streams = vec![
         watch(classes_w, Api::all(client.clone()), config()),
         watch(gateways_w, Api::all(client.clone()), config()),
         watch(routes_w, Api::all(client.clone()), config()),
@@ -98,7 +107,18 @@ pub async fn run(client: Client, settings: Settings, sink: Arc<dyn ConfigSink>) 
             config().fields(&format!("type={TLS_SECRET_TYPE}")),
         ),
         watch(namespaces_w, Api::all(client.clone()), config()),
-    ]);
+    ];
+    let dns_records = if dns_records_served(&client).await {
+        let (store, writer) = reflector::store();
+        streams.push(watch(writer, Api::all(client.clone()), config()));
+        Some(store)
+    } else {
+        tracing::info!(
+            "DNSRecords are not served by this API server (Fedway's CRDs not installed): no cross-cluster spillover"
+        );
+        None
+    };
+    let changes = futures::stream::select_all(streams);
     let stores = Stores {
         classes,
         gateways,
@@ -109,6 +129,7 @@ pub async fn run(client: Client, settings: Settings, sink: Arc<dyn ConfigSink>) 
         slices,
         secrets,
         namespaces,
+        dns_records,
     };
     let notify = Notify::new();
     let drive = changes.for_each(|()| {
@@ -128,6 +149,11 @@ pub async fn run(client: Client, settings: Settings, sink: Arc<dyn ConfigSink>) 
             stores.slices.wait_until_ready(),
             stores.secrets.wait_until_ready(),
             stores.namespaces.wait_until_ready(),
+            async {
+                if let Some(records) = &stores.dns_records {
+                    let _ = records.wait_until_ready().await;
+                }
+            },
         );
         tracing::info!("caches synced");
         notify.notify_one();
@@ -145,6 +171,26 @@ pub async fn run(client: Client, settings: Settings, sink: Arc<dyn ConfigSink>) 
         () = drive => tracing::warn!("controller watches ended"),
         () = passes => {}
     }
+}
+
+/// Whether the API server serves DNSRecords. Spillover needs them; a member
+/// without Fedway's CRDs (a plain cluster running this proxy) must still
+/// be served, so their absence only turns spillover off. An API server not
+/// answering yet is asked again; one that keeps failing otherwise is taken
+/// to serve them (the watch then retries on its own).
+async fn dns_records_served(client: &Client) -> bool {
+    let api: Api<DNSRecord> = Api::all(client.clone());
+    for attempt in 1..=5 {
+        match api.list_metadata(&ListParams::default().limit(1)).await {
+            Ok(_) => return true,
+            Err(kube::Error::Api(status)) if status.code == 404 => return false,
+            Err(error) => {
+                tracing::debug!(%error, attempt, "asking whether DNSRecords are served");
+                tokio::time::sleep(RETRY * attempt).await;
+            }
+        }
+    }
+    true
 }
 
 /// A reflector into `writer`, reduced to "something changed".

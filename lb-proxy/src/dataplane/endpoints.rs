@@ -53,24 +53,30 @@ impl Outliers {
     /// One of `endpoints`, starting at `draw`, skipping ejected ones while any
     /// is left; `None` only when the list is empty.
     pub fn pick(&self, endpoints: &[SocketAddr], draw: usize) -> Option<SocketAddr> {
+        self.pick_healthy(endpoints, draw)
+            .or_else(|| endpoints.get(draw % endpoints.len().max(1)).copied())
+    }
+
+    /// One of `endpoints` not ejected, starting at `draw`; `None` when the
+    /// list is empty or every one is ejected (where spillover can help).
+    pub fn pick_healthy(&self, endpoints: &[SocketAddr], draw: usize) -> Option<SocketAddr> {
         if endpoints.is_empty() {
             return None;
         }
         let start = draw % endpoints.len();
-        let rotated = endpoints[start..].iter().chain(&endpoints[..start]);
         let now = Instant::now();
         let Ok(state) = self.state.lock() else {
             return endpoints.get(start).copied();
         };
-        rotated
-            .clone()
+        endpoints[start..]
+            .iter()
+            .chain(&endpoints[..start])
             .find(|e| {
                 state
                     .get(e)
                     .and_then(|h| h.ejected_until)
                     .is_none_or(|until| until <= now)
             })
-            .or_else(|| rotated.clone().next())
             .copied()
     }
 

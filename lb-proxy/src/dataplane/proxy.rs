@@ -30,6 +30,9 @@ use crate::{
     routes::Rule,
 };
 
+/// Marks a request one gateway forwarded to another for spillover.
+pub const SPILLOVER_HEADER: &str = "fedway-spillover";
+
 /// What every request on every socket shares.
 pub struct Shared {
     pub config: Arc<ArcSwap<ProxyConfig>>,
@@ -157,9 +160,17 @@ impl Exchange<'_> {
         let BackendTarget::Service(service) = &backend.target else {
             return Err(ProxyError::InvalidBackend);
         };
-        let endpoint = self
-            .pick(service)
-            .ok_or_else(|| ProxyError::NoEndpoints(service.clone()))?;
+        let endpoint = match self.pick_healthy(service) {
+            Some(endpoint) => endpoint,
+            None => {
+                if let Some(peer) = self.spillover_peer(&parts) {
+                    return self.spill_over(peer, parts, body).await;
+                }
+                // Every endpoint ejected and nowhere to spill: try one anyway.
+                self.pick(service)
+                    .ok_or_else(|| ProxyError::NoEndpoints(service.clone()))?
+            }
+        };
 
         // Host: the rewrite's, else what the client asked for (with its port).
         let host = fwd.request.host.clone().or_else(|| {
@@ -257,6 +268,66 @@ impl Exchange<'_> {
         let h2c = self.rule.route.kind == RouteKind::Grpc
             || self.config.protocols.get(service) == Some(&AppProtocol::H2c);
         if h2c { Wire::H2c } else { Wire::Http1 }
+    }
+
+    fn pick_healthy(&self, service: &ServiceRef) -> Option<SocketAddr> {
+        let endpoints = self.config.endpoints.get(service)?;
+        self.shared
+            .outliers
+            .pick_healthy(endpoints, fastrand::usize(..))
+    }
+
+    /// A peer cluster's gateway for this request, when there is one and the
+    /// request did not come from a peer already (one hop at most, so two
+    /// clusters without endpoints never bounce a request between them).
+    /// Plain HTTP only: a peer's HTTPS listener would need TLS from here.
+    fn spillover_peer(&self, parts: &http::request::Parts) -> Option<SocketAddr> {
+        if self.conn.tls || parts.headers.contains_key(SPILLOVER_HEADER) {
+            return None;
+        }
+        let host = crate::request::RequestHead::from_parts(parts).host;
+        let port = self.conn.socket.port();
+        let peers: Vec<SocketAddr> = self
+            .config
+            .spillover
+            .peers(&host)
+            .iter()
+            .map(|ip| SocketAddr::new(*ip, port))
+            .collect();
+        self.shared.outliers.pick(&peers, fastrand::usize(..))
+    }
+
+    /// Forwards the request as the client sent it to a peer gateway, which
+    /// routes it with the same rules (the hub placed the same routes
+    /// there), marked so the peer does not spill it further.
+    async fn spill_over(
+        &self,
+        peer: SocketAddr,
+        parts: http::request::Parts,
+        body: Incoming,
+    ) -> Result<Response<ProxyBody>, ProxyError> {
+        let path_and_query = parts
+            .uri
+            .path_and_query()
+            .map_or_else(|| "/".to_owned(), |pq| pq.as_str().to_owned());
+        let host = parts.uri.authority().map(|a| a.as_str().to_owned());
+        let mut headers = parts.headers;
+        strip_hop_by_hop(&mut headers);
+        set_forwarded(&mut headers, self.conn.peer.ip(), self.conn.tls);
+        headers.insert(SPILLOVER_HEADER, HeaderValue::from_static("1"));
+        if let Some(host) = host.and_then(|h| HeaderValue::from_str(&h).ok()) {
+            headers.insert(header::HOST, host);
+        }
+        let mut out = Request::new(body::boxed(body));
+        *out.method_mut() = parts.method;
+        *out.headers_mut() = headers;
+        upstream::address(&mut out, Wire::Http1, peer, &path_and_query)
+            .map_err(|e| ProxyError::BadRewrite(e.to_string()))?;
+        tracing::debug!(%peer, path = path_and_query, "no healthy local endpoint: spilling over");
+        let resp = self.send(Wire::Http1, peer, out).await?;
+        let (mut rparts, rbody) = resp.into_parts();
+        strip_hop_by_hop(&mut rparts.headers);
+        Ok(Response::from_parts(rparts, body::boxed(rbody)))
     }
 
     fn pick(&self, service: &ServiceRef) -> Option<SocketAddr> {

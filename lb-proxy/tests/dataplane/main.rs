@@ -7,5 +7,6 @@ mod errors;
 mod forward;
 mod lifecycle;
 mod protocols;
+mod spillover;
 mod support;
 mod tls_h2;
