@@ -480,6 +480,28 @@ async fn traefik_programs_a_placed_gateway_and_its_status_reaches_the_hub_and_dn
         "lb-proxy's address is in its member's slot"
     );
 
+    // Traefik's listener status reaches the hub too (in member-traefik's
+    // Work): its listener programmed, with both routes attached.
+    let listeners = eventually("Traefik's listener status in the Work", 60, || async {
+        let work = fed.work(TRAEFIK_MEMBER, "web.shop").await;
+        let listeners = work
+            .and_then(|w| w.status)
+            .and_then(|s| {
+                s.manifests
+                    .into_iter()
+                    .find(|m| m.identity.kind == "Gateway")?
+                    .feedback
+            })
+            .map(|f| f.listeners)
+            .unwrap_or_default();
+        Ok(listeners
+            .iter()
+            .any(|l| l.name == "http" && l.attached_routes == 2)
+            .then_some(listeners))
+    })
+    .await;
+    assert!(listeners.iter().all(|l| l.programmed), "{listeners:?}");
+
     // Real requests through each member's gateway reach the right backend.
     for (ip, who) in [(traefik_ip, "Traefik"), (proxy_ip, "lb-proxy")] {
         for (path, backend) in [("/", "shop"), ("/cart/items", "cart")] {
