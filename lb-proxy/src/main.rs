@@ -36,6 +36,10 @@ struct Cli {
     /// How long requests in flight may finish at shutdown.
     #[arg(long, default_value = "10", value_name = "SECONDS")]
     shutdown_grace: u64,
+    /// Runtime worker threads (default: one per CPU). Benchmarks set it to
+    /// compare per-core figures with single-worker nginx and HAProxy.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    threads: Option<u16>,
 }
 
 /// The data plane as the controller's sink. Sockets that cannot be bound
@@ -53,10 +57,11 @@ impl ConfigSink for DataPlaneSink {
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     fedway_runtime::init(&cli.log)?;
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?
-        .block_on(run(cli))
+    let mut runtime = tokio::runtime::Builder::new_multi_thread();
+    if let Some(threads) = cli.threads {
+        runtime.worker_threads(usize::from(threads));
+    }
+    runtime.enable_all().build()?.block_on(run(cli))
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
