@@ -35,10 +35,16 @@ pub const API_SERVER_PORT: u16 = 6443;
 const KWOK_PORT: u16 = 10247;
 const SERVICE_CIDR: &str = "10.96.0.0/16";
 const AUDIT_LOG: &str = "audit.log";
-/// Audit policy: metadata of every write, nothing of reads, so tests can
-/// count the writes a component makes.
+/// Audit policy: metadata of every write, so tests can count the writes a
+/// component makes, and of every request by a ServiceAccount (reads too),
+/// so a component running with its own ServiceAccount's token can be
+/// checked against the RBAC it is granted (`tests/deploy`). Reads by
+/// anyone else (the harness) are not recorded.
 const AUDIT_POLICY: &str = r#"{"apiVersion": "audit.k8s.io/v1", "kind": "Policy", "omitStages": ["RequestReceived"],
- "rules": [{"level": "Metadata", "verbs": ["create", "update", "patch", "delete", "deletecollection"]}, {"level": "None"}]}"#;
+ "rules": [{"level": "Metadata", "userGroups": ["system:serviceaccounts"]},
+           {"level": "Metadata", "verbs": ["create", "update", "patch", "delete", "deletecollection"]}, {"level": "None"}]}"#;
+/// The verbs [`Cluster::audited_writes_by`] counts.
+const WRITE_VERBS: [&str; 5] = ["create", "update", "patch", "delete", "deletecollection"];
 const READY_TIMEOUT: Duration = Duration::from_secs(90);
 
 /// What to run besides etcd and kube-apiserver, and what to install.
@@ -456,6 +462,55 @@ impl Cluster {
     /// Write requests (create, update, patch, delete) by `user` recorded in
     /// the API server's audit log, as `(verb, request URI)`.
     pub fn audited_writes_by(&self, user: &str) -> Result<Vec<(String, String)>> {
+        Ok(self
+            .audit_events()?
+            .into_iter()
+            .filter(|event| {
+                event["stage"] == "ResponseComplete"
+                    && event["user"]["username"] == user
+                    && WRITE_VERBS.contains(&event["verb"].as_str().unwrap_or_default())
+            })
+            .map(|event| {
+                (
+                    event["verb"].as_str().unwrap_or_default().to_owned(),
+                    event["requestURI"].as_str().unwrap_or_default().to_owned(),
+                )
+            })
+            .collect())
+    }
+
+    /// Every request by `user` the audit log recorded: all of them for
+    /// ServiceAccounts (`system:serviceaccount:<namespace>:<name>`), only
+    /// writes for other users. A watch still open counts from its
+    /// `ResponseStarted` event; each request appears once.
+    pub fn audited_requests_by(&self, user: &str) -> Result<Vec<AuditedRequest>> {
+        let mut seen = std::collections::BTreeSet::new();
+        Ok(self
+            .audit_events()?
+            .into_iter()
+            .filter(|event| event["user"]["username"] == user)
+            // A watch is logged at ResponseStarted and again at
+            // ResponseComplete, under one audit ID.
+            .filter(|event| seen.insert(event["auditID"].to_string()))
+            .map(|event| {
+                let text =
+                    |value: &serde_json::Value| value.as_str().unwrap_or_default().to_owned();
+                let object = &event["objectRef"];
+                AuditedRequest {
+                    verb: text(&event["verb"]),
+                    group: text(&object["apiGroup"]),
+                    resource: text(&object["resource"]),
+                    subresource: text(&object["subresource"]),
+                    namespace: text(&object["namespace"]),
+                    name: text(&object["name"]),
+                    uri: text(&event["requestURI"]),
+                    code: event["responseStatus"]["code"].as_u64().map(|c| c as u16),
+                }
+            })
+            .collect())
+    }
+
+    fn audit_events(&self) -> Result<Vec<serde_json::Value>> {
         let path = self.dir.path().join(AUDIT_LOG);
         let text = match std::fs::read_to_string(&path) {
             Ok(text) => text,
@@ -464,16 +519,7 @@ impl Cluster {
         };
         Ok(text
             .lines()
-            .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
-            .filter(|event| {
-                event["stage"] == "ResponseComplete" && event["user"]["username"] == user
-            })
-            .map(|event| {
-                (
-                    event["verb"].as_str().unwrap_or_default().to_owned(),
-                    event["requestURI"].as_str().unwrap_or_default().to_owned(),
-                )
-            })
+            .filter_map(|line| serde_json::from_str(line).ok())
             .collect())
     }
 
@@ -504,6 +550,24 @@ impl Drop for Cluster {
             );
         }
     }
+}
+
+/// One request from the audit log (level Metadata).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuditedRequest {
+    /// The RBAC verb: get, list, watch, create, update, patch, delete...
+    pub verb: String,
+    /// API group (empty for the core group and for non-resource URLs).
+    pub group: String,
+    /// Resource (plural); empty for non-resource URLs such as `/apis`.
+    pub resource: String,
+    pub subresource: String,
+    pub namespace: String,
+    pub name: String,
+    pub uri: String,
+    /// The response code, when the request got one (an open watch has
+    /// 200 from `ResponseStarted`).
+    pub code: Option<u16>,
 }
 
 /// Several clusters started together.
