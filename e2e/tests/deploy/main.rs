@@ -421,7 +421,7 @@ async fn get_through(address: Ipv4Addr) -> Result<String, String> {
 
 /// The A records `server` answers for [`HOSTNAME`].
 async fn resolve(server: SocketAddr) -> Result<Vec<IpAddr>, String> {
-    let mut message = Message::new(fastrand_id(), MessageType::Query, OpCode::Query);
+    let mut message = Message::new(next_query_id(), MessageType::Query, OpCode::Query);
     message.add_query(Query::query(
         Name::from_ascii(format!("{HOSTNAME}.")).expect("a valid name"),
         RecordType::A,
@@ -463,7 +463,7 @@ async fn resolve(server: SocketAddr) -> Result<Vec<IpAddr>, String> {
         .collect())
 }
 
-fn fastrand_id() -> u16 {
+fn next_query_id() -> u16 {
     use std::sync::atomic::{AtomicU16, Ordering};
     static ID: AtomicU16 = AtomicU16::new(1);
     ID.fetch_add(1, Ordering::Relaxed)
@@ -539,7 +539,11 @@ async fn deploy_manifests_are_valid_and_their_rbac_is_enough_to_run_fedway() {
         files
     };
     let crds = manifests::read_crds(&crd_files).expect("reading crds/yaml");
-    assert_eq!(crds.len(), 6, "crds/yaml holds Fedway's six CRDs");
+    assert_eq!(
+        crds.len(),
+        fedway_crds::render::crds().len(),
+        "crds/yaml holds every CRD of fedway-crds"
+    );
     for cluster in [&hub, &member] {
         manifests::install_crds(&cluster.client(), &crds)
             .await
@@ -547,6 +551,20 @@ async fn deploy_manifests_are_valid_and_their_rbac_is_enough_to_run_fedway() {
     }
 
     // 1. Dry run of everything; RBAC and classes for real.
+    // Every directory of deploy/ with manifests is checked in one cluster
+    // or the other: a new one must be added here.
+    let mut directories: Vec<String> = std::fs::read_dir(repository().join("deploy"))
+        .expect("reading deploy/")
+        .map(|e| e.expect("a directory entry").path())
+        .filter(|dir| {
+            std::fs::read_dir(dir).is_ok_and(|mut files| {
+                files.any(|f| f.is_ok_and(|f| f.path().extension().is_some_and(|e| e == "yaml")))
+            })
+        })
+        .filter_map(|dir| Some(dir.file_name()?.to_string_lossy().into_owned()))
+        .collect();
+    directories.sort();
+    assert_eq!(directories, ["agent", "dns", "dns-hub", "hub", "proxy"]);
     let hub_objects = deploy(&hub, &["hub", "dns-hub"]).await;
     let member_objects = deploy(&member, &["agent", "dns", "proxy"]).await;
     let all: Vec<Value> = hub_objects.iter().chain(&member_objects).cloned().collect();
