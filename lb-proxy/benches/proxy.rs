@@ -203,7 +203,7 @@ async fn run(seconds: u64, idle: usize, nofile: usize) {
         version("h2load", &["--version"]),
     );
     println!(
-        "  proxies: fedway-proxy (this build, --threads 1), {} (1 worker), {} (nbthread 1); same ECDSA P-256 certificate, TLS 1.3 negotiated by h2load",
+        "  proxies: fedway-proxy (this build, --threads 1), {} (1 worker), {} (nbthread 1); same ECDSA P-256 certificate (negotiated TLS in each cell's log line)",
         version("nginx", &["-v"]),
         version("haproxy", &["-v"]),
     );
@@ -233,11 +233,12 @@ async fn run(seconds: u64, idle: usize, nofile: usize) {
             let result = h2load(path, scenario, &url, seconds, None).await;
             let cpu = (cpu_seconds(&pids) - cpu_before) / wall.elapsed().as_secs_f64();
             eprintln!(
-                "  {} {}: {:.0} req/s at peak, proxy CPU {:.0} %",
+                "  {} {}: {:.0} req/s at peak, proxy CPU {:.0} % ({})",
                 peer.name,
                 scenario.name,
                 result.rps,
-                cpu * 100.0
+                cpu * 100.0,
+                result.negotiated
             );
             peaks[i] = Some((result, cpu));
         }
@@ -627,6 +628,8 @@ fn check_h2c(url: &str) {
 #[derive(Clone)]
 struct Load {
     rps: f64,
+    /// What h2load negotiated: protocol, TLS version and cipher.
+    negotiated: String,
     failed: u64,
     p50_ms: f64,
     p99_ms: f64,
@@ -692,6 +695,20 @@ async fn h2load(
                 .filter_map(|p| p.split_whitespace().next()?.parse::<u64>().ok())
                 .sum()
         });
+    let field = |label: &str| {
+        text.lines()
+            .find_map(|l| l.trim().strip_prefix(label))
+            .map(str::trim)
+    };
+    let negotiated = [
+        field("Application protocol:"),
+        field("TLS Protocol:"),
+        field("Cipher:"),
+    ]
+    .into_iter()
+    .flatten()
+    .collect::<Vec<_>>()
+    .join(" ");
     let failed = succeeded_and_failed.map_or(0, |(_, f)| f) + non_2xx;
     let (p50_ms, p99_ms) = if rate.is_some() {
         percentiles(&log)
@@ -700,6 +717,7 @@ async fn h2load(
     };
     Load {
         rps,
+        negotiated,
         failed,
         p50_ms,
         p99_ms,
