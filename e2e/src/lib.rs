@@ -23,6 +23,7 @@
 pub mod address;
 pub mod cluster;
 pub mod federation;
+pub mod journey;
 pub mod kubeconfig;
 pub mod manifests;
 pub mod pki;
@@ -30,6 +31,7 @@ pub mod pod_runner;
 pub mod process;
 pub mod toolchain;
 pub mod traefik;
+pub mod traffic;
 pub mod wait;
 
 pub use cluster::{Cluster, ClusterOptions, Clusters};

@@ -9,7 +9,7 @@ use fedway_crds::{
     DNSZone, MemberCluster, PlacementPolicy, Work,
     member_cluster::condition as member_condition,
     placement::{self, Member},
-    work::{DeletionPolicy, TakeoverPolicy},
+    work::WorkSpec,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::{
@@ -220,16 +220,25 @@ async fn place(ctx: &Context, gateway: &DynamicObject) -> Result<Action, Error> 
         .unwrap_or_default();
     // All members' Works at once: propagation then costs one write's
     // latency, not one per member.
+    let uid = gateway.uid().unwrap_or_default();
+    let gateway_key = key(gateway);
     futures::future::try_join_all(decisions.iter().map(|decision| {
-        let manifests = work_builder::manifests(&sources, &decision.gateway_class);
-        write_work(
-            client,
-            gateway,
-            &decision.cluster,
-            manifests,
+        let spec = WorkSpec {
+            manifests: work_builder::manifests(&sources, &decision.gateway_class),
             takeover,
-            deletion,
-        )
+            deletion_policy: deletion,
+        };
+        let namespace = join::member_namespace(&decision.cluster);
+        let current = existing
+            .iter()
+            .find(|w| w.namespace().as_deref() == Some(namespace.as_str()));
+        let write = !work_up_to_date(current, &uid, &gateway_key, &spec);
+        async move {
+            if write {
+                write_work(client, gateway, &decision.cluster, &spec).await?;
+            }
+            Ok::<(), Error>(())
+        }
     }))
     .await?;
     let chosen: Vec<String> = decisions
@@ -339,13 +348,22 @@ async fn list_values(client: &Client, resource: &ApiResource) -> Result<Vec<Valu
     }
 }
 
+/// Whether `current` already says what the hub would write: then the write
+/// (a no-op for etcd, but still a request per member per pass) is skipped,
+/// so a restarted hub or a status-only change costs no Work writes.
+fn work_up_to_date(current: Option<&Work>, uid: &str, gateway: &str, spec: &WorkSpec) -> bool {
+    current.is_some_and(|w| {
+        w.spec == *spec
+            && w.labels().get(GATEWAY_UID_LABEL).map(String::as_str) == Some(uid)
+            && w.annotations().get(GATEWAY_ANNOTATION).map(String::as_str) == Some(gateway)
+    })
+}
+
 async fn write_work(
     client: &Client,
     gateway: &DynamicObject,
     cluster: &str,
-    manifests: Vec<fedway_crds::work::Manifest>,
-    takeover: TakeoverPolicy,
-    deletion: DeletionPolicy,
+    spec: &WorkSpec,
 ) -> Result<(), Error> {
     let namespace = join::member_namespace(cluster);
     let name = work_name(gateway);
@@ -356,7 +374,7 @@ async fn write_work(
             "labels": {GATEWAY_UID_LABEL: gateway.uid().unwrap_or_default()},
             "annotations": {GATEWAY_ANNOTATION: key(gateway)},
         },
-        "spec": {"manifests": manifests, "takeover": takeover, "deletionPolicy": deletion},
+        "spec": spec,
     });
     Api::<Work>::namespaced(client.clone(), &namespace)
         .patch(
@@ -630,4 +648,64 @@ async fn write_policy_status(
         return Ok(());
     }
     crate::apply_status(client, policy, json!({"decisions": decisions})).await
+}
+
+#[cfg(test)]
+mod tests {
+    use fedway_crds::work::{DeletionPolicy, TakeoverPolicy};
+
+    use super::*;
+
+    fn work(spec: &WorkSpec, uid: &str, gateway: &str) -> Work {
+        let mut w = Work::new("web.shop", spec.clone());
+        w.metadata.labels = Some([(GATEWAY_UID_LABEL.to_owned(), uid.to_owned())].into());
+        w.metadata.annotations = Some([(GATEWAY_ANNOTATION.to_owned(), gateway.to_owned())].into());
+        w
+    }
+
+    /// A Work is rewritten only when what the hub would write differs.
+    #[test]
+    fn works_are_written_only_when_they_would_change() {
+        let manifest = |port: u16| {
+            serde_json::from_value(json!({"apiVersion": "gateway.networking.k8s.io/v1",
+                "kind": "Gateway", "metadata": {"name": "shop", "namespace": "web"},
+                "spec": {"listeners": [{"name": "http", "port": port}]}}))
+            .expect("manifest")
+        };
+        let spec = WorkSpec {
+            manifests: vec![manifest(80)],
+            takeover: TakeoverPolicy::default(),
+            deletion_policy: DeletionPolicy::default(),
+        };
+        let current = work(&spec, "uid-1", "web/shop");
+        assert!(work_up_to_date(Some(&current), "uid-1", "web/shop", &spec));
+        assert!(
+            !work_up_to_date(None, "uid-1", "web/shop", &spec),
+            "missing"
+        );
+        assert!(
+            !work_up_to_date(Some(&current), "uid-2", "web/shop", &spec),
+            "a recreated Gateway (new uid)"
+        );
+        let changed = WorkSpec {
+            manifests: vec![manifest(8080)],
+            ..spec.clone()
+        };
+        assert!(!work_up_to_date(
+            Some(&current),
+            "uid-1",
+            "web/shop",
+            &changed
+        ));
+        let never = WorkSpec {
+            takeover: TakeoverPolicy::Never,
+            ..spec
+        };
+        assert!(!work_up_to_date(
+            Some(&current),
+            "uid-1",
+            "web/shop",
+            &never
+        ));
+    }
 }

@@ -38,9 +38,12 @@ pub const AGENT_ACCOUNT: &str = "fedway-agent";
 /// Label naming the member a hub namespace belongs to.
 pub const MEMBER_LABEL: &str = "fedway.dev/member";
 
+/// What every member's hub namespace starts with.
+pub const MEMBER_NAMESPACE_PREFIX: &str = "fedway-member-";
+
 /// The hub namespace of member `name`, where its Works and Lease live.
 pub fn member_namespace(name: &str) -> String {
-    format!("fedway-member-{name}")
+    format!("{MEMBER_NAMESPACE_PREFIX}{name}")
 }
 
 fn cluster_role_name(name: &str) -> String {

@@ -17,12 +17,14 @@
 
 pub mod agent_kubeconfig;
 pub mod dns;
+pub mod dns_query;
 pub mod dns_records;
 pub mod gateway_check;
 pub mod gateways;
 pub mod join;
 pub mod leader;
 pub mod member_health;
+pub mod overview;
 pub mod run;
 pub mod status;
 #[cfg(test)]

@@ -31,64 +31,96 @@ pub struct Readiness {
     pub message: String,
 }
 
+/// After the hub starts observing leases again (its start, or its API
+/// server answering again), agents get at least this long to renew before
+/// a stale lease counts against them: while the hub's API server was away
+/// they backed off, and need a moment to reconnect.
+pub const RESUME_GRACE: Duration = Duration::from_secs(15);
+
 /// Decides readiness from the last renewal. Pure.
+///
+/// `observing_since` is when this hub last started seeing leases. A lease
+/// last renewed before then, while the hub was not looking, is not judged
+/// until `max(window, RESUME_GRACE)` after it: `None` means "undecided,
+/// keep what the status says". Otherwise every member would turn NotReady
+/// (and its DNS endpoints down) for the first seconds after a hub outage,
+/// a flap with writes everywhere for nothing.
 pub fn readiness(
     now: Timestamp,
     renewed: Option<Timestamp>,
+    observing_since: Timestamp,
     interval: Duration,
     missed: u32,
-) -> Readiness {
+) -> Option<Readiness> {
     let window = interval * missed;
-    match renewed {
-        None => Readiness {
+    let Some(renewed) = renewed else {
+        return Some(Readiness {
             ready: false,
             reason: "NoHeartbeat",
             message: "the agent has not renewed its lease yet".into(),
-        },
-        Some(renewed) => {
-            let age = now.duration_since(renewed).unsigned_abs();
-            if age <= window {
-                Readiness {
-                    ready: true,
-                    reason: "HeartbeatFresh",
-                    message: format!("last heartbeat {}s ago", age.as_secs()),
-                }
-            } else {
-                Readiness {
-                    ready: false,
-                    reason: "HeartbeatMissed",
-                    message: format!(
-                        "last heartbeat {}s ago, more than {missed} × {}s; its config stays in place",
-                        age.as_secs(),
-                        interval.as_secs()
-                    ),
-                }
-            }
-        }
+        });
+    };
+    let age = now.duration_since(renewed).unsigned_abs();
+    if age <= window || renewed > now {
+        return Some(Readiness {
+            ready: true,
+            reason: "HeartbeatFresh",
+            message: format!("last heartbeat {}s ago", age.as_secs()),
+        });
     }
+    let observed_for = now.duration_since(observing_since);
+    if renewed < observing_since
+        && (observed_for.is_negative() || observed_for.unsigned_abs() <= window.max(RESUME_GRACE))
+    {
+        return None;
+    }
+    Some(Readiness {
+        ready: false,
+        reason: "HeartbeatMissed",
+        message: format!(
+            "last heartbeat {}s ago, more than {missed} × {}s; its config stays in place",
+            age.as_secs(),
+            interval.as_secs()
+        ),
+    })
 }
 
 /// Keeps every MemberCluster's Ready condition current, forever.
 pub async fn run(client: Client, recorder: Recorder) {
+    let mut observing_since = Some(Timestamp::now());
     loop {
-        if let Err(error) = check_all(&client, &recorder).await {
+        let since = *observing_since.get_or_insert_with(Timestamp::now);
+        if let Err(error) = check_all(&client, &recorder, since).await {
             tracing::warn!(%error, "checking member heartbeats failed");
+            // Blind from now on: the window restarts when leases are
+            // readable again.
+            observing_since = None;
         }
         tokio::time::sleep(CHECK_EVERY).await;
     }
 }
 
-async fn check_all(client: &Client, recorder: &Recorder) -> Result<(), Error> {
+async fn check_all(
+    client: &Client,
+    recorder: &Recorder,
+    observing_since: Timestamp,
+) -> Result<(), Error> {
     let members: Api<MemberCluster> = Api::all(client.clone());
     let leases: Api<Lease> = Api::all(client.clone());
-    let renewals: BTreeMap<String, Timestamp> = leases
+    // Per member namespace: the last renewal, and the interval the agent
+    // declared in it (leaseDurationSeconds).
+    let renewals: BTreeMap<String, (Timestamp, Option<Duration>)> = leases
         .list(&ListParams::default().fields(&format!("metadata.name={}", "fedway-agent")))
         .await
         .map_err(crate::api_error("listing", "agent Leases"))?
         .into_iter()
         .filter_map(|lease| {
-            let renewed = lease.spec?.renew_time?.0;
-            Some((lease.metadata.namespace?, renewed))
+            let spec = lease.spec?;
+            let declared = spec
+                .lease_duration_seconds
+                .and_then(|s| u64::try_from(s).ok())
+                .map(Duration::from_secs);
+            Some((lease.metadata.namespace?, (spec.renew_time?.0, declared)))
         })
         .collect();
     let now = Timestamp::now();
@@ -98,18 +130,27 @@ async fn check_all(client: &Client, recorder: &Recorder) -> Result<(), Error> {
         .map_err(crate::api_error("listing", "MemberClusters"))?
     {
         let name = member.name_any();
+        let lease = renewals.get(&join::member_namespace(&name)).copied();
+        // An agent renews at the interval it last read; after the spec's
+        // interval is shortened it keeps its old one until its next renewal.
+        // Judged by the longer of the two, a shorter interval never makes a
+        // healthy member look late.
         let interval = member
             .spec
             .heartbeat
             .interval
             .to_std()
-            .unwrap_or(Duration::from_secs(10));
-        let decided = readiness(
+            .unwrap_or(Duration::from_secs(10))
+            .max(lease.and_then(|(_, declared)| declared).unwrap_or_default());
+        let Some(decided) = readiness(
             now,
-            renewals.get(&join::member_namespace(&name)).copied(),
+            lease.map(|(renewed, _)| renewed),
+            observing_since,
             interval,
             member.spec.heartbeat.missed_before_not_ready,
-        );
+        ) else {
+            continue;
+        };
         let current = member
             .status
             .as_ref()
@@ -201,7 +242,8 @@ mod tests {
             ),
         ];
         for (name, renewed, ready, reason) in cases {
-            let got = readiness(now, renewed, ten, 4);
+            let long_ago: Timestamp = "2026-11-22T00:00:00Z".parse().expect("timestamp");
+            let got = readiness(now, renewed, long_ago, ten, 4).expect("decided");
             assert_eq!(
                 (got.ready, got.reason),
                 (ready, reason),
@@ -209,5 +251,68 @@ mod tests {
                 got.message
             );
         }
+    }
+
+    /// A hub that was not watching (just started, or its API server was
+    /// down) judges a lease renewed before then only after the grace.
+    #[test]
+    fn a_stale_lease_is_not_judged_until_the_grace_after_resuming() {
+        let at = |s: &str| s.parse::<Timestamp>().expect("timestamp");
+        let ten = Duration::from_secs(10);
+        let renewed = Some(at("2026-11-23T00:00:00Z"));
+        let decided = |now: &str, since: &str| {
+            readiness(at(now), renewed, at(since), ten, 4).map(|r| r.ready)
+        };
+        // Stale lease, hub observing for long: missed.
+        assert_eq!(
+            decided("2026-11-23T00:01:00Z", "2026-11-22T00:00:00Z"),
+            Some(false)
+        );
+        // Same lease, hub back 5 s ago: undecided, the status stays.
+        assert_eq!(
+            decided("2026-11-23T00:01:00Z", "2026-11-23T00:00:55Z"),
+            None
+        );
+        // Hub back for longer than the window (40 s > grace): missed.
+        assert_eq!(
+            decided("2026-11-23T00:01:00Z", "2026-11-23T00:00:19Z"),
+            Some(false)
+        );
+        // A short window still gets the full grace.
+        let one = Duration::from_secs(1);
+        let got = readiness(
+            at("2026-11-23T00:01:00Z"),
+            renewed,
+            at("2026-11-23T00:00:50Z"),
+            one,
+            3,
+        );
+        assert!(got.is_none());
+        let got = readiness(
+            at("2026-11-23T00:01:00Z"),
+            renewed,
+            at("2026-11-23T00:00:40Z"),
+            one,
+            3,
+        );
+        assert_eq!(got.map(|r| r.ready), Some(false));
+        // A renewal seen since the hub resumed is judged as usual.
+        let fresh = readiness(
+            at("2026-11-23T00:01:00Z"),
+            Some(at("2026-11-23T00:00:59Z")),
+            at("2026-11-23T00:00:58Z"),
+            one,
+            3,
+        );
+        assert_eq!(fresh.map(|r| r.ready), Some(true));
+        // Never renewed stays NoHeartbeat whatever the hub saw.
+        let got = readiness(
+            at("2026-11-23T00:01:00Z"),
+            None,
+            at("2026-11-23T00:00:55Z"),
+            ten,
+            4,
+        );
+        assert_eq!(got.map(|r| r.reason), Some("NoHeartbeat"));
     }
 }

@@ -75,7 +75,7 @@ pub fn member_gateway(gateway_name: &str, work: Option<&WorkStatus>) -> (bool, V
     (member_gateway_state(gateway_name, work).is_ok(), addresses)
 }
 
-fn member_gateway_state(gateway_name: &str, work: Option<&WorkStatus>) -> Result<(), String> {
+pub fn member_gateway_state(gateway_name: &str, work: Option<&WorkStatus>) -> Result<(), String> {
     let work = work.ok_or("not reported yet")?;
     if let Some(applied) = work
         .conditions

@@ -7,6 +7,7 @@
 mod define_once;
 mod dns_records;
 mod global_dns;
+mod journey;
 mod resilience;
 mod safety;
 mod traefik;

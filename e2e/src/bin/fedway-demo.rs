@@ -1,0 +1,86 @@
+//! `fedway-demo`: the whole Fedway journey on this machine, narrated — a
+//! hub and three members on real control planes, the app applied once in
+//! the hub, global DNS with failover, spillover, cluster and hub loss,
+//! Weighted and Geo steering. The same steps the e2e test
+//! (`e2e/tests/federation/journey.rs`) asserts on (`fedway_e2e::journey`).
+
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::Parser;
+use fedway_e2e::journey::{self, Journey};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "fedway-demo",
+    version,
+    about = "Fedway end to end on local control planes: placement, global DNS, failover, spillover"
+)]
+struct Cli {
+    /// Keep everything running at the end until Ctrl-C, to look around
+    /// with kubectl and dig.
+    #[arg(long)]
+    keep: bool,
+    /// Logs of every component, to stderr (the narration is on stdout).
+    /// `--log info` shows what each one does along the way.
+    #[arg(long, default_value = "off", env = "FEDWAY_LOG")]
+    log: String,
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let _ = fedway_runtime::init(&fedway_runtime::LogArgs {
+        log_format: fedway_runtime::LogFormat::Plain,
+        log: format!("{},kube_client=off", cli.log),
+    });
+    match run(&cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("\nfedway-demo failed: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: &Cli) -> anyhow::Result<()> {
+    // The control plane is built once (Go modules) before anything starts.
+    fedway_e2e::Toolchain::get().context("locating or building the control plane")?;
+    let mut j = Journey::start(Box::new(journey::Print)).await?;
+    j.apply_app().await?;
+    j.converge().await?;
+    j.spillover().await?;
+    j.failover().await?;
+    j.cluster_loss().await?;
+    j.hub_loss().await?;
+    j.steering_variants().await?;
+
+    println!("\n== Measured");
+    for (what, took) in &j.measured {
+        println!("   {what:<22} {took:.1?}");
+    }
+    if cli.keep {
+        println!("\nStill running; Ctrl-C to stop. Kubeconfigs:");
+        println!("   hub        {}", j.fed.hub.admin_kubeconfig().display());
+        for member in &j.fed.members {
+            println!(
+                "   {:<10} {}",
+                member.name,
+                member.cluster.admin_kubeconfig().display()
+            );
+        }
+        for dns in &j.dns {
+            println!(
+                "   dig @{} -p {} {}",
+                dns.address.ip(),
+                dns.address.port(),
+                journey::HOSTNAME
+            );
+        }
+        tokio::signal::ctrl_c()
+            .await
+            .context("waiting for Ctrl-C")?;
+    }
+    j.stop().await;
+    Ok(())
+}

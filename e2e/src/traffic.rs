@@ -1,0 +1,141 @@
+//! What a user's client does: ask a DNS server for a global hostname's
+//! addresses (optionally with an EDNS Client Subnet, as a public resolver
+//! would send), then speak HTTP/1.1 to one of them with that Host. Small
+//! and dependency-free on purpose: the journey's narration prints exactly
+//! what went over the wire.
+
+use std::{
+    net::{IpAddr, SocketAddr},
+    sync::atomic::{AtomicU16, Ordering},
+    time::Duration,
+};
+
+use hickory_proto::{
+    op::{Edns, Message, MessageType, OpCode, Query, ResponseCode},
+    rr::{
+        Name, RecordType,
+        rdata::opt::{ClientSubnet, EdnsOption},
+    },
+};
+use serde_json::Value;
+use tokio::{
+    io::{AsyncReadExt, AsyncWriteExt},
+    net::{TcpStream, UdpSocket},
+};
+
+static QUERY_ID: AtomicU16 = AtomicU16::new(1);
+
+/// The A records one UDP query for `hostname` gets from `server`, sorted;
+/// `subnet` (e.g. `10.1.0.0/16`) is sent as EDNS Client Subnet.
+pub async fn resolve(
+    server: SocketAddr,
+    hostname: &str,
+    subnet: Option<&str>,
+) -> Result<Vec<IpAddr>, String> {
+    let mut message = Message::new(
+        QUERY_ID.fetch_add(1, Ordering::Relaxed),
+        MessageType::Query,
+        OpCode::Query,
+    );
+    let name = Name::from_ascii(format!("{}.", hostname.trim_end_matches('.')))
+        .map_err(|e| format!("{hostname}: {e}"))?;
+    message.add_query(Query::query(name, RecordType::A));
+    let mut edns = Edns::new();
+    edns.set_max_payload(1232);
+    if let Some(subnet) = subnet {
+        let subnet: ClientSubnet = subnet
+            .parse()
+            .map_err(|e| format!("client subnet {subnet}: {e}"))?;
+        edns.options_mut().insert(EdnsOption::Subnet(subnet));
+    }
+    message.edns = Some(edns);
+    let bytes = message.to_vec().map_err(|e| e.to_string())?;
+    let exchange = async {
+        let socket = UdpSocket::bind("127.0.0.1:0")
+            .await
+            .map_err(|e| format!("bind: {e}"))?;
+        socket
+            .send_to(&bytes, server)
+            .await
+            .map_err(|e| format!("send: {e}"))?;
+        let mut reply = vec![0u8; 65_535];
+        loop {
+            let (n, _) = socket
+                .recv_from(&mut reply)
+                .await
+                .map_err(|e| format!("receive: {e}"))?;
+            let reply = Message::from_vec(&reply[..n]).map_err(|e| format!("decode: {e}"))?;
+            if reply.id == message.id {
+                return Ok::<Message, String>(reply);
+            }
+        }
+    };
+    let reply = tokio::time::timeout(Duration::from_secs(1), exchange)
+        .await
+        .map_err(|_| format!("no reply from {server} within 1s"))??;
+    if reply.response_code != ResponseCode::NoError {
+        return Err(format!("rcode {}", reply.response_code));
+    }
+    let mut ips: Vec<IpAddr> = reply
+        .answers
+        .iter()
+        .filter_map(|r| r.data.ip_addr())
+        .collect();
+    ips.sort();
+    Ok(ips)
+}
+
+/// One HTTP answer as the journey reports it.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub status: u16,
+    /// The echo backend's pod (echo-basic's JSON `pod`), when it answered.
+    pub pod: Option<String>,
+    pub body: String,
+}
+
+/// `GET path` with `Host: host` and `headers` on `address`, one connection.
+pub async fn get(
+    address: SocketAddr,
+    host: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> Result<Reply, String> {
+    let exchange = async {
+        let mut conn = TcpStream::connect(address)
+            .await
+            .map_err(|e| format!("connect {address}: {e}"))?;
+        let mut request = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n");
+        for (name, value) in headers {
+            request.push_str(&format!("{name}: {value}\r\n"));
+        }
+        request.push_str("\r\n");
+        conn.write_all(request.as_bytes())
+            .await
+            .map_err(|e| format!("send: {e}"))?;
+        let mut reply = Vec::new();
+        conn.read_to_end(&mut reply)
+            .await
+            .map_err(|e| format!("receive: {e}"))?;
+        Ok::<Vec<u8>, String>(reply)
+    };
+    let reply = tokio::time::timeout(Duration::from_secs(3), exchange)
+        .await
+        .map_err(|_| format!("no answer from {address} within 3s"))??;
+    let reply = String::from_utf8_lossy(&reply);
+    let (head, body) = reply.split_once("\r\n\r\n").unwrap_or((&reply, ""));
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .ok_or_else(|| format!("not an HTTP answer: {head:?}"))?;
+    // Chunked bodies are not decoded: echo-basic sends a Content-Length.
+    let pod = serde_json::from_str::<Value>(body)
+        .ok()
+        .and_then(|echo| echo["pod"].as_str().map(str::to_owned));
+    Ok(Reply {
+        status,
+        pod,
+        body: body.to_owned(),
+    })
+}
