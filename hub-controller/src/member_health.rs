@@ -149,8 +149,16 @@ async fn check_all(
             interval,
             member.spec.heartbeat.missed_before_not_ready,
         ) else {
+            tracing::debug!(member = name, ?lease, %observing_since, "stale lease from before the hub resumed: not judged yet");
             continue;
         };
+        tracing::debug!(
+            member = name,
+            ?lease,
+            ?interval,
+            ready = decided.ready,
+            "heartbeat checked"
+        );
         let current = member
             .status
             .as_ref()
