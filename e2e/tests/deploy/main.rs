@@ -75,10 +75,11 @@ fn repository() -> PathBuf {
 
 /// Builds the binaries (`cargo test` builds a package's binaries only for
 /// that package's own integration tests, so they may be missing or stale)
-/// into this test's target directory and returns where they are. One
-/// `cargo build --workspace --bins`: the feature set of a plain `cargo
-/// build`, so a developer's build is reused (building each package alone
-/// would compile shared dependencies again with other features).
+/// into this test's target directory and returns where they are. `cargo
+/// build --workspace --bins --tests` resolves features as `cargo test
+/// --workspace` does (dev-dependencies included), so under CI's `cargo
+/// test --workspace` everything but the binaries' linking is already
+/// built; run alone, this test builds the workspace's tests once.
 fn build_binaries() -> PathBuf {
     let exe = std::env::current_exe().expect("the test executable's path");
     // target/<profile>/deps/deploy-<hash>
@@ -91,15 +92,18 @@ fn build_binaries() -> PathBuf {
     let mut cargo = Command::new(env!("CARGO"));
     cargo
         .current_dir(repository())
-        .args(["build", "--workspace", "--bins", "--target-dir"])
+        .args(["build", "--workspace", "--bins", "--tests", "--target-dir"])
         .arg(&target_dir);
     if profile_dir.file_name().is_some_and(|n| n == "release") {
         cargo.arg("--release");
     }
     let status = cargo
         .status()
-        .unwrap_or_else(|e| panic!("running cargo build --workspace --bins: {e}"));
-    assert!(status.success(), "cargo build --workspace --bins: {status}");
+        .unwrap_or_else(|e| panic!("running cargo build --workspace --bins --tests: {e}"));
+    assert!(
+        status.success(),
+        "cargo build --workspace --bins --tests: {status}"
+    );
     for (_, bin) in BINARIES {
         assert!(profile_dir.join(bin).is_file(), "{bin} was not built");
     }
