@@ -6,24 +6,14 @@
 
 use std::{
     net::{IpAddr, SocketAddr},
-    sync::atomic::{AtomicU16, Ordering},
     time::Duration,
 };
 
-use hickory_proto::{
-    op::{Edns, Message, MessageType, OpCode, Query, ResponseCode},
-    rr::{
-        Name, RecordType,
-        rdata::opt::{ClientSubnet, EdnsOption},
-    },
-};
 use serde_json::Value;
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
-    net::{TcpStream, UdpSocket},
+    net::TcpStream,
 };
-
-static QUERY_ID: AtomicU16 = AtomicU16::new(1);
 
 /// The A records one UDP query for `hostname` gets from `server`, sorted;
 /// `subnet` (e.g. `10.1.0.0/16`) is sent as EDNS Client Subnet.
@@ -32,57 +22,7 @@ pub async fn resolve(
     hostname: &str,
     subnet: Option<&str>,
 ) -> Result<Vec<IpAddr>, String> {
-    let mut message = Message::new(
-        QUERY_ID.fetch_add(1, Ordering::Relaxed),
-        MessageType::Query,
-        OpCode::Query,
-    );
-    let name = Name::from_ascii(format!("{}.", hostname.trim_end_matches('.')))
-        .map_err(|e| format!("{hostname}: {e}"))?;
-    message.add_query(Query::query(name, RecordType::A));
-    let mut edns = Edns::new();
-    edns.set_max_payload(1232);
-    if let Some(subnet) = subnet {
-        let subnet: ClientSubnet = subnet
-            .parse()
-            .map_err(|e| format!("client subnet {subnet}: {e}"))?;
-        edns.options_mut().insert(EdnsOption::Subnet(subnet));
-    }
-    message.edns = Some(edns);
-    let bytes = message.to_vec().map_err(|e| e.to_string())?;
-    let exchange = async {
-        let socket = UdpSocket::bind("127.0.0.1:0")
-            .await
-            .map_err(|e| format!("bind: {e}"))?;
-        socket
-            .send_to(&bytes, server)
-            .await
-            .map_err(|e| format!("send: {e}"))?;
-        let mut reply = vec![0u8; 65_535];
-        loop {
-            let (n, _) = socket
-                .recv_from(&mut reply)
-                .await
-                .map_err(|e| format!("receive: {e}"))?;
-            let reply = Message::from_vec(&reply[..n]).map_err(|e| format!("decode: {e}"))?;
-            if reply.id == message.id {
-                return Ok::<Message, String>(reply);
-            }
-        }
-    };
-    let reply = tokio::time::timeout(Duration::from_secs(1), exchange)
-        .await
-        .map_err(|_| format!("no reply from {server} within 1s"))??;
-    if reply.response_code != ResponseCode::NoError {
-        return Err(format!("rcode {}", reply.response_code));
-    }
-    let mut ips: Vec<IpAddr> = reply
-        .answers
-        .iter()
-        .filter_map(|r| r.data.ip_addr())
-        .collect();
-    ips.sort();
-    Ok(ips)
+    fedway_hub::dns_query::a_records(server, hostname, subnet, Duration::from_secs(1)).await
 }
 
 /// One HTTP answer as the journey reports it.

@@ -154,10 +154,14 @@ pub async fn gather(client: &Client, extra_servers: &[SocketAddr]) -> Result<Ove
     servers.dedup();
     for record in &records.items {
         for server in &servers {
-            let answer =
-                crate::dns_query::a_records(*server, &record.spec.hostname, Duration::from_secs(1))
-                    .await
-                    .map(|ips| ips.iter().map(ToString::to_string).collect());
+            let answer = crate::dns_query::a_records(
+                *server,
+                &record.spec.hostname,
+                None,
+                Duration::from_secs(1),
+            )
+            .await
+            .map(|ips| ips.iter().map(ToString::to_string).collect());
             overview.answers.push(AnswerRow {
                 hostname: record.spec.hostname.clone(),
                 server: server.to_string(),

@@ -11,21 +11,16 @@
 use std::{
     net::{IpAddr, Ipv4Addr, SocketAddr},
     path::{Path, PathBuf},
-    sync::atomic::{AtomicU16, Ordering},
     time::{Duration, Instant},
 };
 
 use fedway_crds::{DNSPolicy, DNSRecord};
 use fedway_dns::{Config, Running, Source, rate_limit::RateLimitConfig};
-use hickory_proto::{
-    op::{Edns, Message, MessageType, OpCode, Query, ResponseCode},
-    rr::{Name, RecordType},
-};
 use kube::{Api, Client};
 use serde_json::{Value, json};
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
-    net::{TcpListener, UdpSocket},
+    net::TcpListener,
     task::JoinHandle,
 };
 
@@ -33,7 +28,6 @@ use crate::{Federation, apply, eventually, gateways, implementation_reports, nam
 
 const REGION: &str = "topology.kubernetes.io/region";
 const HOSTNAME: &str = "shop.global.example.com";
-const QUERY_NAME: &str = "shop.global.example.com.";
 /// The policy's health check: interval 1 s, 2 failures out, 2 successes in.
 const INTERVAL: Duration = Duration::from_secs(1);
 const FAILURES: u32 = 2;
@@ -203,60 +197,9 @@ async fn start_dns(address: SocketAddr, client: Client, cache: &Path, hub: bool)
     .unwrap_or_else(|e| panic!("fedway-dns starts on {address}: {e}"))
 }
 
-static QUERY_ID: AtomicU16 = AtomicU16::new(1);
-
-/// What one UDP query for `shop.global.example.com A` got: the addresses
-/// answered, or why there were none.
+/// The A records one UDP query for the hostname gets from `server`.
 async fn resolve(server: SocketAddr) -> Result<Vec<IpAddr>, String> {
-    let mut message = Message::new(
-        QUERY_ID.fetch_add(1, Ordering::Relaxed),
-        MessageType::Query,
-        OpCode::Query,
-    );
-    message.add_query(Query::query(
-        Name::from_ascii(QUERY_NAME).expect("a valid name"),
-        RecordType::A,
-    ));
-    let mut edns = Edns::new();
-    edns.set_max_payload(1232);
-    message.edns = Some(edns);
-    let bytes = message.to_vec().expect("encoding a query");
-    let exchange = async {
-        let socket = UdpSocket::bind("127.0.0.1:0")
-            .await
-            .map_err(|e| format!("bind: {e}"))?;
-        socket
-            .send_to(&bytes, server)
-            .await
-            .map_err(|e| format!("send: {e}"))?;
-        let mut reply = vec![0u8; 65_535];
-        loop {
-            let (n, _) = socket
-                .recv_from(&mut reply)
-                .await
-                .map_err(|e| format!("receive: {e}"))?;
-            let reply = Message::from_vec(&reply[..n]).map_err(|e| format!("decode: {e}"))?;
-            if reply.id == message.id {
-                return Ok::<Message, String>(reply);
-            }
-        }
-    };
-    let reply = tokio::time::timeout(Duration::from_secs(1), exchange)
-        .await
-        .map_err(|_| "no reply within 1s".to_owned())??;
-    if reply.response_code != ResponseCode::NoError {
-        return Err(format!("rcode {}", reply.response_code));
-    }
-    let mut ips: Vec<IpAddr> = reply
-        .answers
-        .iter()
-        .filter_map(|r| r.data.ip_addr())
-        .collect();
-    ips.sort();
-    if ips.is_empty() {
-        return Err("no address in the answer".into());
-    }
-    Ok(ips)
+    fedway_e2e::traffic::resolve(server, HOSTNAME, None).await
 }
 
 /// Queries every server every 50 ms until each answers exactly `want`;

@@ -11,10 +11,7 @@
 use std::{
     net::{IpAddr, Ipv4Addr, SocketAddr},
     path::Path,
-    sync::{
-        Arc,
-        atomic::{AtomicU16, Ordering},
-    },
+    sync::Arc,
     time::{Duration, Instant},
 };
 
@@ -26,15 +23,11 @@ use fedway_proxy::{
     controller::{self, ConfigSink, Settings},
     dataplane::{DataPlane, Options},
 };
-use hickory_proto::{
-    op::{Edns, Message, MessageType, OpCode, Query, ResponseCode},
-    rr::{Name, RecordType},
-};
 use kube::{Api, Client};
 use serde_json::{Value, json};
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
-    net::{TcpStream, UdpSocket},
+    net::TcpStream,
 };
 
 use crate::{Federation, apply, condition, eventually, gateways, http_routes, namespace};
@@ -185,56 +178,9 @@ async fn reaches(ip: Ipv4Addr, path: &str, backend: &str, what: &str) -> Duratio
     started.elapsed()
 }
 
-static QUERY_ID: AtomicU16 = AtomicU16::new(1);
-
 /// The A records one UDP query for the hostname gets from `server`.
 async fn resolve(server: SocketAddr) -> Result<Vec<IpAddr>, String> {
-    let mut message = Message::new(
-        QUERY_ID.fetch_add(1, Ordering::Relaxed),
-        MessageType::Query,
-        OpCode::Query,
-    );
-    message.add_query(Query::query(
-        Name::from_ascii(format!("{HOSTNAME}.")).map_err(|e| e.to_string())?,
-        RecordType::A,
-    ));
-    let mut edns = Edns::new();
-    edns.set_max_payload(1232);
-    message.edns = Some(edns);
-    let bytes = message.to_vec().map_err(|e| e.to_string())?;
-    let exchange = async {
-        let socket = UdpSocket::bind("127.0.0.1:0")
-            .await
-            .map_err(|e| format!("bind: {e}"))?;
-        socket
-            .send_to(&bytes, server)
-            .await
-            .map_err(|e| format!("send: {e}"))?;
-        let mut reply = vec![0u8; 65_535];
-        loop {
-            let (n, _) = socket
-                .recv_from(&mut reply)
-                .await
-                .map_err(|e| format!("receive: {e}"))?;
-            let reply = Message::from_vec(&reply[..n]).map_err(|e| format!("decode: {e}"))?;
-            if reply.id == message.id {
-                return Ok::<Message, String>(reply);
-            }
-        }
-    };
-    let reply = tokio::time::timeout(Duration::from_secs(1), exchange)
-        .await
-        .map_err(|_| "no reply within 1s".to_owned())??;
-    if reply.response_code != ResponseCode::NoError {
-        return Err(format!("rcode {}", reply.response_code));
-    }
-    let mut ips: Vec<IpAddr> = reply
-        .answers
-        .iter()
-        .filter_map(|r| r.data.ip_addr())
-        .collect();
-    ips.sort();
-    Ok(ips)
+    fedway_e2e::traffic::resolve(server, HOSTNAME, None).await
 }
 
 /// Waits until every server answers exactly `want` (sorted); returns how

@@ -173,9 +173,10 @@ pub async fn run(client: Client, settings: Settings, sink: Arc<dyn ConfigSink>) 
     }
 }
 
-/// Whether the API server serves DNSRecords. Spillover needs them; a member
-/// without Fedway's CRDs (a plain cluster running this proxy) must still
-/// be served, so their absence only turns spillover off. An API server not
+/// Whether the API server serves DNSRecords to this proxy. Spillover needs
+/// them; a member without Fedway's CRDs (a plain cluster running this
+/// proxy), or a proxy not allowed to read them, must still serve, so their
+/// absence only turns spillover off. An API server not
 /// answering yet is asked again; one that keeps failing otherwise is taken
 /// to serve them (the watch then retries on its own).
 async fn dns_records_served(client: &Client) -> bool {
@@ -184,6 +185,14 @@ async fn dns_records_served(client: &Client) -> bool {
         match api.list_metadata(&ListParams::default().limit(1)).await {
             Ok(_) => return true,
             Err(kube::Error::Api(status)) if status.code == 404 => return false,
+            // Deployed without the permission: serve, without spillover,
+            // rather than wait for a watch that can never start.
+            Err(kube::Error::Api(status)) if status.code == 403 => {
+                tracing::warn!(
+                    "not allowed to list DNSRecords (grant list/watch on dnsrecords.fedway.dev for spillover): no cross-cluster spillover"
+                );
+                return false;
+            }
             Err(error) => {
                 tracing::debug!(%error, attempt, "asking whether DNSRecords are served");
                 tokio::time::sleep(RETRY * attempt).await;
