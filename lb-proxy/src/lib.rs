@@ -20,6 +20,8 @@
 //! - [`filters`]: header modifiers, redirect, URL rewrite, CORS, mirrors as plain data.
 //! - [`backends`]: weighted choice, invalid references answered with 500.
 //! - [`timeouts`]: a rule's `timeouts` as `std::time::Duration`s.
+//! - [`grpc`]: a GRPCRoute read as the HTTPRoute that routes the same calls.
+//! - [`fuzzing`]: the request path without sockets, for the fuzz target.
 
 pub mod backends;
 pub mod config;

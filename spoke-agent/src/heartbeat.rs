@@ -34,8 +34,9 @@ struct Report {
 /// hub cannot be reached.
 pub async fn run(ctx: &Context) {
     let mut last_report: Option<Report> = None;
+    let mut interval = DEFAULT_INTERVAL;
     loop {
-        let interval = heartbeat_interval(ctx).await;
+        interval = heartbeat_interval(ctx, interval).await;
         let current = report(ctx).await;
         if current.is_ok() {
             let renew = || renew_lease(ctx, interval);
@@ -73,7 +74,10 @@ fn backoff(interval: Duration) -> ExponentialBuilder {
         .with_jitter()
 }
 
-async fn heartbeat_interval(ctx: &Context) -> Duration {
+/// The interval the agent's MemberCluster asks for; `previous` when it
+/// cannot be read (a slow or unreachable hub must not make the agent fall
+/// back to the 10 s default and look late against a shorter interval).
+async fn heartbeat_interval(ctx: &Context, previous: Duration) -> Duration {
     let members: Api<MemberCluster> = Api::all(ctx.hub.clone());
     match members.get(&ctx.cluster).await {
         Ok(member) => member
@@ -83,8 +87,8 @@ async fn heartbeat_interval(ctx: &Context) -> Duration {
             .to_std()
             .unwrap_or(DEFAULT_INTERVAL),
         Err(error) => {
-            tracing::debug!(%error, "reading own MemberCluster failed; using the default heartbeat interval");
-            DEFAULT_INTERVAL
+            tracing::warn!(%error, ?previous, "reading own MemberCluster failed; keeping the heartbeat interval");
+            previous
         }
     }
 }
