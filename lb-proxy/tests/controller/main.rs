@@ -283,7 +283,7 @@ async fn controller_programs_gateways_and_reports_status() {
             .flatten()
             .map(|k| k.kind.as_str())
             .collect();
-        assert_eq!(kinds, vec!["HTTPRoute"]);
+        assert_eq!(kinds, vec!["HTTPRoute", "GRPCRoute"]);
     }
 
     // Routes: the spec's reasons.
