@@ -25,10 +25,6 @@ use fedway_proxy::{
 };
 use kube::{Api, Client};
 use serde_json::{Value, json};
-use tokio::{
-    io::{AsyncReadExt, AsyncWriteExt},
-    net::TcpStream,
-};
 
 use crate::{Federation, apply, condition, eventually, gateways, http_routes, namespace};
 
@@ -128,32 +124,10 @@ fn backend(name: &str) -> [Value; 2] {
 /// `GET path` with `Host: shop.global.example.com` on `ip:80`: the status
 /// code and the body.
 async fn get(ip: Ipv4Addr, path: &str) -> Result<(u16, String), String> {
-    let exchange = async {
-        let mut conn = TcpStream::connect((ip, PORT))
-            .await
-            .map_err(|e| format!("connect: {e}"))?;
-        let request =
-            format!("GET {path} HTTP/1.1\r\nHost: {HOSTNAME}\r\nConnection: close\r\n\r\n");
-        conn.write_all(request.as_bytes())
-            .await
-            .map_err(|e| format!("send: {e}"))?;
-        let mut reply = Vec::new();
-        conn.read_to_end(&mut reply)
-            .await
-            .map_err(|e| format!("receive: {e}"))?;
-        Ok::<Vec<u8>, String>(reply)
-    };
-    let reply = tokio::time::timeout(Duration::from_secs(3), exchange)
-        .await
-        .map_err(|_| "no answer within 3s".to_owned())??;
-    let reply = String::from_utf8_lossy(&reply);
-    let (head, body) = reply.split_once("\r\n\r\n").unwrap_or((&reply, ""));
-    let code = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .ok_or_else(|| format!("not an HTTP answer: {head:?}"))?;
-    Ok((code, body.to_owned()))
+    let reply =
+        fedway_e2e::traffic::get(SocketAddr::new(IpAddr::V4(ip), PORT), HOSTNAME, path, &[])
+            .await?;
+    Ok((reply.status, reply.body))
 }
 
 /// Waits until `GET path` through the gateway at `ip` is answered by a pod
