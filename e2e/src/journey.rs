@@ -24,39 +24,39 @@
 //! plus spillover: a member whose backend lost its pods forwards requests
 //! to a peer member's gateway, so clients still sent there by cached DNS
 //! answers succeed.
+//!
+//! The steps reach the clusters only through an [`Environment`]:
+//! [`LocalEnv`] (the above, on this machine; what the test runs) or
+//! [`KindEnv`] (the same scenario on kind clusters that `e2e/kind/run.sh`
+//! creates; not run here, no Docker engine). Only cluster creation and the
+//! few operations the trait names differ.
+
+mod env;
+mod kind;
+mod local;
+
+pub use env::{DnsServer, Environment};
+pub use kind::{KindConfig, KindEnv};
+pub use local::LocalEnv;
 
 use std::{
     collections::BTreeMap,
     net::{IpAddr, Ipv4Addr, SocketAddr},
-    sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
 
 use anyhow::{Context, Result, bail};
 use fedway_crds::{DNSRecord, MemberCluster};
-use fedway_dns::{Config as DnsConfig, Running, Source, rate_limit::RateLimitConfig};
-use fedway_proxy::{
-    config::ProxyConfig,
-    controller::{self, ConfigSink, Settings},
-    dataplane::{DataPlane, Options},
-};
 use kube::{
     Api, Client,
     api::{ApiResource, DynamicObject, Patch, PatchParams},
 };
 use serde_json::{Value, json};
-use tokio::task::JoinHandle;
 
 use crate::{
-    ClusterOptions, PodRunner,
-    federation::Federation,
     manifests,
     traffic::{self, Reply},
 };
-
-/// The user the harness's admin kubeconfig authenticates as (the hub
-/// controller runs with it in the harness), in audit logs.
-const ADMIN_USER: &str = "fedway-e2e-admin";
 
 pub const ZONE: &str = "global.example.com";
 pub const HOSTNAME: &str = "shop.global.example.com";
@@ -77,8 +77,6 @@ const BACKENDS: [&str; 3] = ["shop", "cart", "beta"];
 /// The DNSPolicy's probes: every second, 2 failures out, 2 successes in.
 pub const FAILURE_THRESHOLD: u32 = 2;
 pub const SUCCESS_THRESHOLD: u32 = 2;
-/// Host (last octet) of each DNS server in its cluster's slot.
-const DNS_HOST: u8 = 53;
 
 /// Where the narration goes: stdout for the demo, the log for tests.
 pub trait Narrate: Send + Sync {
@@ -110,68 +108,51 @@ impl Narrate for Log {
     }
 }
 
-/// One member's lb-proxy, run as its binary runs it (controller + data
-/// plane), so the journey can kill and restore it.
-struct Gateway {
-    controller: JoinHandle<()>,
-    sink: Arc<ProxySink>,
-}
-
-struct ProxySink(Mutex<Option<DataPlane>>);
-
-impl ConfigSink for ProxySink {
-    fn apply(&self, config: ProxyConfig) {
-        if let Ok(guard) = self.0.lock()
-            && let Some(dp) = guard.as_ref()
-            && let Err(errors) = dp.apply(config)
-        {
-            tracing::error!(%errors, "lb-proxy: configuration applied in part");
-        }
-    }
-}
-
-/// The DNS servers: the hub's first, then one per member.
-pub struct DnsServer {
-    pub cluster: String,
-    pub address: SocketAddr,
-    running: Running,
-}
-
-pub struct Journey {
-    pub fed: Federation,
+/// The journey's steps, run in environment `E` (this machine by default).
+pub struct Journey<E: Environment = LocalEnv> {
+    pub env: E,
     narrate: Box<dyn Narrate>,
-    _pods: Vec<PodRunner>,
-    gateways: BTreeMap<String, Gateway>,
+    /// The DNS servers: the hub's first, then one per member.
     pub dns: Vec<DnsServer>,
+    /// Each member's gateway address, from [`converge`](Self::converge) on.
+    gateway_ips: BTreeMap<String, Ipv4Addr>,
     /// Measured durations by name, for the test's bounds and the summary.
     pub measured: BTreeMap<&'static str, Duration>,
 }
 
-impl Journey {
-    /// Step 1: clusters, joins, backends, lb-proxy and DNS everywhere.
-    pub async fn start(narrate: Box<dyn Narrate>) -> Result<Journey> {
+impl Journey<LocalEnv> {
+    /// Step 1 on this machine: clusters, joins, backends, lb-proxy and DNS
+    /// everywhere.
+    pub async fn start(narrate: Box<dyn Narrate>) -> Result<Journey<LocalEnv>> {
         narrate.step("1. A hub and three members on real control planes, joined");
-        let started = Instant::now();
-        let members: Vec<(&str, Vec<(&str, &str)>)> = SITES
-            .iter()
-            .map(|(name, region, _)| (*name, vec![(REGION_LABEL, *region)]))
-            .collect();
-        let members: Vec<(&str, &[(&str, &str)])> =
-            members.iter().map(|(n, l)| (*n, l.as_slice())).collect();
-        let fed =
-            Federation::start_with(&members, &ClusterOptions::default().with_workloads()).await;
-        narrate.say(&format!(
-            "hub {} and {} members up in {:.1?}",
-            fed.hub.server_url(),
-            fed.members.len(),
-            started.elapsed()
-        ));
+        let env = LocalEnv::start(&*narrate).await?;
+        Journey::with_env(env, narrate).await
+    }
+}
+
+impl Journey<KindEnv> {
+    /// Step 1 on kind clusters `e2e/kind/run.sh` created, joined and
+    /// installed: connects, then the same set-up as [`Journey::start`].
+    pub async fn start_kind(
+        config: KindConfig,
+        narrate: Box<dyn Narrate>,
+    ) -> Result<Journey<KindEnv>> {
+        narrate.step("1. A hub and three members on kind clusters, joined");
+        let env = KindEnv::connect(config, &*narrate).await?;
+        Journey::with_env(env, narrate).await
+    }
+}
+
+impl<E: Environment> Journey<E> {
+    /// The rest of step 1 in any environment: fast heartbeats and the echo
+    /// backends in every member.
+    pub async fn with_env(env: E, narrate: Box<dyn Narrate>) -> Result<Journey<E>> {
         for (name, region, _) in SITES {
             narrate.say(&format!(
                 "joined as: fedway-hub join {name} --label {REGION_LABEL}={region} --output {name}-agent.kubeconfig"
             ));
         }
-        let hub = fed.hub.client();
+        let hub = env.hub();
         // Fast heartbeats for the demo: NotReady after 3 missed 1 s renewals.
         for (name, _, _) in SITES {
             patch_merge(
@@ -181,111 +162,49 @@ impl Journey {
             )
             .await?;
         }
-
-        let mut pods = Vec::new();
-        for member in &fed.members {
-            let client = member.cluster.client();
+        for (name, _, _) in SITES {
+            let client = env.member(name)?;
             apply(&client, namespace(NAMESPACE)).await?;
             for backend in BACKENDS {
-                for object in echo_backend(backend, &member.name) {
+                for object in echo_backend(backend, name) {
                     apply(&client, object).await?;
                 }
             }
-            pods.push(PodRunner::start(&member.cluster).await?);
         }
-        let mut journey = Journey {
-            fed,
-            narrate,
-            _pods: pods,
-            gateways: BTreeMap::new(),
-            dns: Vec::new(),
-            measured: BTreeMap::new(),
-        };
-        for (name, _, _) in SITES {
-            journey.start_gateway(name).await?;
-        }
-        let hub_dns = start_dns("hub", journey.fed.hub.address(DNS_HOST), hub, true).await?;
-        journey.dns.push(hub_dns);
-        for member in &journey.fed.members {
-            let dns = start_dns(
-                &member.name,
-                member.cluster.address(DNS_HOST),
-                member.cluster.client(),
-                false,
-            )
-            .await?;
-            journey.dns.push(dns);
-        }
-        for dns in &journey.dns {
-            journey.narrate.say(&format!(
+        let dns = env.dns_servers();
+        for server in &dns {
+            narrate.say(&format!(
                 "fedway-dns beside {:<9} on {}",
-                dns.cluster, dns.address
+                server.cluster, server.address
             ));
         }
-        Ok(journey)
+        Ok(Journey {
+            env,
+            narrate,
+            dns,
+            gateway_ips: BTreeMap::new(),
+            measured: BTreeMap::new(),
+        })
     }
 
     pub fn say(&self, line: &str) {
         self.narrate.say(line);
     }
 
-    /// (Re)starts member `name`'s lb-proxy with addresses from `.100`-`.110`
-    /// of its slot.
-    pub async fn start_gateway(&mut self, name: &str) -> Result<()> {
-        let member = self.fed.member(name);
-        let kubeconfig = member
-            .cluster
-            .user_kubeconfig("fedway-proxy", &["system:masters"])?;
-        let client = fedway_runtime::kube_client(Some(&kubeconfig)).await?;
-        controller::class::ensure(
-            &client,
-            controller::DEFAULT_CLASS_NAME,
-            controller::DEFAULT_CONTROLLER_NAME,
-        )
-        .await?;
-        let pool = format!(
-            "{}-{}",
-            member.cluster.address(100),
-            member.cluster.address(110)
-        );
-        let sink = Arc::new(ProxySink(Mutex::new(Some(DataPlane::new(
-            Options::default(),
-        )))));
-        let controller = tokio::spawn(controller::run(
-            client,
-            Settings {
-                controller_name: controller::DEFAULT_CONTROLLER_NAME.to_owned(),
-                address_pool: pool.parse().context("address pool")?,
-            },
-            sink.clone(),
-        ));
-        self.gateways
-            .insert(name.to_owned(), Gateway { controller, sink });
-        Ok(())
-    }
-
-    /// Kills member `name`'s gateway: its sockets close at once, its
-    /// controller stops (as when the proxy's pod dies).
-    pub async fn kill_gateway(&mut self, name: &str) {
-        if let Some(gateway) = self.gateways.remove(name) {
-            gateway.controller.abort();
-            let dp = gateway.sink.0.lock().ok().and_then(|mut dp| dp.take());
-            if let Some(dp) = dp {
-                dp.shutdown(Duration::ZERO).await;
-            }
-        }
-    }
-
-    /// The address lb-proxy gives member `name`'s copy of the Gateway.
+    /// The address member `name`'s copy of the Gateway is served on (known
+    /// from [`converge`](Self::converge) on; unspecified before).
     pub fn gateway_ip(&self, name: &str) -> Ipv4Addr {
-        self.fed.member(name).cluster.address(100)
+        self.gateway_ips
+            .get(name)
+            .copied()
+            .unwrap_or(Ipv4Addr::UNSPECIFIED)
     }
 
     /// Step 2: the app team's objects, once, in the hub.
     pub async fn apply_app(&mut self) -> Result<()> {
         self.narrate
             .step("2. Applied once in the hub: Gateway, two HTTPRoutes, DNSPolicy");
-        let hub = self.fed.hub.client();
+        let hub = self.env.hub();
         let servers: Vec<SocketAddr> = self.dns.iter().map(|d| d.address).collect();
         apply(&hub, dns_zone(&servers)).await?;
         apply(&hub, namespace(NAMESPACE)).await?;
@@ -320,7 +239,11 @@ impl Journey {
         self.narrate
             .step("3. Every member programmed; DNS and HTTP through Fedway's DNS");
         let started = Instant::now();
-        let hub = self.fed.hub.client();
+        for (name, _, _) in SITES {
+            let ip = self.env.gateway_address(name).await?;
+            self.gateway_ips.insert(name.to_owned(), ip);
+        }
+        let hub = self.env.hub();
         let gateways = gateway_api(&hub);
         let want: Vec<String> = SITES
             .iter()
@@ -413,8 +336,8 @@ impl Journey {
         self.narrate
             .step("Spillover: the primary's shop pods gone, its gateway forwards to a peer");
         let (primary, _, _) = SITES[0];
-        let member = self.fed.member(primary).cluster.client();
-        scale(&member, "shop", 0).await?;
+        let primary_client = self.env.member(primary)?;
+        scale(&primary_client, "shop", 0).await?;
         self.narrate.say(&format!(
             "kubectl --context {primary} scale deployment/shop --replicas=0"
         ));
@@ -433,7 +356,7 @@ impl Journey {
             "curl http://{HOSTNAME}/ via {address} (the primary) → {} from {backend} in {member}",
             reply.status
         ));
-        scale(&member_client(&self.fed, primary), "shop", 1).await?;
+        scale(&primary_client, "shop", 1).await?;
         let back = wait_for("the primary serves /shop itself again", 60, || async move {
             let reply = traffic::get(address, HOSTNAME, "/", &[]).await.ok();
             Ok(reply.filter(|r| r.status == 200 && served_by(r).1 == primary))
@@ -460,7 +383,7 @@ impl Journey {
             "every DNS server answers the primary before the kill",
         )
         .await?;
-        self.kill_gateway(primary).await;
+        self.env.kill_gateway(primary).await?;
         self.narrate.say(&format!(
             "killed {primary}'s gateway ({})",
             self.gateway_ip(primary)
@@ -478,7 +401,7 @@ impl Journey {
             took,
             self.gateway_ip(secondary)
         ));
-        self.start_gateway(primary).await?;
+        self.env.restore_gateway(primary).await?;
         let took = self
             .dns_answers(
                 &[self.gateway_ip(primary)],
@@ -499,11 +422,10 @@ impl Journey {
         self.narrate.step(&format!(
             "5. {lost}'s API server stopped: NotReady, out of DNS, nothing deleted"
         ));
-        let index = self.member_index(lost)?;
         let objects_before = self.member_objects().await?;
-        self.fed.members[index].cluster.stop_api_server();
+        self.env.stop_member_api_server(lost).await?;
         let started = Instant::now();
-        self.fed.wait_member_ready(lost, false).await;
+        self.wait_member_ready(lost, false).await?;
         self.narrate.say(&format!(
             "MemberCluster {lost} Ready=False after {:.1?}",
             started.elapsed()
@@ -516,12 +438,8 @@ impl Journey {
         let primary = self.gateway_ip(SITES[0].0);
         self.dns_answers(&[primary], 10, "the others still answer the primary")
             .await?;
-        self.fed.members[index]
-            .cluster
-            .start_api_server()
-            .await
-            .context("restarting the API server")?;
-        self.fed.wait_member_ready(lost, true).await;
+        self.env.start_member_api_server(lost).await?;
+        self.wait_member_ready(lost, true).await?;
         self.hub_view_of(&lost_ip, true).await?;
         let objects_after = self.member_objects().await?;
         if objects_after != objects_before {
@@ -538,10 +456,8 @@ impl Journey {
     pub async fn hub_loss(&mut self) -> Result<usize> {
         self.narrate
             .step("6. The hub stopped: members' DNS answers and fails over; restarted: no writes");
-        self.fed.stop_hub_controller();
-        self.fed.hub.stop_api_server();
-        self.narrate
-            .say("hub controller and hub API server stopped");
+        let stopped = self.env.stop_hub().await?;
+        self.narrate.say(&stopped);
         let members_dns: Vec<SocketAddr> = self.dns[1..].iter().map(|d| d.address).collect();
         let (primary, _, _) = SITES[0];
         let (secondary, _, _) = SITES[1];
@@ -552,7 +468,7 @@ impl Journey {
             "members answer without the hub",
         )
         .await?;
-        self.kill_gateway(primary).await;
+        self.env.kill_gateway(primary).await?;
         let took = answers_on(
             &members_dns,
             &[self.gateway_ip(secondary)],
@@ -564,7 +480,7 @@ impl Journey {
         self.narrate.say(&format!(
             "{primary}'s gateway killed again: members' DNS answer {secondary} after {took:.1?}"
         ));
-        self.start_gateway(primary).await?;
+        self.env.restore_gateway(primary).await?;
         answers_on(
             &members_dns,
             &[self.gateway_ip(primary)],
@@ -572,19 +488,14 @@ impl Journey {
             "members fail back without the hub",
         )
         .await?;
-        let writes_before = hub_controller_writes(&self.fed)?.len();
-        self.fed
-            .hub
-            .start_api_server()
-            .await
-            .context("restarting the hub API server")?;
-        self.fed.start_hub_controller();
+        let writes_before = self.hub_controller_writes().await?.len();
+        self.env.start_hub().await?;
         for (name, _, _) in SITES {
-            self.fed.wait_member_ready(name, true).await;
+            self.wait_member_ready(name, true).await?;
         }
         tokio::time::sleep(Duration::from_secs(8)).await;
-        let writes: Vec<(String, String)> =
-            hub_controller_writes(&self.fed)?.split_off(writes_before);
+        let mut writes = self.hub_controller_writes().await?;
+        let writes = writes.split_off(writes_before.min(writes.len()));
         self.narrate.say(&format!(
             "hub back: members Ready, {} write(s) to Gateways, routes, Works or DNS objects in 8 s",
             writes.len()
@@ -605,13 +516,13 @@ impl Journey {
     pub async fn steering_variants(&mut self) -> Result<(usize, usize)> {
         self.narrate
             .step("7. Weighted and Geo: the DNSPolicy changed in the hub");
-        let hub = self.fed.hub.client();
+        let hub = self.env.hub();
         apply(&hub, dns_policy(weighted())).await?;
         let server = self.dns[1].address;
         let (eu, us) = (self.gateway_ip(SITES[0].0), self.gateway_ip(SITES[1].0));
         // The record the member's DNS server reads says Weighted, and the
         // server has rebuilt from it (its debounce is 50 ms).
-        let records = Api::<DNSRecord>::all(member_client(&self.fed, SITES[0].0));
+        let records = Api::<DNSRecord>::all(self.env.member(SITES[0].0)?);
         wait_for("the member's DNSRecord is Weighted", 60, || {
             let records = records.clone();
             async move {
@@ -664,7 +575,7 @@ impl Journey {
     /// Waits until the hub's DNSRecord says `healthy` for the endpoint with
     /// `address`.
     async fn hub_view_of(&self, address: &str, healthy: bool) -> Result<()> {
-        let records = Api::<DNSRecord>::all(self.fed.hub.client());
+        let records = Api::<DNSRecord>::all(self.env.hub());
         wait_for(
             &format!("the hub marks {address} hubHealthy={healthy}"),
             60,
@@ -691,12 +602,46 @@ impl Journey {
         answers_on(&servers, want, secs, what).await
     }
 
-    fn member_index(&self, name: &str) -> Result<usize> {
-        self.fed
-            .members
-            .iter()
-            .position(|m| m.name == name)
-            .with_context(|| format!("no member {name}"))
+    /// Waits until the hub says member `name` is Ready (or not).
+    async fn wait_member_ready(&self, name: &str, ready: bool) -> Result<()> {
+        let members: Api<MemberCluster> = Api::all(self.env.hub());
+        let want = if ready { "True" } else { "False" };
+        wait_for(&format!("member {name} Ready={want}"), 60, || {
+            let members = members.clone();
+            async move {
+                // An error is "not yet": the hub's API server may be
+                // coming back.
+                let member = members.get_opt(name).await.ok().flatten();
+                let is = member
+                    .and_then(|m| m.status)
+                    .and_then(|s| s.conditions.into_iter().find(|c| c.type_ == "Ready"))
+                    .is_some_and(|c| c.status == want);
+                Ok(is.then_some(()))
+            }
+        })
+        .await
+    }
+
+    /// The hub controller's writes to what it owns, without its Lease
+    /// renewals and Events.
+    async fn hub_controller_writes(&self) -> Result<Vec<(String, String)>> {
+        Ok(self
+            .env
+            .hub_controller_writes()
+            .await?
+            .into_iter()
+            .filter(|(_, uri)| {
+                [
+                    "/gateways",
+                    "/httproutes",
+                    "/works",
+                    "/dnsrecords",
+                    "/dnspolicies",
+                ]
+                .iter()
+                .any(|k| uri.contains(k))
+            })
+            .collect())
     }
 
     /// Every Gateway and HTTPRoute in every member, by (member, kind, name)
@@ -704,21 +649,21 @@ impl Journey {
     /// was deleted or recreated.
     async fn member_objects(&self) -> Result<Vec<(String, String, String, String)>> {
         let mut out = Vec::new();
-        for member in &self.fed.members {
+        for (member, _, _) in SITES {
             for (kind, plural) in [("Gateway", "gateways"), ("HTTPRoute", "httproutes")] {
                 let api: Api<DynamicObject> = Api::namespaced_with(
-                    member.cluster.client(),
+                    self.env.member(member)?,
                     NAMESPACE,
                     &gateway_api_resource(kind, plural),
                 );
-                for object in wait_for(&format!("listing {kind}s in {}", member.name), 30, || {
+                for object in wait_for(&format!("listing {kind}s in {member}"), 30, || {
                     let api = api.clone();
                     async move { Ok(api.list(&Default::default()).await.ok()) }
                 })
                 .await?
                 {
                     out.push((
-                        member.name.clone(),
+                        member.to_owned(),
                         kind.to_owned(),
                         object.metadata.name.clone().unwrap_or_default(),
                         object.metadata.uid.clone().unwrap_or_default(),
@@ -730,15 +675,10 @@ impl Journey {
         Ok(out)
     }
 
-    /// Stops everything (clusters go with the Federation).
-    pub async fn stop(mut self) {
-        let names: Vec<String> = self.gateways.keys().cloned().collect();
-        for name in names {
-            self.kill_gateway(&name).await;
-        }
-        for dns in self.dns.drain(..) {
-            dns.running.shutdown().await;
-        }
+    /// Stops what the environment started (local: everything; kind: the
+    /// clusters stay).
+    pub async fn stop(self) {
+        self.env.stop().await;
     }
 }
 
@@ -787,27 +727,6 @@ async fn answers_on(
     Ok(started.elapsed())
 }
 
-/// The hub controller's writes to what it owns (audited as the admin it
-/// runs as here), without its Lease renewals and Events.
-fn hub_controller_writes(fed: &Federation) -> Result<Vec<(String, String)>> {
-    Ok(fed
-        .hub
-        .audited_writes_by(ADMIN_USER)?
-        .into_iter()
-        .filter(|(_, uri)| {
-            [
-                "/gateways",
-                "/httproutes",
-                "/works",
-                "/dnsrecords",
-                "/dnspolicies",
-            ]
-            .iter()
-            .any(|k| uri.contains(k))
-        })
-        .collect())
-}
-
 /// Which backend and member answered: echo-basic reports `SERVICE_NAME`,
 /// which each member's Deployment sets to `<backend>@<member>`.
 pub fn served_by(reply: &Reply) -> (String, String) {
@@ -819,35 +738,6 @@ pub fn served_by(reply: &Reply) -> (String, String) {
         Some((backend, member)) => (backend.to_owned(), member.to_owned()),
         None => (service, String::new()),
     }
-}
-
-async fn start_dns(cluster: &str, ip: Ipv4Addr, client: Client, hub: bool) -> Result<DnsServer> {
-    let cache = std::env::temp_dir().join(format!("fedway-journey-dns-{cluster}-{ip}.json"));
-    let running = fedway_dns::start(DnsConfig {
-        listen: vec![SocketAddr::new(IpAddr::V4(ip), 53)],
-        udp_sockets: 1,
-        source: Source::Cluster(client),
-        cache: Some(cache),
-        metrics_listen: None,
-        rate_limit: RateLimitConfig::default(),
-        report_policy_status: hub,
-    })
-    .await
-    .with_context(|| format!("fedway-dns for {cluster} on {ip}:53"))?;
-    let address = running
-        .dns
-        .first()
-        .copied()
-        .context("fedway-dns bound no address")?;
-    Ok(DnsServer {
-        cluster: cluster.to_owned(),
-        address,
-        running,
-    })
-}
-
-fn member_client(fed: &Federation, name: &str) -> Client {
-    fed.member(name).cluster.client()
 }
 
 async fn scale(client: &Client, deployment: &str, replicas: i32) -> Result<()> {

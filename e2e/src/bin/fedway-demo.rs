@@ -3,18 +3,20 @@
 //! the hub, global DNS with failover, spillover, cluster and hub loss,
 //! Weighted and Geo steering. The same steps the e2e test
 //! (`e2e/tests/federation/journey.rs`) asserts on (`fedway_e2e::journey`).
+//! With `--kind`, the same steps on kind clusters that `e2e/kind/run.sh`
+//! created and installed.
 
-use std::process::ExitCode;
+use std::{path::PathBuf, process::ExitCode};
 
 use anyhow::Context;
 use clap::Parser;
-use fedway_e2e::journey::{self, Journey};
+use fedway_e2e::journey::{self, Environment, Journey, KindConfig};
 
 #[derive(Debug, Parser)]
 #[command(
     name = "fedway-demo",
     version,
-    about = "Fedway end to end on local control planes: placement, global DNS, failover, spillover"
+    about = "Fedway end to end on local control planes (or kind clusters): placement, global DNS, failover, spillover"
 )]
 struct Cli {
     /// Keep everything running at the end until Ctrl-C, to look around
@@ -25,6 +27,15 @@ struct Cli {
     /// `--log info` shows what each one does along the way.
     #[arg(long, default_value = "off", env = "FEDWAY_LOG")]
     log: String,
+    /// Run on kind clusters instead: the directory holding
+    /// `hub.kubeconfig`, `member-eu.kubeconfig`, ... (`e2e/kind/run.sh up`
+    /// writes them). Needs Docker and the clusters run.sh set up.
+    #[arg(long, value_name = "DIR")]
+    kind: Option<PathBuf>,
+    /// Prefix of the kind cluster names (node containers are
+    /// `<prefix><cluster>-control-plane`).
+    #[arg(long, default_value = "fedway-", requires = "kind")]
+    kind_prefix: String,
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
@@ -34,7 +45,28 @@ async fn main() -> ExitCode {
         log_format: fedway_runtime::LogFormat::Plain,
         log: format!("{},kube_client=off", cli.log),
     });
-    match run(&cli).await {
+    let result = match &cli.kind {
+        Some(dir) => {
+            let config = KindConfig {
+                dir: dir.clone(),
+                prefix: cli.kind_prefix.clone(),
+            };
+            match Journey::start_kind(config, Box::new(journey::Print)).await {
+                Ok(j) => run(j, &cli).await,
+                Err(error) => Err(error),
+            }
+        }
+        None => {
+            async {
+                // The control plane is built once (Go modules) before anything
+                // starts.
+                fedway_e2e::Toolchain::get().context("locating or building the control plane")?;
+                run(Journey::start(Box::new(journey::Print)).await?, &cli).await
+            }
+            .await
+        }
+    };
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("\nfedway-demo failed: {error:#}");
@@ -43,10 +75,7 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn run(cli: &Cli) -> anyhow::Result<()> {
-    // The control plane is built once (Go modules) before anything starts.
-    fedway_e2e::Toolchain::get().context("locating or building the control plane")?;
-    let mut j = Journey::start(Box::new(journey::Print)).await?;
+async fn run<E: Environment>(mut j: Journey<E>, cli: &Cli) -> anyhow::Result<()> {
     j.apply_app().await?;
     j.converge().await?;
     j.spillover().await?;
@@ -61,13 +90,8 @@ async fn run(cli: &Cli) -> anyhow::Result<()> {
     }
     if cli.keep {
         println!("\nStill running; Ctrl-C to stop. Kubeconfigs:");
-        println!("   hub        {}", j.fed.hub.admin_kubeconfig().display());
-        for member in &j.fed.members {
-            println!(
-                "   {:<10} {}",
-                member.name,
-                member.cluster.admin_kubeconfig().display()
-            );
+        for (cluster, kubeconfig) in j.env.kubeconfigs() {
+            println!("   {cluster:<10} {}", kubeconfig.display());
         }
         for dns in &j.dns {
             println!(
