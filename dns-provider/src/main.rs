@@ -36,9 +36,8 @@ struct Cli {
     /// UDP sockets per address (SO_REUSEPORT); default: one per CPU.
     #[arg(long, value_name = "N")]
     udp_sockets: Option<usize>,
-    /// Serve Prometheus metrics on this address (GET /metrics).
-    #[arg(long, value_name = "ADDRESS:PORT")]
-    metrics_listen: Option<SocketAddr>,
+    #[command(flatten)]
+    metrics: fedway_runtime::metrics::MetricsArgs,
     /// UDP responses per second per client network (/24, /56); 0 disables
     /// response-rate limiting.
     #[arg(long, default_value_t = RateLimitConfig::default().rate, value_name = "N")]
@@ -86,7 +85,7 @@ async fn run(cli: Cli, workers: usize) -> anyhow::Result<()> {
         udp_sockets: cli.udp_sockets.unwrap_or(workers),
         source,
         cache: cli.cache,
-        metrics_listen: cli.metrics_listen,
+        metrics_listen: cli.metrics.metrics_listen,
         rate_limit: RateLimitConfig {
             rate: cli.rate_limit,
             slip: cli.rate_limit_slip,

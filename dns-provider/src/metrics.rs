@@ -1,21 +1,19 @@
 //! Prometheus metrics, in the text exposition format, served on
-//! `GET /metrics` (names documented in docs/METRICS.md).
+//! `GET /metrics` by fedway-runtime's endpoint (names documented in
+//! docs/METRICS.md).
 
 use std::{
     fmt::Write as _,
-    net::SocketAddr,
-    sync::{
-        Arc,
-        atomic::{AtomicBool, AtomicU64, Ordering},
-    },
+    sync::atomic::{AtomicBool, AtomicU64, Ordering},
 };
 
 use hickory_proto::op::ResponseCode;
-use http_body_util::Full;
-use hyper::{Request, Response, body::Bytes, service::service_fn};
-use hyper_util::rt::TokioIo;
 
 use crate::rate_limit::Verdict;
+
+/// The page is Prometheus's text format (written here, not by
+/// prometheus-client: it samples the served state at scrape time).
+pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4";
 
 /// The rcodes counted separately; anything else is `other`.
 const RCODES: [(ResponseCode, &str); 7] = [
@@ -164,40 +162,4 @@ fn escape(value: &str) -> String {
         .replace('\\', "\\\\")
         .replace('"', "\\\"")
         .replace('\n', "\\n")
-}
-
-/// Serves `GET /metrics` (and `/healthz`) until the task is dropped.
-pub async fn serve(listener: tokio::net::TcpListener, page: Arc<dyn Fn() -> String + Send + Sync>) {
-    loop {
-        let Ok((stream, _)) = listener.accept().await else {
-            continue;
-        };
-        let page = page.clone();
-        tokio::spawn(async move {
-            let service = service_fn(move |request: Request<hyper::body::Incoming>| {
-                let page = page.clone();
-                async move {
-                    let (status, body) = match request.uri().path() {
-                        "/metrics" => (200, page()),
-                        "/healthz" => (200, "ok\n".to_owned()),
-                        _ => (404, "not found\n".to_owned()),
-                    };
-                    Response::builder()
-                        .status(status)
-                        .header("content-type", "text/plain; version=0.0.4")
-                        .body(Full::new(Bytes::from(body)))
-                }
-            });
-            let connection = hyper::server::conn::http1::Builder::new()
-                .timer(hyper_util::rt::TokioTimer::new())
-                .header_read_timeout(std::time::Duration::from_secs(5))
-                .serve_connection(TokioIo::new(stream), service);
-            let _ = tokio::time::timeout(std::time::Duration::from_secs(30), connection).await;
-        });
-    }
-}
-
-/// Binds the metrics listener.
-pub async fn bind(address: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
-    tokio::net::TcpListener::bind(address).await
 }

@@ -11,6 +11,7 @@ use std::{
     time::Duration,
 };
 
+use fedway_runtime::metrics::{Page, PageSource};
 use hickory_server::Server;
 use tokio::task::JoinHandle;
 
@@ -126,16 +127,15 @@ pub async fn start(config: Config) -> Result<Running, Error> {
 
     let metrics_address = match config.metrics_listen {
         Some(address) => {
-            let listener = metrics::bind(address)
+            let page_state = served.clone();
+            let page: PageSource = Arc::new(move || Page {
+                content_type: metrics::CONTENT_TYPE,
+                body: metrics::render(&page_state.metrics, &page_state.snapshot()),
+            });
+            let (bound, task) = fedway_runtime::metrics::spawn(address, page)
                 .await
                 .map_err(|source| Error::Metrics { address, source })?;
-            let bound = listener
-                .local_addr()
-                .map_err(|source| Error::Metrics { address, source })?;
-            let page_state = served.clone();
-            let page =
-                Arc::new(move || metrics::render(&page_state.metrics, &page_state.snapshot()));
-            tasks.push(tokio::spawn(metrics::serve(listener, page)));
+            tasks.push(task);
             Some(bound)
         }
         None => None,

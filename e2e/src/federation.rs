@@ -161,7 +161,9 @@ impl Federation {
                             return tracing::error!(%error, "no hub client for the hub controller");
                         }
                     };
-                    if let Err(error) = fedway_hub::run::run(client, leader, stop).await {
+                    if let Err(error) =
+                        fedway_hub::run::run(client, leader, Default::default(), stop).await
+                    {
                         tracing::error!(%error, "hub controller stopped");
                     }
                 });
@@ -220,13 +222,12 @@ impl Federation {
         let member_client = fedway_runtime::kube_client(Some(&member_kubeconfig))
             .await
             .expect("agent member client");
-        let ctx = Arc::new(fedway_agent::reconcile::Context {
+        let ctx = Arc::new(fedway_agent::reconcile::Context::new(
             hub,
-            kinds: fedway_agent::kinds::Kinds::new(member_client.clone()),
-            member: member_client,
-            cluster: member.name.clone(),
-            namespace: fedway_hub::join::member_namespace(&member.name),
-        });
+            member_client,
+            member.name.clone(),
+            Default::default(),
+        ));
         let name = member.name.clone();
         member.agent = Some(tokio::spawn(async move {
             if let Err(error) = fedway_agent::run::run(ctx, std::future::pending()).await {

@@ -18,6 +18,7 @@ use std::{
     collections::{BTreeMap, BTreeSet},
     fmt::Debug,
     hash::Hash,
+    sync::Arc,
     time::Duration,
 };
 
@@ -47,7 +48,9 @@ use crate::{
     Error, FIELD_MANAGER, api_error,
     dns_records::{self, Inputs, MemberGateway, PlacedGateway, Verdict},
     gateways::{self, CONTROLLER_NAME, GATEWAY_ANNOTATION},
-    join, status,
+    join,
+    metrics::HubMetrics,
+    status,
 };
 
 /// The Work in every member's hub namespace that carries DNS data.
@@ -77,7 +80,7 @@ struct Stores {
 
 /// Keeps DNSRecords, DNSPolicy status and the members' DNS Works current,
 /// forever.
-pub async fn run(client: Client) {
+pub async fn run(client: Client, metrics: Arc<HubMetrics>) {
     let config = watcher::Config::default;
     let (gateways, gateways_writer) = dynamic(gateways::gateways());
     let (classes, classes_writer) = dynamic(gateways::gateway_classes());
@@ -136,13 +139,18 @@ pub async fn run(client: Client) {
         loop {
             notify.notified().await;
             tokio::time::sleep(DEBOUNCE).await;
-            match reconcile(&client, &stores).await {
+            let outcome = {
+                let _timer = metrics.dns.start();
+                reconcile(&client, &metrics, &stores).await
+            };
+            match outcome {
                 Ok(Pass::Done) => {}
                 Ok(Pass::Incomplete) => {
                     tokio::time::sleep(RETRY).await;
                     notify.notify_one();
                 }
                 Err(error) => {
+                    metrics.dns.failed();
                     tracing::warn!(%error, "global DNS pass failed; retrying");
                     tokio::time::sleep(RETRY).await;
                     notify.notify_one();
@@ -189,7 +197,7 @@ enum Pass {
     Incomplete,
 }
 
-async fn reconcile(client: &Client, stores: &Stores) -> Result<Pass, Error> {
+async fn reconcile(client: &Client, metrics: &HubMetrics, stores: &Stores) -> Result<Pass, Error> {
     let ours: BTreeSet<String> = stores
         .classes
         .state()
@@ -294,7 +302,7 @@ async fn reconcile(client: &Client, stores: &Stores) -> Result<Pass, Error> {
         members: &members,
         previous: &previous,
     });
-    write_records(client, &computed.records, &existing).await?;
+    write_records(client, metrics, &computed.records, &existing).await?;
     for policy in &policies {
         if let Some(verdict) = computed
             .policies
@@ -318,7 +326,7 @@ async fn reconcile(client: &Client, stores: &Stores) -> Result<Pass, Error> {
     let written = try_join_all(
         names
             .iter()
-            .map(|name| write_work(client, &stores.works, name, &manifests)),
+            .map(|name| write_work(client, metrics, &stores.works, name, &manifests)),
     )
     .await?;
     Ok(if written.iter().all(|w| *w) {
@@ -330,6 +338,7 @@ async fn reconcile(client: &Client, stores: &Stores) -> Result<Pass, Error> {
 
 async fn write_records(
     client: &Client,
+    metrics: &HubMetrics,
     computed: &BTreeMap<String, DNSRecordSpec>,
     existing: &BTreeMap<String, DNSRecord>,
 ) -> Result<(), Error> {
@@ -352,6 +361,7 @@ async fn write_records(
             )
             .await
             .map_err(api_error("writing", format!("DNSRecord {name}")))?;
+            metrics.dns_records_written.inc();
             tracing::info!(
                 record = name,
                 endpoints = spec.endpoints.len(),
@@ -363,7 +373,10 @@ async fn write_records(
     .await?;
     for name in existing.keys().filter(|name| !computed.contains_key(*name)) {
         match api.delete(name, &DeleteParams::default()).await {
-            Ok(_) => tracing::info!(record = name, "DNSRecord deleted: no longer published"),
+            Ok(_) => {
+                metrics.dns_records_deleted.inc();
+                tracing::info!(record = name, "DNSRecord deleted: no longer published");
+            }
             Err(kube::Error::Api(status)) if status.code == 404 => {}
             Err(e) => return Err(api_error("deleting", format!("DNSRecord {name}"))(e)),
         }
@@ -413,6 +426,7 @@ async fn write_policy_status(
 /// Returns false when the member's namespace does not exist yet.
 async fn write_work(
     client: &Client,
+    metrics: &HubMetrics,
     works: &Store<Work>,
     cluster: &str,
     manifests: &[Manifest],
@@ -451,6 +465,7 @@ async fn write_work(
         .await
     {
         Ok(_) => {
+            metrics.works_written.inc();
             tracing::info!(
                 member = cluster,
                 objects = manifests.len(),

@@ -26,6 +26,7 @@ use serde_json::{Value, json};
 
 use crate::{
     Error, FIELD_MANAGER, api_error, gateway_check, join,
+    metrics::HubMetrics,
     status::{self, MemberReport},
     work_builder::{self, ObjectKey, Sources},
 };
@@ -66,10 +67,12 @@ pub struct Context {
     pub client: Client,
     /// Publishes Kubernetes Events on status transitions.
     pub recorder: Recorder,
+    pub metrics: Arc<HubMetrics>,
 }
 
 /// Reconciles one hub Gateway.
 pub async fn reconcile(gateway: Arc<DynamicObject>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let _timer = ctx.metrics.gateways.start();
     if !is_ours(&ctx.client, &gateway).await?
         && !gateway.finalizers().iter().any(|f| f == FINALIZER)
     {
@@ -87,7 +90,8 @@ pub async fn reconcile(gateway: Arc<DynamicObject>, ctx: Arc<Context>) -> Result
     .map_err(|e| Error::Finalizer(Box::new(e)))
 }
 
-pub fn error_policy(gateway: Arc<DynamicObject>, error: &Error, _: Arc<Context>) -> Action {
+pub fn error_policy(gateway: Arc<DynamicObject>, error: &Error, ctx: Arc<Context>) -> Action {
+    ctx.metrics.gateways.failed();
     tracing::warn!(gateway = %key(&gateway), %error, "reconcile failed; retrying");
     Action::requeue(std::time::Duration::from_secs(2))
 }
@@ -236,6 +240,7 @@ async fn place(ctx: &Context, gateway: &DynamicObject) -> Result<Action, Error> 
         async move {
             if write {
                 write_work(client, gateway, &decision.cluster, &spec).await?;
+                ctx.metrics.works_written.inc();
             }
             Ok::<(), Error>(())
         }
@@ -251,6 +256,7 @@ async fn place(ctx: &Context, gateway: &DynamicObject) -> Result<Action, Error> 
     {
         let api: Api<Work> = Api::namespaced(client.clone(), &work.namespace().unwrap_or_default());
         delete_ignoring_missing(&api, &work.name_any()).await?;
+        ctx.metrics.works_deleted.inc();
     }
 
     // Status, from what members reported so far (fresh Works report later and
@@ -402,6 +408,7 @@ async fn clean_up(ctx: &Context, gateway: &DynamicObject) -> Result<Action, Erro
         let api: Api<Work> =
             Api::namespaced(ctx.client.clone(), &work.namespace().unwrap_or_default());
         delete_ignoring_missing(&api, &work.name_any()).await?;
+        ctx.metrics.works_deleted.inc();
     }
     tracing::info!(gateway = %key(gateway), "deleted its Works");
     Ok(Action::await_change())
@@ -546,7 +553,7 @@ async fn publish_transitions(
             secondary: None,
         };
         if let Err(error) = ctx.recorder.publish(&event, &reference).await {
-            tracing::debug!(%error, "publishing an event failed");
+            tracing::warn!(%error, "publishing an event failed");
         }
     }
 }

@@ -120,10 +120,14 @@ pub async fn join(client: &Client, request: &JoinRequest<'_>) -> Result<String, 
             "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
             "metadata": {"name": AGENT_ACCOUNT, "namespace": namespace, "labels": {MEMBER_LABEL: name}},
             "rules": [
-                {"apiGroups": ["fedway.dev"], "resources": ["works"], "verbs": ["get", "list", "watch"]},
-                {"apiGroups": ["fedway.dev"], "resources": ["works/status"], "verbs": ["get", "patch", "update"]},
-                {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["get", "list", "watch", "create", "update", "patch"]},
-                {"apiGroups": ["", "events.k8s.io"], "resources": ["events"], "verbs": ["create", "patch"]},
+                // Exactly what the agent does (the deploy e2e test compares
+                // these grants with the audit log): watch its Works, apply
+                // their status, apply its heartbeat Lease, publish Events
+                // on its Works.
+                {"apiGroups": ["fedway.dev"], "resources": ["works"], "verbs": ["list", "watch"]},
+                {"apiGroups": ["fedway.dev"], "resources": ["works/status"], "verbs": ["patch"]},
+                {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["create", "patch"]},
+                {"apiGroups": ["events.k8s.io"], "resources": ["events"], "verbs": ["create", "patch"]},
             ],
         }),
     )
@@ -146,7 +150,7 @@ pub async fn join(client: &Client, request: &JoinRequest<'_>) -> Result<String, 
             "metadata": {"name": cluster_role, "labels": {MEMBER_LABEL: name}},
             "rules": [
                 {"apiGroups": ["fedway.dev"], "resources": ["memberclusters"], "resourceNames": [name], "verbs": ["get"]},
-                {"apiGroups": ["fedway.dev"], "resources": ["memberclusters/status"], "resourceNames": [name], "verbs": ["get", "patch", "update"]},
+                {"apiGroups": ["fedway.dev"], "resources": ["memberclusters/status"], "resourceNames": [name], "verbs": ["patch"]},
             ],
         }),
     )

@@ -24,6 +24,7 @@ pub mod gateways;
 pub mod join;
 pub mod leader;
 pub mod member_health;
+pub mod metrics;
 pub mod overview;
 pub mod run;
 pub mod status;

@@ -1,9 +1,10 @@
 //! `fedway-hub`: Fedway's hub controller.
 
-use std::{io::Write, path::PathBuf};
+use std::{io::Write, path::PathBuf, sync::Arc};
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use fedway_hub::metrics::HubMetrics;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -24,6 +25,8 @@ enum Command {
     Run {
         #[command(flatten)]
         hub: HubArgs,
+        #[command(flatten)]
+        metrics: fedway_runtime::metrics::MetricsArgs,
         /// Namespace of the leader-election Lease.
         #[arg(long, default_value = "fedway-system")]
         lease_namespace: String,
@@ -92,6 +95,7 @@ async fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Run {
             hub,
+            metrics,
             lease_namespace,
             identity,
             lease_duration,
@@ -107,7 +111,18 @@ async fn main() -> anyhow::Result<()> {
                 identity,
                 lease_duration,
             };
-            fedway_hub::run::run(client, leader, fedway_runtime::shutdown_signal()).await?;
+            let mut registry = fedway_runtime::metrics::Registry::default();
+            let hub_metrics = Arc::new(HubMetrics::register(&mut registry));
+            let _endpoint = fedway_runtime::metrics::serve_registry(&metrics, registry)
+                .await
+                .context("metrics endpoint")?;
+            fedway_hub::run::run(
+                client,
+                leader,
+                hub_metrics,
+                fedway_runtime::shutdown_signal(),
+            )
+            .await?;
             Ok(())
         }
         Command::Crds { output_dir } => write_crds(output_dir),

@@ -3,7 +3,7 @@
 //! member changes this condition and nothing else: its Works stay, and so
 //! does what it runs.
 
-use std::{collections::BTreeMap, time::Duration};
+use std::{collections::BTreeMap, sync::Arc, time::Duration};
 
 use fedway_crds::{MemberCluster, member_cluster::condition};
 use k8s_openapi::{
@@ -18,7 +18,7 @@ use kube::{
 };
 use serde_json::json;
 
-use crate::{Error, join};
+use crate::{Error, join, metrics::HubMetrics};
 
 /// How often the hub looks at the leases.
 const CHECK_EVERY: Duration = Duration::from_secs(1);
@@ -86,11 +86,11 @@ pub fn readiness(
 }
 
 /// Keeps every MemberCluster's Ready condition current, forever.
-pub async fn run(client: Client, recorder: Recorder) {
+pub async fn run(client: Client, recorder: Recorder, metrics: Arc<HubMetrics>) {
     let mut observing_since = Some(Timestamp::now());
     loop {
         let since = *observing_since.get_or_insert_with(Timestamp::now);
-        if let Err(error) = check_all(&client, &recorder, since).await {
+        if let Err(error) = check_all(&client, &recorder, &metrics, since).await {
             tracing::warn!(%error, "checking member heartbeats failed");
             // Blind from now on: the window restarts when leases are
             // readable again.
@@ -103,6 +103,7 @@ pub async fn run(client: Client, recorder: Recorder) {
 async fn check_all(
     client: &Client,
     recorder: &Recorder,
+    metrics: &HubMetrics,
     observing_since: Timestamp,
 ) -> Result<(), Error> {
     let members: Api<MemberCluster> = Api::all(client.clone());
@@ -159,6 +160,7 @@ async fn check_all(
             ready = decided.ready,
             "heartbeat checked"
         );
+        metrics.set_member_ready(&name, decided.ready);
         let current = member
             .status
             .as_ref()
@@ -207,7 +209,7 @@ async fn check_all(
             secondary: None,
         };
         if let Err(error) = recorder.publish(&event, &member.object_ref(&())).await {
-            tracing::debug!(%error, "publishing an event failed");
+            tracing::warn!(%error, "publishing an event failed");
         }
     }
     Ok(())

@@ -24,12 +24,14 @@ use crate::{
     gateways::{self, CONTROLLER_NAME, Context, GATEWAY_ANNOTATION},
     leader::{self, LeaderConfig},
     member_health,
+    metrics::HubMetrics,
 };
 
 /// Runs the hub until `shutdown` resolves (Ok) or leadership is lost (Err).
 pub async fn run(
     client: Client,
     leader: LeaderConfig,
+    metrics: Arc<HubMetrics>,
     shutdown: impl Future<Output = ()> + Send + Sync + 'static,
 ) -> Result<(), Error> {
     ensure_namespace(&client, &leader.namespace).await?;
@@ -47,9 +49,14 @@ pub async fn run(
             instance: Some(leader.identity.clone()),
         },
     );
-    let health = tokio::spawn(member_health::run(client.clone(), recorder.clone()));
+    metrics.leader.set(1);
+    let health = tokio::spawn(member_health::run(
+        client.clone(),
+        recorder.clone(),
+        metrics.clone(),
+    ));
     let classes = tokio::spawn(accept_classes(client.clone()));
-    let dns = tokio::spawn(dns::run(client.clone()));
+    let dns = tokio::spawn(dns::run(client.clone(), metrics.clone()));
     let controller = gateway_controller(client.clone()).graceful_shutdown_on(shutdown);
     let controllers = controller
         .run(
@@ -58,6 +65,7 @@ pub async fn run(
             Arc::new(Context {
                 client: client.clone(),
                 recorder,
+                metrics: metrics.clone(),
             }),
         )
         .for_each(|result| async move {
@@ -69,6 +77,7 @@ pub async fn run(
         () = controllers => Ok(()),
         lost = leader::hold(&client, &leader) => Err(lost),
     };
+    metrics.leader.set(0);
     health.abort();
     classes.abort();
     dns.abort();

@@ -43,7 +43,7 @@ use hyper_util::{
 };
 use tokio::{sync::Semaphore, task::JoinHandle};
 
-use crate::config::ProxyConfig;
+use crate::{config::ProxyConfig, metrics::ProxyMetrics};
 use endpoints::{EjectionOptions, Outliers};
 use listener::{ListenerContext, ListenerHandle};
 use mirror::Mirrors;
@@ -74,6 +74,8 @@ pub struct Options {
     pub ejection: EjectionOptions,
     pub max_mirrors_in_flight: usize,
     pub mirror_timeout: Duration,
+    /// Shared with the controller; unregistered by default.
+    pub metrics: Arc<ProxyMetrics>,
 }
 
 impl Default for Options {
@@ -91,6 +93,7 @@ impl Default for Options {
             ejection: EjectionOptions::default(),
             max_mirrors_in_flight: 64,
             mirror_timeout: Duration::from_secs(10),
+            metrics: Arc::default(),
         }
     }
 }
@@ -143,6 +146,7 @@ impl DataPlane {
             upstream: upstream::Upstream::new(options.upstream),
             outliers: Outliers::new(options.ejection),
             mirrors: Mirrors::new(options.max_mirrors_in_flight, options.mirror_timeout),
+            metrics: options.metrics.clone(),
         });
         Self {
             server: server_builder(&options),
@@ -159,6 +163,7 @@ impl DataPlane {
     /// sockets new in it are bound, sockets gone from it stop accepting and
     /// drain for [`Options::drain_timeout`].
     pub fn apply(&self, config: ProxyConfig) -> Result<(), ApplyErrors> {
+        self.shared.metrics.config_applies.inc();
         let wanted: Vec<SocketAddr> = config.sockets.keys().copied().collect();
         self.shared.config.store(Arc::new(config));
         let mut errors = Vec::new();
@@ -193,6 +198,10 @@ impl DataPlane {
                 Err(e) => errors.push(e),
             }
         }
+        self.shared
+            .metrics
+            .socket_errors
+            .inc_by(errors.len() as u64);
         if errors.is_empty() {
             Ok(())
         } else {

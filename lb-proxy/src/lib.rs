@@ -32,6 +32,7 @@ pub mod fuzzing;
 pub mod grpc;
 pub mod hostname;
 pub mod matching;
+pub mod metrics;
 pub mod request;
 pub mod route_table;
 pub mod routes;

@@ -4,11 +4,13 @@
 
 use std::{path::PathBuf, sync::Arc, time::Duration};
 
+use anyhow::Context as _;
 use clap::Parser;
 use fedway_proxy::{
     config::ProxyConfig,
     controller::{self, AddressPool, ConfigSink, Settings},
     dataplane::{DataPlane, Options},
+    metrics::ProxyMetrics,
 };
 
 #[derive(Debug, Parser)]
@@ -40,6 +42,8 @@ struct Cli {
     /// compare per-core figures with single-worker nginx and HAProxy.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     threads: Option<u16>,
+    #[command(flatten)]
+    metrics: fedway_runtime::metrics::MetricsArgs,
 }
 
 /// The data plane as the controller's sink. Sockets that cannot be bound
@@ -70,10 +74,19 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     if !cli.gateway_class.is_empty() {
         controller::class::ensure(&client, &cli.gateway_class, &cli.controller_name).await?;
     }
-    let sink = Arc::new(DataPlaneSink(DataPlane::new(Options::default())));
+    let mut registry = fedway_runtime::metrics::Registry::default();
+    let metrics = Arc::new(ProxyMetrics::register(&mut registry));
+    let _endpoint = fedway_runtime::metrics::serve_registry(&cli.metrics, registry)
+        .await
+        .context("metrics endpoint")?;
+    let sink = Arc::new(DataPlaneSink(DataPlane::new(Options {
+        metrics: metrics.clone(),
+        ..Options::default()
+    })));
     let settings = Settings {
         controller_name: cli.controller_name,
         address_pool: cli.address_pool,
+        metrics,
     };
     tokio::select! {
         () = controller::run(client, settings, sink.clone()) => {

@@ -40,14 +40,23 @@ pub async fn run(ctx: &Context) {
         let current = report(ctx).await;
         if current.is_ok() {
             let renew = || renew_lease(ctx, interval);
-            if let Err(error) = renew
+            match renew
                 .retry(backoff(interval))
                 .notify(
                     |e, after| tracing::warn!(%e, ?after, "renewing the lease failed; retrying"),
                 )
                 .await
             {
-                tracing::error!(%error, "could not renew the lease this interval");
+                Ok(()) => {
+                    ctx.metrics.lease_renewals.inc();
+                    ctx.metrics
+                        .last_renewal_seconds
+                        .set(k8s_openapi::jiff::Timestamp::now().as_second());
+                }
+                Err(error) => {
+                    ctx.metrics.lease_renewal_failures.inc();
+                    tracing::error!(%error, "could not renew the lease this interval");
+                }
             }
         }
         match current {

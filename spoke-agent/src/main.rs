@@ -4,7 +4,7 @@ use std::{path::PathBuf, sync::Arc};
 
 use anyhow::Context as _;
 use clap::Parser;
-use fedway_agent::{kinds::Kinds, reconcile::Context};
+use fedway_agent::{metrics::AgentMetrics, reconcile::Context};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -24,6 +24,8 @@ struct Cli {
     /// Kubeconfig for the member; in-cluster (or $KUBECONFIG) when absent.
     #[arg(long)]
     kubeconfig: Option<PathBuf>,
+    #[command(flatten)]
+    metrics: fedway_runtime::metrics::MetricsArgs,
 }
 
 #[tokio::main]
@@ -36,13 +38,12 @@ async fn main() -> anyhow::Result<()> {
     let member = fedway_runtime::kube_client(cli.kubeconfig.as_deref())
         .await
         .context("member client")?;
-    let ctx = Arc::new(Context {
-        hub,
-        kinds: Kinds::new(member.clone()),
-        member,
-        namespace: format!("fedway-member-{}", cli.cluster),
-        cluster: cli.cluster,
-    });
+    let mut registry = fedway_runtime::metrics::Registry::default();
+    let metrics = Arc::new(AgentMetrics::register(&mut registry));
+    let _endpoint = fedway_runtime::metrics::serve_registry(&cli.metrics, registry)
+        .await
+        .context("metrics endpoint")?;
+    let ctx = Arc::new(Context::new(hub, member, cli.cluster, metrics));
     fedway_agent::run::run(ctx, fedway_runtime::shutdown_signal()).await?;
     Ok(())
 }

@@ -14,10 +14,13 @@ use k8s_openapi::{
     apimachinery::pkg::apis::meta::v1::{Condition, Time},
 };
 use kube::{
-    Api, Client, ResourceExt,
+    Api, Client, Resource, ResourceExt,
     api::{DeleteParams, DynamicObject, Patch, PatchParams, PostParams},
     core::GroupVersionKind,
-    runtime::controller::Action,
+    runtime::{
+        controller::Action,
+        events::{Event, EventType, Recorder, Reporter},
+    },
 };
 use serde_json::{Value, json};
 
@@ -25,6 +28,7 @@ use crate::{
     Error, FIELD_MANAGER, feedback, hub_error,
     kinds::Kinds,
     member_error,
+    metrics::AgentMetrics,
     takeover::{
         self, ADOPTED_ANNOTATION, DELETION_ANNOTATION, MANAGED_LABEL, MANAGED_VALUE,
         WORK_ANNOTATION,
@@ -40,10 +44,40 @@ pub struct Context {
     /// The member's namespace in the hub.
     pub namespace: String,
     pub kinds: Kinds,
+    /// Events on the Works in the hub, where the app team looks.
+    pub recorder: Recorder,
+    pub metrics: Arc<AgentMetrics>,
 }
+
+impl Context {
+    /// The agent of member `cluster`, joined to `hub`.
+    pub fn new(hub: Client, member: Client, cluster: String, metrics: Arc<AgentMetrics>) -> Self {
+        let recorder = Recorder::new(
+            hub.clone(),
+            Reporter {
+                controller: "fedway-agent".into(),
+                instance: Some(cluster.clone()),
+            },
+        );
+        Self {
+            kinds: Kinds::new(member.clone()),
+            namespace: format!("{MEMBER_NAMESPACE_PREFIX}{cluster}"),
+            hub,
+            member,
+            cluster,
+            recorder,
+            metrics,
+        }
+    }
+}
+
+/// A member's namespace in the hub is this prefix and its name (as
+/// `fedway-hub join` creates it).
+pub const MEMBER_NAMESPACE_PREFIX: &str = "fedway-member-";
 
 /// Reconciles one Work. Errors are retried by the controller.
 pub async fn reconcile(work: Arc<Work>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let _timer = ctx.metrics.works.start();
     let name = work.name_any();
     let mut manifests = Vec::with_capacity(work.spec.manifests.len());
     let mut current = BTreeSet::new();
@@ -58,18 +92,27 @@ pub async fn reconcile(work: Arc<Work>, ctx: Arc<Context>) -> Result<Action, Err
         let before = previous.and_then(|s| s.manifests.iter().find(|m| m.identity == identity));
         let status = match apply_one(&ctx, &name, &work, object, &identity).await {
             Ok(outcome) => outcome.into_status(identity, before),
-            Err(e) => ManifestStatus {
-                conditions: vec![condition(
-                    before,
-                    work_condition::APPLIED,
-                    false,
-                    "ApplyFailed",
-                    &e.to_string(),
-                )],
-                identity,
-                feedback: None,
-            },
+            Err(e) => {
+                ctx.metrics.apply_failures.inc();
+                ManifestStatus {
+                    conditions: vec![condition(
+                        before,
+                        work_condition::APPLIED,
+                        false,
+                        "ApplyFailed",
+                        &e.to_string(),
+                    )],
+                    identity,
+                    feedback: None,
+                }
+            }
         };
+        if let Some(event) = transition(before, &status) {
+            // Events are for people; failing to publish one changes nothing.
+            if let Err(error) = ctx.recorder.publish(&event, &work.object_ref(&())).await {
+                tracing::warn!(%error, "publishing an event failed");
+            }
+        }
         manifests.push(status);
     }
     for gone in previous
@@ -99,7 +142,8 @@ pub async fn reconcile(work: Arc<Work>, ctx: Arc<Context>) -> Result<Action, Err
 }
 
 /// Retries a failed reconcile after a pause; watches trigger earlier ones.
-pub fn error_policy(work: Arc<Work>, error: &Error, _: Arc<Context>) -> Action {
+pub fn error_policy(work: Arc<Work>, error: &Error, ctx: Arc<Context>) -> Action {
+    ctx.metrics.works.failed();
     tracing::warn!(work = work.name_any(), %error, "reconcile failed; retrying");
     Action::requeue(Duration::from_secs(5))
 }
@@ -183,10 +227,12 @@ async fn apply_one(
                 )
                 .await
                 .map_err(member_error("applying", what.clone()))?;
+            ctx.metrics.objects_applied.inc();
             tracing::info!(work = work_name, object = what, adopt, "applied");
             Some(serde_json::to_value(object).unwrap_or_default())
         }
         takeover::Action::Conflict(why) => {
+            ctx.metrics.takeovers_refused.inc();
             return Ok(Outcome {
                 conflict: Some(format!("{what}: {why}")),
                 feedback: None,
@@ -259,7 +305,9 @@ pub async fn prune(ctx: &Context, work_name: &str, identity: &ObjectIdentity) ->
     {
         return Ok(());
     }
-    remove(&api, &identity.name, &live, &what).await
+    remove(&api, &identity.name, &live, &what).await?;
+    ctx.metrics.objects_removed.inc();
+    Ok(())
 }
 
 /// Deletes or releases a Fedway-managed object, per its annotations.
@@ -287,6 +335,39 @@ pub async fn remove(
         }
     }
     Ok(())
+}
+
+/// The Event for a manifest whose Applied condition changed (status or
+/// reason) since the Work's last status; none when it did not, so a
+/// restart or an unchanged pass publishes nothing.
+fn transition(before: Option<&ManifestStatus>, after: &ManifestStatus) -> Option<Event> {
+    let applied = |m: &ManifestStatus| {
+        m.conditions
+            .iter()
+            .find(|c| c.type_ == work_condition::APPLIED)
+            .map(|c| (c.status.clone(), c.reason.clone(), c.message.clone()))
+    };
+    let (status, reason, message) = applied(after)?;
+    if before
+        .and_then(applied)
+        .is_some_and(|(s, r, _)| s == status && r == reason)
+    {
+        return None;
+    }
+    let what = describe(&after.identity);
+    let (type_, note) = if status == "True" {
+        (EventType::Normal, format!("{what} applied"))
+    } else {
+        (EventType::Warning, format!("{what}: {message}"))
+    };
+    Some(Event {
+        type_,
+        reason,
+        // Event notes are limited to 1 KiB by the API server.
+        note: Some(note.chars().take(1000).collect()),
+        action: "Apply".into(),
+        secondary: None,
+    })
 }
 
 fn work_status(work: &Work, manifests: Vec<ManifestStatus>) -> WorkStatus {
@@ -402,5 +483,76 @@ fn describe(identity: &ObjectIdentity) -> String {
     match &identity.namespace {
         Some(ns) => format!("{} {ns}/{}", identity.kind, identity.name),
         None => format!("{} {}", identity.kind, identity.name),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn manifest(applied: Option<(bool, &str, &str)>) -> ManifestStatus {
+        ManifestStatus {
+            identity: ObjectIdentity {
+                group: "gateway.networking.k8s.io".into(),
+                version: "v1".into(),
+                kind: "Gateway".into(),
+                namespace: Some("web".into()),
+                name: "shop".into(),
+            },
+            conditions: applied
+                .map(|(status, reason, message)| {
+                    condition(None, work_condition::APPLIED, status, reason, message)
+                })
+                .into_iter()
+                .collect(),
+            feedback: None,
+        }
+    }
+
+    #[test]
+    fn events_only_when_applied_changes() {
+        let applied = manifest(Some((true, "Applied", "")));
+        let failed = manifest(Some((false, "ApplyFailed", "the API server said no")));
+        let failed_again = manifest(Some((false, "ApplyFailed", "another message")));
+        let conflict = manifest(Some((false, "Conflict", "owned by someone else")));
+        let unknown = manifest(None);
+        // (case, before, after, expected (warning?, reason))
+        let cases = [
+            ("first apply", None, &applied, Some((false, "Applied"))),
+            ("unchanged (a restart)", Some(&applied), &applied, None),
+            (
+                "starts failing",
+                Some(&applied),
+                &failed,
+                Some((true, "ApplyFailed")),
+            ),
+            (
+                "same failure, new message",
+                Some(&failed),
+                &failed_again,
+                None,
+            ),
+            (
+                "failure kind changes",
+                Some(&failed),
+                &conflict,
+                Some((true, "Conflict")),
+            ),
+            (
+                "recovers",
+                Some(&conflict),
+                &applied,
+                Some((false, "Applied")),
+            ),
+            ("no condition after", Some(&applied), &unknown, None),
+        ];
+        for (case, before, after, want) in cases {
+            let got = transition(before, after).map(|e| (e.type_ == EventType::Warning, e.reason));
+            assert_eq!(got, want.map(|(w, r)| (w, r.to_owned())), "{case}");
+        }
+        let note = transition(Some(&applied), &failed)
+            .and_then(|e| e.note)
+            .unwrap_or_default();
+        assert_eq!(note, "Gateway web/shop: the API server said no");
     }
 }

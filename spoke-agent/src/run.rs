@@ -126,6 +126,7 @@ async fn sweep(ctx: &Context, managed: &[kube::core::ApiResource]) -> Result<(),
         );
         let live = serde_json::to_value(&object).unwrap_or_default();
         reconcile::remove(&api, &name, &live, &what).await?;
+        ctx.metrics.objects_removed.inc();
     }
     Ok(())
 }

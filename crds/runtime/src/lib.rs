@@ -4,6 +4,8 @@
 //!
 //! It lives in its own crate so `fedway-crds` stays free of I/O.
 
+pub mod metrics;
+
 use std::path::{Path, PathBuf};
 
 use tracing_subscriber::{EnvFilter, fmt, prelude::*};

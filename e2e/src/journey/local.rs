@@ -141,6 +141,7 @@ impl LocalEnv {
             Settings {
                 controller_name: controller::DEFAULT_CONTROLLER_NAME.to_owned(),
                 address_pool: pool.parse().context("address pool")?,
+                metrics: Default::default(),
             },
             sink.clone(),
         ));

@@ -65,6 +65,11 @@ const BINARIES: [(&str, &str); 4] = [
 const POOL: (u8, u8) = (100, 110);
 const DNS_HOST: u8 = 53;
 const DNS_PORT: u16 = 5353;
+/// Metrics endpoints: host (last octet) in the component's cluster slot.
+const HUB_METRICS_HOST: u8 = 90;
+const AGENT_METRICS_HOST: u8 = 90;
+const PROXY_METRICS_HOST: u8 = 91;
+const METRICS_PORT: u16 = 9090;
 
 fn repository() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -611,6 +616,9 @@ async fn deploy_manifests_are_valid_and_their_rbac_is_enough_to_run_fedway() {
     let hub_dns_address = SocketAddr::from((hub.address(DNS_HOST), DNS_PORT));
     let member_dns_address = SocketAddr::from((member.address(DNS_HOST), DNS_PORT));
     let pool = format!("{}-{}", member.address(POOL.0), member.address(POOL.1));
+    let hub_metrics = SocketAddr::from((hub.address(HUB_METRICS_HOST), METRICS_PORT));
+    let agent_metrics = SocketAddr::from((member.address(AGENT_METRICS_HOST), METRICS_PORT));
+    let proxy_metrics = SocketAddr::from((member.address(PROXY_METRICS_HOST), METRICS_PORT));
     let path = |p: PathBuf| p.display().to_string();
     let processes = vec![
         run(
@@ -624,6 +632,8 @@ async fn deploy_manifests_are_valid_and_their_rbac_is_enough_to_run_fedway() {
                 path(token_kubeconfig(&hub, "fedway-hub").await),
                 "--identity".into(),
                 "deploy-test".into(),
+                "--metrics-listen".into(),
+                hub_metrics.to_string(),
             ],
         ),
         run(
@@ -653,6 +663,8 @@ async fn deploy_manifests_are_valid_and_their_rbac_is_enough_to_run_fedway() {
                 path(agent_hub_kubeconfig.clone()),
                 "--cluster".into(),
                 MEMBER.into(),
+                "--metrics-listen".into(),
+                agent_metrics.to_string(),
                 "--kubeconfig".into(),
                 path(token_kubeconfig(&member, "fedway-agent").await),
             ],
@@ -687,6 +699,8 @@ async fn deploy_manifests_are_valid_and_their_rbac_is_enough_to_run_fedway() {
                 pool,
                 "--threads".into(),
                 "1".into(),
+                "--metrics-listen".into(),
+                proxy_metrics.to_string(),
             ],
         ),
     ];
@@ -889,6 +903,116 @@ async fn deploy_manifests_are_valid_and_their_rbac_is_enough_to_run_fedway() {
     )
     .await;
     backend.abort();
+
+    // Each binary's metrics say what it did, and its Events tell the story
+    // where people look (the ServiceAccounts' RBAC allows both).
+    for (component, address, wanted) in [
+        (
+            "fedway-hub",
+            hub_metrics,
+            &[
+                "fedway_hub_leader ",
+                "fedway_hub_member_ready{member=\"east\"} ",
+                "fedway_hub_works_written_total ",
+                "fedway_hub_reconcile_runs_total{controller=\"gateway\"} ",
+            ][..],
+        ),
+        (
+            "fedway-agent",
+            agent_metrics,
+            &[
+                "fedway_agent_objects_applied_total ",
+                "fedway_agent_lease_renewals_total ",
+                "fedway_agent_reconcile_runs_total{controller=\"work\"} ",
+            ][..],
+        ),
+        (
+            "fedway-proxy",
+            proxy_metrics,
+            &[
+                "fedway_proxy_responses_total{code=\"2xx\"} ",
+                "fedway_proxy_connections_total ",
+                "fedway_proxy_status_writes_total ",
+                "fedway_proxy_reconcile_runs_total{controller=\"gateway\"} ",
+            ][..],
+        ),
+    ] {
+        let page = fedway_e2e::traffic::get(address, "metrics", "/metrics", &[])
+            .await
+            .unwrap_or_else(|e| panic!("{component} metrics at {address}: {e}"));
+        assert_eq!(page.status, 200, "{component} metrics: {}", page.body);
+        for prefix in wanted {
+            // Each series must have counted (or, for the gauges: leader,
+            // member Ready) say 1: a value above zero.
+            let value = page
+                .body
+                .lines()
+                .find_map(|line| line.strip_prefix(prefix))
+                .and_then(|rest| rest.trim().parse::<f64>().ok());
+            assert!(
+                value.is_some_and(|v| v > 0.0),
+                "{component}: {prefix}… above 0 wanted, got {value:?} in:\n{}",
+                page.body
+            );
+        }
+    }
+    let events = |client: &Client, namespace: &str| {
+        Api::<k8s_openapi::api::events::v1::Event>::namespaced(client.clone(), namespace)
+    };
+    let reporters =
+        |list: &[k8s_openapi::api::events::v1::Event]| -> Vec<(String, String, String)> {
+            list.iter()
+                .map(|e| {
+                    (
+                        e.reporting_controller.clone().unwrap_or_default(),
+                        e.regarding
+                            .as_ref()
+                            .and_then(|r| r.kind.clone())
+                            .unwrap_or_default(),
+                        e.reason.clone().unwrap_or_default(),
+                    )
+                })
+                .collect()
+        };
+    let agent_events = converge(
+        "the agent's Events on its Works in the hub",
+        30,
+        &logs,
+        || async {
+            let list = events(&admin, &format!("fedway-member-{MEMBER}"))
+                .list(&Default::default())
+                .await
+                .map_err(|e| hub.kube_error(e))?;
+            let seen = reporters(&list.items);
+            Ok(seen
+                .iter()
+                .any(|(by, kind, reason)| {
+                    by == "fedway-agent" && kind == "Work" && reason == "Applied"
+                })
+                .then_some(seen))
+        },
+    )
+    .await;
+    let proxy_events = converge(
+        "fedway-proxy's Events on the member Gateway",
+        30,
+        &logs,
+        || async {
+            let list = events(&east, "web")
+                .list(&Default::default())
+                .await
+                .map_err(|e| member.kube_error(e))?;
+            let seen = reporters(&list.items);
+            Ok(seen
+                .iter()
+                .any(|(by, kind, reason)| {
+                    by == "fedway-proxy" && kind == "Gateway" && reason == "Programmed"
+                })
+                .then_some(seen))
+        },
+    )
+    .await;
+    tracing::info!(?agent_events, ?proxy_events, "events seen");
 
     // Deleting the hub Gateway removes everything placed for it: the Work
     // and the DNSRecord in the hub, and the member's copies (the agent

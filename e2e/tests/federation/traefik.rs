@@ -304,6 +304,7 @@ async fn traefik_programs_a_placed_gateway_and_its_status_reaches_the_hub_and_dn
         Settings {
             controller_name: controller::DEFAULT_CONTROLLER_NAME.to_owned(),
             address_pool: pool.parse().expect("a valid address pool"),
+            metrics: Default::default(),
         },
         Arc::new(DataPlaneSink(DataPlane::new(Options::default()))),
     ));

@@ -24,6 +24,7 @@ pub mod class;
 pub mod compute;
 pub mod conditions;
 pub mod endpoints;
+pub mod events;
 pub mod features;
 pub mod gateway_status;
 pub mod refs;
@@ -31,12 +32,14 @@ pub mod spillover;
 pub mod status_writer;
 pub mod watch;
 
+use std::sync::Arc;
+
 use kube::api::ObjectMeta;
 
 pub use addresses::AddressPool;
 pub use watch::run;
 
-use crate::config::ProxyConfig;
+use crate::{config::ProxyConfig, metrics::ProxyMetrics};
 
 /// The default GatewayClass `controllerName` this proxy implements.
 pub const DEFAULT_CONTROLLER_NAME: &str = "fedway.dev/lb-proxy";
@@ -60,6 +63,8 @@ pub struct Settings {
     pub controller_name: String,
     /// Where Gateway addresses come from.
     pub address_pool: AddressPool,
+    /// Shared with the data plane; `Default` for unregistered ones.
+    pub metrics: Arc<ProxyMetrics>,
 }
 
 /// A namespaced object's namespace and name.

@@ -23,6 +23,7 @@ use kube::{
     api::ListParams,
     runtime::{
         WatchStreamExt,
+        events::{Recorder, Reporter},
         reflector::{self, Store},
         watcher,
     },
@@ -31,10 +32,10 @@ use serde::de::DeserializeOwned;
 use tokio::sync::Notify;
 
 use super::{
-    ConfigSink, Error, ObjectKey, Settings,
+    ConfigSink, Error, FIELD_MANAGER, ObjectKey, Settings,
     certificates::TLS_SECRET_TYPE,
     compute::{self, RouteOutcome, Snapshot},
-    status_writer,
+    events, status_writer,
 };
 use crate::grpc::{self, RouteKind};
 
@@ -81,6 +82,13 @@ impl Stores {
 /// Runs the controller until the watches end (they retry with backoff, so
 /// in practice until the future is dropped).
 pub async fn run(client: Client, settings: Settings, sink: Arc<dyn ConfigSink>) {
+    let recorder = Recorder::new(
+        client.clone(),
+        Reporter {
+            controller: FIELD_MANAGER.into(),
+            instance: std::env::var("HOSTNAME").ok(),
+        },
+    );
     let config = watcher::Config::default;
     let (classes, classes_w) = reflector::store();
     let (gateways, gateways_w) = reflector::store();
@@ -160,7 +168,12 @@ pub async fn run(client: Client, settings: Settings, sink: Arc<dyn ConfigSink>) 
         loop {
             notify.notified().await;
             tokio::time::sleep(DEBOUNCE).await;
-            if let Err(error) = pass(&client, &settings, sink.as_ref(), &stores).await {
+            let outcome = {
+                let _timer = settings.metrics.passes.start();
+                pass(&client, &settings, &recorder, sink.as_ref(), &stores).await
+            };
+            if let Err(error) = outcome {
+                settings.metrics.passes.failed();
                 tracing::warn!(%error, "controller pass failed; retrying");
                 tokio::time::sleep(RETRY).await;
                 notify.notify_one();
@@ -229,6 +242,7 @@ where
 async fn pass(
     client: &Client,
     settings: &Settings,
+    recorder: &Recorder,
     sink: &dyn ConfigSink,
     stores: &Stores,
 ) -> Result<(), Error> {
@@ -254,6 +268,7 @@ async fn pass(
             && let Some(status) = status_writer::desired_class(class, current, &now)
         {
             status_writer::apply(Api::all(client.clone()), *current, &status).await?;
+            settings.metrics.status_writes.inc();
         }
     }
     let gateways: BTreeMap<ObjectKey, &Gateway> = snapshot
@@ -271,6 +286,13 @@ async fn pass(
                 &status,
             )
             .await?;
+            settings.metrics.status_writes.inc();
+            if let Some(event) = events::programmed_transition(current.status.as_ref(), &status) {
+                // Events are for people; failing to publish one changes nothing.
+                if let Err(error) = recorder.publish(&event, &current.object_ref(&())).await {
+                    tracing::warn!(%error, "publishing an event failed");
+                }
+            }
         }
     }
     let mut computed: BTreeMap<(RouteKind, ObjectKey), &RouteOutcome> = outcome
@@ -280,6 +302,7 @@ async fn pass(
         .collect();
     let routes = RouteStatuses {
         client,
+        metrics: &settings.metrics,
         controller_name: &settings.controller_name,
         now: &now,
     };
@@ -303,6 +326,7 @@ async fn pass(
 /// Route status writes, for either kind.
 struct RouteStatuses<'a> {
     client: &'a Client,
+    metrics: &'a crate::metrics::ProxyMetrics,
     controller_name: &'a str,
     now: &'a Timestamp,
 }
@@ -355,6 +379,7 @@ impl RouteStatuses<'_> {
                 &status,
             )
             .await?;
+            self.metrics.status_writes.inc();
         }
         Ok(())
     }

@@ -43,6 +43,21 @@ pub enum ProxyError {
 }
 
 impl ProxyError {
+    /// The reason label of `fedway_proxy_local_responses_total`.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::NoRoute { .. } => "no_route",
+            Self::InvalidBackend => "invalid_backend",
+            Self::NoEndpoints(_) => "no_endpoints",
+            Self::Connect { .. } => "connect_failed",
+            Self::Backend { .. } => "backend_failed",
+            Self::BadRewrite(_) => "bad_rewrite",
+            Self::BackendTimeout { .. } => "backend_timeout",
+            Self::RequestTimeout => "request_timeout",
+            Self::Misdirected { .. } => "misdirected",
+        }
+    }
+
     pub fn status(&self) -> StatusCode {
         match self {
             Self::NoRoute { .. } => StatusCode::NOT_FOUND,

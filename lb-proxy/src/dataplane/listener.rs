@@ -140,6 +140,8 @@ async fn serve(
     mut drain: watch::Receiver<bool>,
     _permit: OwnedSemaphorePermit,
 ) {
+    let metrics = ctx.shared.metrics.clone();
+    let _open = metrics.connection();
     let _ = stream.set_nodelay(true);
     if !conn.tls {
         serve_http(&ctx, conn, TokioIo::new(stream), drain).await;
@@ -151,10 +153,14 @@ async fn serve(
         r = handshake => match r {
             Ok(Ok(s)) => s,
             Ok(Err(e)) => {
+                ctx.shared.metrics.tls_handshake_failures.inc();
                 tracing::debug!(peer = %conn.peer, error = %e, "TLS handshake failed");
                 return;
             }
-            Err(_) => return,
+            Err(_) => {
+                ctx.shared.metrics.tls_handshake_failures.inc();
+                return;
+            }
         },
         () = drained(&mut drain) => return,
     };

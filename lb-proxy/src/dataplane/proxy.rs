@@ -26,6 +26,7 @@ use crate::{
     config::{AppProtocol, ProxyConfig},
     filters::{self, Forward, Plan, Redirect},
     grpc::RouteKind,
+    metrics::ProxyMetrics,
     request::RequestHead,
     routes::Rule,
 };
@@ -39,6 +40,7 @@ pub struct Shared {
     pub upstream: Upstream,
     pub outliers: Outliers,
     pub mirrors: Mirrors,
+    pub metrics: Arc<ProxyMetrics>,
 }
 
 /// The connection a request came on.
@@ -63,6 +65,7 @@ pub async fn handle(
     let resp = match route(&shared, &config, &conn, req, started).await {
         Ok(resp) => resp,
         Err(e) => {
+            shared.metrics.local_response(e.reason());
             tracing::debug!(peer = %conn.peer, socket = %conn.socket, error = %e, "answered locally");
             if grpc {
                 e.grpc_response()
@@ -71,6 +74,7 @@ pub async fn handle(
             }
         }
     };
+    shared.metrics.response(resp.status());
     Ok(resp)
 }
 
@@ -324,6 +328,7 @@ impl Exchange<'_> {
         upstream::address(&mut out, Wire::Http1, peer, &path_and_query)
             .map_err(|e| ProxyError::BadRewrite(e.to_string()))?;
         tracing::debug!(%peer, path = path_and_query, "no healthy local endpoint: spilling over");
+        self.shared.metrics.spillovers.inc();
         let resp = self.send(Wire::Http1, peer, out).await?;
         let (mut rparts, rbody) = resp.into_parts();
         strip_hop_by_hop(&mut rparts.headers);

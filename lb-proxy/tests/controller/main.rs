@@ -89,6 +89,7 @@ fn start_controller(
     let settings = Settings {
         controller_name: CONTROLLER.to_owned(),
         address_pool: pool.parse().expect("valid pool"),
+        metrics: Default::default(),
     };
     tokio::spawn(controller::run(client, settings, sink))
 }
