@@ -43,7 +43,7 @@ const AUDIT_LOG: &str = "audit.log";
 const AUDIT_POLICY: &str = r#"{"apiVersion": "audit.k8s.io/v1", "kind": "Policy", "omitStages": ["RequestReceived"],
  "rules": [{"level": "Metadata", "userGroups": ["system:serviceaccounts"]},
            {"level": "Metadata", "verbs": ["create", "update", "patch", "delete", "deletecollection"]}, {"level": "None"}]}"#;
-/// The verbs [`Cluster::audited_writes_by`] counts.
+/// The verbs [`writes_by`] counts.
 const WRITE_VERBS: [&str; 5] = ["create", "update", "patch", "delete", "deletecollection"];
 const READY_TIMEOUT: Duration = Duration::from_secs(90);
 
@@ -462,21 +462,7 @@ impl Cluster {
     /// Write requests (create, update, patch, delete) by `user` recorded in
     /// the API server's audit log, as `(verb, request URI)`.
     pub fn audited_writes_by(&self, user: &str) -> Result<Vec<(String, String)>> {
-        Ok(self
-            .audit_events()?
-            .into_iter()
-            .filter(|event| {
-                event["stage"] == "ResponseComplete"
-                    && event["user"]["username"] == user
-                    && WRITE_VERBS.contains(&event["verb"].as_str().unwrap_or_default())
-            })
-            .map(|event| {
-                (
-                    event["verb"].as_str().unwrap_or_default().to_owned(),
-                    event["requestURI"].as_str().unwrap_or_default().to_owned(),
-                )
-            })
-            .collect())
+        Ok(writes_by(&self.audit_log()?, user))
     }
 
     /// Every request by `user` the audit log recorded: all of them for
@@ -511,16 +497,21 @@ impl Cluster {
     }
 
     fn audit_events(&self) -> Result<Vec<serde_json::Value>> {
-        let path = self.dir.path().join(AUDIT_LOG);
-        let text = match std::fs::read_to_string(&path) {
-            Ok(text) => text,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
-            Err(e) => return Err(crate::io_error(format!("reading {}", path.display()))(e)),
-        };
-        Ok(text
+        Ok(self
+            .audit_log()?
             .lines()
             .filter_map(|line| serde_json::from_str(line).ok())
             .collect())
+    }
+
+    /// The audit log's text (empty before the first event).
+    fn audit_log(&self) -> Result<String> {
+        let path = self.dir.path().join(AUDIT_LOG);
+        match std::fs::read_to_string(&path) {
+            Ok(text) => Ok(text),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(String::new()),
+            Err(e) => Err(crate::io_error(format!("reading {}", path.display()))(e)),
+        }
     }
 
     /// Stops every process now (drop does the same).
@@ -750,4 +741,23 @@ fn kwok_args(kubeconfig: &str, ip: Ipv4Addr, pod_cidr: &str, stages: &[PathBuf])
             .map(|stage| format!("--config={}", stage.display())),
     );
     args
+}
+
+/// `(verb, request URI)` of every completed write by `user` in an audit
+/// log (one JSON event a line; lines that are not events are skipped).
+pub fn writes_by(log: &str, user: &str) -> Vec<(String, String)> {
+    log.lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|event| {
+            event["stage"] == "ResponseComplete"
+                && event["user"]["username"] == user
+                && WRITE_VERBS.contains(&event["verb"].as_str().unwrap_or_default())
+        })
+        .map(|event| {
+            (
+                event["verb"].as_str().unwrap_or_default().to_owned(),
+                event["requestURI"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect()
 }

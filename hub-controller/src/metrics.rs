@@ -2,7 +2,7 @@
 //! docs/METRICS.md).
 
 use fedway_runtime::metrics::{
-    ControllerMetrics, Counter, Family, Gauge, ReconcileMetrics, Registry,
+    ControllerMetrics, Counter, Family, Gauge, ReconcileMetrics, Registry, register_counters,
 };
 use prometheus_client::encoding::EncodeLabelSet;
 
@@ -37,25 +37,30 @@ impl HubMetrics {
             dns: reconciles.controller("dns"),
             ..Self::default()
         };
-        registry.register(
-            "works_written",
-            "Works created or changed in member namespaces",
-            metrics.works_written.clone(),
-        );
-        registry.register(
-            "works_deleted",
-            "Works deleted (a Gateway unplaced or deleted)",
-            metrics.works_deleted.clone(),
-        );
-        registry.register(
-            "dns_records_written",
-            "DNSRecords created or changed",
-            metrics.dns_records_written.clone(),
-        );
-        registry.register(
-            "dns_records_deleted",
-            "DNSRecords deleted (a hostname no longer published)",
-            metrics.dns_records_deleted.clone(),
+        register_counters(
+            registry,
+            &[
+                (
+                    "works_written",
+                    "Works created or changed in member namespaces",
+                    &metrics.works_written,
+                ),
+                (
+                    "works_deleted",
+                    "Works deleted (a Gateway unplaced or deleted)",
+                    &metrics.works_deleted,
+                ),
+                (
+                    "dns_records_written",
+                    "DNSRecords created or changed",
+                    &metrics.dns_records_written,
+                ),
+                (
+                    "dns_records_deleted",
+                    "DNSRecords deleted (a hostname no longer published)",
+                    &metrics.dns_records_deleted,
+                ),
+            ],
         );
         registry.register(
             "member_ready",

@@ -8,7 +8,7 @@
 //! does not pay.
 
 use fedway_runtime::metrics::{
-    ControllerMetrics, Counter, Family, Gauge, ReconcileMetrics, Registry,
+    ControllerMetrics, Counter, Family, Gauge, ReconcileMetrics, Registry, register_counters,
 };
 use prometheus_client::encoding::EncodeLabelSet;
 
@@ -63,40 +63,41 @@ impl ProxyMetrics {
             "Responses the proxy gave itself instead of a backend, by reason",
             metrics.local_responses.clone(),
         );
-        for (name, help, counter) in [
-            (
-                "status_writes",
-                "Status writes to GatewayClasses, Gateways and routes",
-                &metrics.status_writes,
-            ),
-            (
-                "connections",
-                "Client connections accepted",
-                &metrics.connections,
-            ),
-            (
-                "tls_handshake_failures",
-                "Client TLS handshakes that failed or timed out",
-                &metrics.tls_handshake_failures,
-            ),
-            (
-                "spillovers",
-                "Requests forwarded to a peer cluster's gateway (no healthy local endpoint)",
-                &metrics.spillovers,
-            ),
-            (
-                "config_applies",
-                "Configurations handed to the data plane",
-                &metrics.config_applies,
-            ),
-            (
-                "socket_errors",
-                "Listener sockets that could not be bound or set up",
-                &metrics.socket_errors,
-            ),
-        ] {
-            registry.register(name, help, counter.clone());
-        }
+        register_counters(
+            registry,
+            &[
+                (
+                    "status_writes",
+                    "Status writes to GatewayClasses, Gateways and routes",
+                    &metrics.status_writes,
+                ),
+                (
+                    "connections",
+                    "Client connections accepted",
+                    &metrics.connections,
+                ),
+                (
+                    "tls_handshake_failures",
+                    "Client TLS handshakes that failed or timed out",
+                    &metrics.tls_handshake_failures,
+                ),
+                (
+                    "spillovers",
+                    "Requests forwarded to a peer cluster's gateway (no healthy local endpoint)",
+                    &metrics.spillovers,
+                ),
+                (
+                    "config_applies",
+                    "Configurations handed to the data plane",
+                    &metrics.config_applies,
+                ),
+                (
+                    "socket_errors",
+                    "Listener sockets that could not be bound or set up",
+                    &metrics.socket_errors,
+                ),
+            ],
+        );
         registry.register(
             "connections_open",
             "Client connections open now",

@@ -1,7 +1,9 @@
 //! The agent's Prometheus metrics (prefix `fedway_agent_`, documented in
 //! docs/METRICS.md).
 
-use fedway_runtime::metrics::{ControllerMetrics, Counter, Gauge, ReconcileMetrics, Registry};
+use fedway_runtime::metrics::{
+    ControllerMetrics, Counter, Gauge, ReconcileMetrics, Registry, register_counters,
+};
 
 #[derive(Clone, Debug, Default)]
 pub struct AgentMetrics {
@@ -29,40 +31,41 @@ impl AgentMetrics {
             works: ReconcileMetrics::register(registry).controller("work"),
             ..Self::default()
         };
-        for (name, help, counter) in [
-            (
-                "objects_applied",
-                "Objects written to the member because they differed from their Work",
-                &metrics.objects_applied,
-            ),
-            (
-                "apply_failures",
-                "Objects that could not be applied to the member",
-                &metrics.apply_failures,
-            ),
-            (
-                "takeovers_refused",
-                "Objects left alone because the Work's takeover policy refused them",
-                &metrics.takeovers_refused,
-            ),
-            (
-                "objects_removed",
-                "Objects deleted or released because they left their Work",
-                &metrics.objects_removed,
-            ),
-            (
-                "lease_renewals",
-                "Heartbeat Lease renewals in the hub",
-                &metrics.lease_renewals,
-            ),
-            (
-                "lease_renewal_failures",
-                "Intervals in which the Lease could not be renewed (retries included)",
-                &metrics.lease_renewal_failures,
-            ),
-        ] {
-            registry.register(name, help, counter.clone());
-        }
+        register_counters(
+            registry,
+            &[
+                (
+                    "objects_applied",
+                    "Objects written to the member because they differed from their Work",
+                    &metrics.objects_applied,
+                ),
+                (
+                    "apply_failures",
+                    "Objects that could not be applied to the member",
+                    &metrics.apply_failures,
+                ),
+                (
+                    "takeovers_refused",
+                    "Objects left alone because the Work's takeover policy refused them",
+                    &metrics.takeovers_refused,
+                ),
+                (
+                    "objects_removed",
+                    "Objects deleted or released because they left their Work",
+                    &metrics.objects_removed,
+                ),
+                (
+                    "lease_renewals",
+                    "Heartbeat Lease renewals in the hub",
+                    &metrics.lease_renewals,
+                ),
+                (
+                    "lease_renewal_failures",
+                    "Intervals in which the Lease could not be renewed (retries included)",
+                    &metrics.lease_renewal_failures,
+                ),
+            ],
+        );
         registry.register(
             "last_renewal_timestamp_seconds",
             "Unix time of the last renewed heartbeat Lease",

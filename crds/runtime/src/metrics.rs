@@ -121,6 +121,13 @@ pub async fn serve(listener: tokio::net::TcpListener, page: PageSource) {
     }
 }
 
+/// Registers plain counters: `(name, help, counter)`.
+pub fn register_counters(registry: &mut Registry, counters: &[(&str, &str, &Counter)]) {
+    for (name, help, counter) in counters {
+        registry.register(*name, *help, (*counter).clone());
+    }
+}
+
 /// Runs, failures and durations of reconciles, per controller of the
 /// binary (label `controller`), as kube-rs's controller-rs keeps them.
 #[derive(Clone, Debug)]

@@ -42,6 +42,7 @@ use kube::{
 use serde_json::{Value, json};
 
 use super::{DnsServer, Environment, NAMESPACE, Narrate, SITES, gateway_api, wait_for};
+use crate::cluster::writes_by;
 
 /// Where Fedway runs in every cluster (deploy/).
 const SYSTEM_NAMESPACE: &str = "fedway-system";
@@ -54,7 +55,6 @@ const AUDIT_LOG: &str = "/var/log/kubernetes/kube-apiserver-audit.log";
 /// (outside the directory kubelet watches).
 const APISERVER_MANIFEST: &str = "/etc/kubernetes/manifests/kube-apiserver.yaml";
 const APISERVER_PARKED: &str = "/etc/kubernetes/kube-apiserver.yaml.fedway-stopped";
-const WRITE_VERBS: [&str; 5] = ["create", "update", "patch", "delete", "deletecollection"];
 
 /// Where run.sh left the clusters.
 #[derive(Debug, Clone)]
@@ -356,25 +356,6 @@ pub fn first_ipv4_address(gateway: &Value) -> Option<Ipv4Addr> {
         .iter()
         .filter(|a| a["type"].as_str().is_none_or(|t| t == "IPAddress"))
         .find_map(|a| a["value"].as_str()?.parse().ok())
-}
-
-/// `(verb, request URI)` of every completed write by `user` in an audit
-/// log (one JSON event a line; lines that are not events are skipped).
-pub fn writes_by(log: &str, user: &str) -> Vec<(String, String)> {
-    log.lines()
-        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
-        .filter(|event| {
-            event["stage"] == "ResponseComplete"
-                && event["user"]["username"] == user
-                && WRITE_VERBS.contains(&event["verb"].as_str().unwrap_or_default())
-        })
-        .map(|event| {
-            (
-                event["verb"].as_str().unwrap_or_default().to_owned(),
-                event["requestURI"].as_str().unwrap_or_default().to_owned(),
-            )
-        })
-        .collect()
 }
 
 async fn scale(client: &Client, deployment: &str, replicas: i32) -> Result<()> {

@@ -956,63 +956,48 @@ async fn deploy_manifests_are_valid_and_their_rbac_is_enough_to_run_fedway() {
             );
         }
     }
-    let events = |client: &Client, namespace: &str| {
-        Api::<k8s_openapi::api::events::v1::Event>::namespaced(client.clone(), namespace)
-    };
-    let reporters =
-        |list: &[k8s_openapi::api::events::v1::Event]| -> Vec<(String, String, String)> {
-            list.iter()
-                .map(|e| {
-                    (
-                        e.reporting_controller.clone().unwrap_or_default(),
-                        e.regarding
-                            .as_ref()
-                            .and_then(|r| r.kind.clone())
-                            .unwrap_or_default(),
-                        e.reason.clone().unwrap_or_default(),
-                    )
-                })
-                .collect()
-        };
-    let agent_events = converge(
-        "the agent's Events on its Works in the hub",
-        30,
-        &logs,
-        || async {
-            let list = events(&admin, &format!("fedway-member-{MEMBER}"))
-                .list(&Default::default())
-                .await
-                .map_err(|e| hub.kube_error(e))?;
-            let seen = reporters(&list.items);
-            Ok(seen
-                .iter()
-                .any(|(by, kind, reason)| {
-                    by == "fedway-agent" && kind == "Work" && reason == "Applied"
-                })
-                .then_some(seen))
-        },
-    )
-    .await;
-    let proxy_events = converge(
-        "fedway-proxy's Events on the member Gateway",
-        30,
-        &logs,
-        || async {
-            let list = events(&east, "web")
-                .list(&Default::default())
-                .await
-                .map_err(|e| member.kube_error(e))?;
-            let seen = reporters(&list.items);
-            Ok(seen
-                .iter()
-                .any(|(by, kind, reason)| {
-                    by == "fedway-proxy" && kind == "Gateway" && reason == "Programmed"
-                })
-                .then_some(seen))
-        },
-    )
-    .await;
-    tracing::info!(?agent_events, ?proxy_events, "events seen");
+    for (cluster, client, namespace, wanted) in [
+        (
+            &hub,
+            &admin,
+            format!("fedway-member-{MEMBER}"),
+            ("fedway-agent", "Work", "Applied"),
+        ),
+        (
+            &member,
+            &east,
+            "web".to_owned(),
+            ("fedway-proxy", "Gateway", "Programmed"),
+        ),
+    ] {
+        let events =
+            Api::<k8s_openapi::api::events::v1::Event>::namespaced(client.clone(), &namespace);
+        let (by, kind, reason) = wanted;
+        converge(
+            &format!(
+                "{by}'s {reason} Event on a {kind} in {}/{namespace}",
+                cluster.name()
+            ),
+            30,
+            &logs,
+            || async {
+                let list = events
+                    .list(&Default::default())
+                    .await
+                    .map_err(|e| cluster.kube_error(e))?;
+                Ok(list
+                    .items
+                    .iter()
+                    .any(|e| {
+                        e.reporting_controller.as_deref() == Some(by)
+                            && e.regarding.as_ref().and_then(|r| r.kind.as_deref()) == Some(kind)
+                            && e.reason.as_deref() == Some(reason)
+                    })
+                    .then_some(()))
+            },
+        )
+        .await;
+    }
 
     // Deleting the hub Gateway removes everything placed for it: the Work
     // and the DNSRecord in the hub, and the member's copies (the agent
