@@ -47,6 +47,7 @@ use std::{
 
 use anyhow::{Context, Result, bail};
 use fedway_crds::{DNSRecord, MemberCluster};
+use k8s_openapi::api::coordination::v1::Lease;
 use kube::{
     Api, Client,
     api::{ApiResource, DynamicObject, Patch, PatchParams},
@@ -178,6 +179,31 @@ impl<E: Environment> Journey<E> {
                 server.cluster, server.address
             ));
         }
+        // An agent takes a new interval at its next renewal, and until then
+        // the hub rightly judges it by the old one (10 s × 3): the steps
+        // below lose members and hubs, so they start once every agent
+        // renews at 1 s.
+        let leases: Vec<Api<Lease>> = SITES
+            .iter()
+            .map(|(name, _, _)| {
+                Api::namespaced(hub.clone(), &fedway_hub::join::member_namespace(name))
+            })
+            .collect();
+        wait_for("every agent renewing its Lease every 1 s", 30, || {
+            let leases = leases.clone();
+            async move {
+                for api in &leases {
+                    let lease = api.get_opt(fedway_agent::heartbeat::LEASE_NAME).await?;
+                    let declared = lease.and_then(|l| l.spec?.lease_duration_seconds);
+                    if declared != Some(1) {
+                        return Ok(None);
+                    }
+                }
+                Ok(Some(()))
+            }
+        })
+        .await?;
+        narrate.say("every agent renews its heartbeat Lease every 1 s");
         Ok(Journey {
             env,
             narrate,
@@ -426,6 +452,7 @@ impl<E: Environment> Journey<E> {
         self.env.stop_member_api_server(lost).await?;
         let started = Instant::now();
         self.wait_member_ready(lost, false).await?;
+        self.measured.insert("not ready", started.elapsed());
         self.narrate.say(&format!(
             "MemberCluster {lost} Ready=False after {:.1?}",
             started.elapsed()

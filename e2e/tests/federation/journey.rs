@@ -40,6 +40,13 @@ async fn define_once_fail_over_globally_survive_cluster_and_hub_loss() {
 
     // NotReady, out of DNS, every member's objects kept (uids compared).
     j.cluster_loss().await.expect("cluster loss");
+    // Heartbeats every 1 s, NotReady after 3 missed: the last renewal was
+    // at most 1 s before the stop, the hub checks every 1 s.
+    let not_ready = j.measured["not ready"];
+    assert!(
+        not_ready <= Duration::from_secs(3 + 2),
+        "NotReady took {not_ready:?} after the API server stopped"
+    );
 
     // Without the hub: members answer and fail over; back: no writes.
     let writes = j.hub_loss().await.expect("hub loss");
