@@ -86,7 +86,7 @@ pub async fn serve_registry(
 /// Serves `GET /metrics` (and `/healthz`) on `listener` until dropped.
 /// Scrapers are peers too: each connection gets a header timeout and a
 /// lifetime bound.
-pub async fn serve(listener: tokio::net::TcpListener, page: PageSource) {
+async fn serve(listener: tokio::net::TcpListener, page: PageSource) {
     loop {
         let Ok((stream, _)) = listener.accept().await else {
             // EMFILE and the like: back off instead of spinning.
@@ -215,10 +215,6 @@ impl ControllerMetrics {
 
     pub fn failed(&self) {
         self.failures.inc();
-    }
-
-    pub fn runs(&self) -> u64 {
-        self.runs.get()
     }
 }
 
