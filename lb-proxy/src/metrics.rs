@@ -22,7 +22,6 @@ pub struct ProxyMetrics {
     pub tls_handshake_failures: Counter,
     /// Responses by status class: index 0 is 1xx … 4 is 5xx.
     responses: [Counter; 5],
-    responses_family: Family<CodeLabel, Counter>,
     local_responses: Family<ReasonLabel, Counter>,
     pub spillovers: Counter,
     pub config_applies: Counter,
@@ -50,13 +49,12 @@ impl ProxyMetrics {
             passes: ReconcileMetrics::register(registry).controller("gateway"),
             responses: CLASSES
                 .map(|code| responses_family.get_or_create(&CodeLabel { code }).clone()),
-            responses_family,
             ..Self::default()
         };
         registry.register(
             "responses",
             "Responses sent to clients, by status class",
-            metrics.responses_family.clone(),
+            responses_family,
         );
         registry.register(
             "local_responses",

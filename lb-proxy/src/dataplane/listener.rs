@@ -140,8 +140,7 @@ async fn serve(
     mut drain: watch::Receiver<bool>,
     _permit: OwnedSemaphorePermit,
 ) {
-    let metrics = ctx.shared.metrics.clone();
-    let _open = metrics.connection();
+    let _open = ctx.shared.metrics.connection();
     let _ = stream.set_nodelay(true);
     if !conn.tls {
         serve_http(&ctx, conn, TokioIo::new(stream), drain).await;
@@ -152,13 +151,11 @@ async fn serve(
     let stream = tokio::select! {
         r = handshake => match r {
             Ok(Ok(s)) => s,
-            Ok(Err(e)) => {
+            failed => {
                 ctx.shared.metrics.tls_handshake_failures.inc();
-                tracing::debug!(peer = %conn.peer, error = %e, "TLS handshake failed");
-                return;
-            }
-            Err(_) => {
-                ctx.shared.metrics.tls_handshake_failures.inc();
+                if let Ok(Err(e)) = failed {
+                    tracing::debug!(peer = %conn.peer, error = %e, "TLS handshake failed");
+                }
                 return;
             }
         },
