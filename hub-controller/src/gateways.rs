@@ -239,8 +239,7 @@ async fn place(ctx: &Context, gateway: &DynamicObject) -> Result<Action, Error> 
         let write = !work_up_to_date(current, &uid, &gateway_key, &spec);
         async move {
             if write {
-                write_work(client, gateway, &decision.cluster, &spec).await?;
-                ctx.metrics.works_written.inc();
+                write_work(ctx, gateway, &decision.cluster, &spec).await?;
             }
             Ok::<(), Error>(())
         }
@@ -255,8 +254,7 @@ async fn place(ctx: &Context, gateway: &DynamicObject) -> Result<Action, Error> 
         .filter(|w| !chosen.contains(&w.namespace().unwrap_or_default()))
     {
         let api: Api<Work> = Api::namespaced(client.clone(), &work.namespace().unwrap_or_default());
-        delete_ignoring_missing(&api, &work.name_any()).await?;
-        ctx.metrics.works_deleted.inc();
+        delete_ignoring_missing(ctx, &api, &work.name_any()).await?;
     }
 
     // Status, from what members reported so far (fresh Works report later and
@@ -366,7 +364,7 @@ fn work_up_to_date(current: Option<&Work>, uid: &str, gateway: &str, spec: &Work
 }
 
 async fn write_work(
-    client: &Client,
+    ctx: &Context,
     gateway: &DynamicObject,
     cluster: &str,
     spec: &WorkSpec,
@@ -382,7 +380,7 @@ async fn write_work(
         },
         "spec": spec,
     });
-    Api::<Work>::namespaced(client.clone(), &namespace)
+    Api::<Work>::namespaced(ctx.client.clone(), &namespace)
         .patch(
             &name,
             &PatchParams::apply(FIELD_MANAGER).force(),
@@ -390,12 +388,16 @@ async fn write_work(
         )
         .await
         .map_err(api_error("writing", format!("Work {namespace}/{name}")))?;
+    ctx.metrics.works_written.inc();
     Ok(())
 }
 
-async fn delete_ignoring_missing(api: &Api<Work>, name: &str) -> Result<(), Error> {
+async fn delete_ignoring_missing(ctx: &Context, api: &Api<Work>, name: &str) -> Result<(), Error> {
     match api.delete(name, &DeleteParams::default()).await {
-        Ok(_) => Ok(()),
+        Ok(_) => {
+            ctx.metrics.works_deleted.inc();
+            Ok(())
+        }
         Err(kube::Error::Api(status)) if status.code == 404 => Ok(()),
         Err(e) => Err(api_error("deleting", format!("Work {name}"))(e)),
     }
@@ -407,8 +409,7 @@ async fn clean_up(ctx: &Context, gateway: &DynamicObject) -> Result<Action, Erro
     for work in works_of(&ctx.client, gateway).await? {
         let api: Api<Work> =
             Api::namespaced(ctx.client.clone(), &work.namespace().unwrap_or_default());
-        delete_ignoring_missing(&api, &work.name_any()).await?;
-        ctx.metrics.works_deleted.inc();
+        delete_ignoring_missing(ctx, &api, &work.name_any()).await?;
     }
     tracing::info!(gateway = %key(gateway), "deleted its Works");
     Ok(Action::await_change())
