@@ -28,6 +28,7 @@ pub mod kubeconfig;
 pub mod manifests;
 pub mod pki;
 pub mod pod_runner;
+pub mod pod_spec;
 pub mod process;
 pub mod toolchain;
 pub mod traefik;

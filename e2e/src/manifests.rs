@@ -28,12 +28,15 @@ pub fn kube_message(error: &kube::Error) -> String {
 }
 
 /// Parses a multi-document YAML string into objects, skipping empty
-/// documents.
+/// documents. Numbers with a leading 0 are octal (`defaultMode: 0440`), as
+/// kubectl's YAML 1.1 reads them; YAML 1.2 would make 0440 the decimal 440.
 pub fn parse_yaml(yaml: &str, origin: &str) -> Result<Vec<Value>> {
-    let docs: Vec<Value> = serde_saphyr::from_multiple(yaml).map_err(|e| Error::Manifest {
-        origin: origin.to_owned(),
-        message: e.to_string(),
-    })?;
+    let options = serde_saphyr::options! { legacy_octal_numbers: true };
+    let docs: Vec<Value> =
+        serde_saphyr::from_multiple_with_options(yaml, options).map_err(|e| Error::Manifest {
+            origin: origin.to_owned(),
+            message: e.to_string(),
+        })?;
     Ok(docs.into_iter().filter(|d| !d.is_null()).collect())
 }
 
@@ -164,4 +167,14 @@ pub fn read_crds(files: &[impl AsRef<Path>]) -> Result<Vec<CustomResourceDefinit
         }
     }
     Ok(crds)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn leading_zero_numbers_are_octal_as_kubectl_reads_them() {
+        let docs = super::parse_yaml("mode: 0440\nplain: 440\n", "test").expect("parses");
+        assert_eq!(docs[0]["mode"], 0o440);
+        assert_eq!(docs[0]["plain"], 440);
+    }
 }

@@ -521,6 +521,42 @@ where
     }
 }
 
+/// What a dry run cannot see: every workload's non-root containers can read
+/// the Secrets they mount (the agent's hub kubeconfig once could not).
+#[test]
+fn every_workload_can_read_its_secrets() {
+    let components = std::fs::read_dir(repository().join("deploy"))
+        .expect("reading deploy/")
+        .map(|entry| entry.expect("a directory entry").path())
+        .filter(|path| path.is_dir() && path.file_name().is_some_and(|n| n != "docker"))
+        .map(|path| {
+            path.file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned()
+        });
+    let mut workloads = 0;
+    for component in components {
+        for (origin, object) in component_objects(&component) {
+            let spec = &object["spec"]["template"]["spec"];
+            if spec.is_null() {
+                continue;
+            }
+            workloads += 1;
+            let unreadable = fedway_e2e::pod_spec::unreadable_secret_mounts(spec);
+            assert!(
+                unreadable.is_empty(),
+                "{origin} {}: {unreadable:?}",
+                describe(&object)
+            );
+        }
+    }
+    assert!(
+        workloads >= 5,
+        "found only {workloads} workloads in deploy/"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deploy_manifests_are_valid_and_their_rbac_is_enough_to_run_fedway() {
     fedway_e2e::init_test_logging();
