@@ -13,6 +13,8 @@
 #   control-plane.sh --env      build if missing, then print FEDWAY_* settings
 #                               (bin dir, and the Gateway API and kwok module
 #                               dirs, whose CRDs and stages tests use)
+#   control-plane.sh --node     also build kubelet, kubeadm and kube-proxy of
+#                               the same release, then print their dir
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -27,6 +29,20 @@ dir="$cache_root/k8s-$k8s_version-$key"
 bin="$dir/bin"
 
 want=(etcd kube-apiserver kube-controller-manager kube-scheduler kubectl kwok echo-basic)
+
+# What Kubernetes' own build (hack/lib/version.sh) stamps into its binaries:
+# without it they report v0.0.0-master+$Format:%H$, which kubeadm refuses
+# and which would reach MemberCluster status as the member's version.
+k8s_version_ldflags() {
+  local version=$1 major minor pkg flags=""
+  major=${version#v}; major=${major%%.*}
+  minor=${version#v"$major".}; minor=${minor%%.*}
+  for pkg in k8s.io/client-go/pkg/version k8s.io/component-base/version; do
+    flags+=" -X $pkg.gitVersion=$version -X $pkg.gitMajor=$major -X $pkg.gitMinor=$minor"
+    flags+=" -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
+  done
+  echo "$flags"
+}
 
 complete() {
   for b in "${want[@]}"; do [ -x "$bin/$b" ] || return 1; done
@@ -44,7 +60,7 @@ build() {
   echo "control-plane.sh: building Kubernetes $k8s_version control plane into $bin (first time only; ~10-20 min on 2 cores)" >&2
   local start=$SECONDS
   (cd "$gomods/etcd" && go build -trimpath -buildvcs=false -o "$tmp/etcd" .)
-  (cd "$gomods/kubernetes" && go build -trimpath -buildvcs=false -o "$tmp/" \
+  (cd "$gomods/kubernetes" && go build -trimpath -buildvcs=false -ldflags "$(k8s_version_ldflags "$k8s_version")" -o "$tmp/" \
       k8s.io/kubernetes/cmd/kube-apiserver \
       k8s.io/kubernetes/cmd/kube-controller-manager \
       k8s.io/kubernetes/cmd/kube-scheduler \
@@ -56,9 +72,40 @@ build() {
   echo "control-plane.sh: built in $((SECONDS - start)) s" >&2
 }
 
+# The node side of the same release, for the kind node image
+# (e2e/kind/node-image.sh): kubelet, kubeadm and kube-proxy.
+node_bin="$dir/node-bin"
+node_want=(kubelet kubeadm kube-proxy)
+
+node_complete() {
+  for b in "${node_want[@]}"; do [ -x "$node_bin/$b" ] || return 1; done
+}
+
+node_build() {
+  mkdir -p "$dir"
+  exec 9>"$dir/.lock"
+  flock 9
+  node_complete && return 0
+  local tmp="$dir/node-bin.tmp.$$" start=$SECONDS
+  rm -rf "$tmp"
+  mkdir -p "$tmp"
+  echo "control-plane.sh: building Kubernetes $k8s_version node binaries into $node_bin (first time only)" >&2
+  (cd "$gomods/kubernetes" && go build -trimpath -buildvcs=false -ldflags "$(k8s_version_ldflags "$k8s_version")" -o "$tmp/" \
+      k8s.io/kubernetes/cmd/kubelet \
+      k8s.io/kubernetes/cmd/kubeadm \
+      k8s.io/kubernetes/cmd/kube-proxy)
+  rm -rf "$node_bin"
+  mv "$tmp" "$node_bin"
+  echo "control-plane.sh: built in $((SECONDS - start)) s" >&2
+}
+
 complete || build
 
 case "${1:-}" in
+  --node)
+    node_complete || node_build
+    echo "$node_bin"
+    ;;
   --env)
     gwapi=$(cd "$gomods/gateway-api" && go mod download sigs.k8s.io/gateway-api && go list -m -f '{{if .Replace}}{{.Replace.Dir}}{{else}}{{.Dir}}{{end}}' sigs.k8s.io/gateway-api)
     kwok=$(cd "$gomods/kwok" && go list -m -f '{{.Dir}}' sigs.k8s.io/kwok)
@@ -68,5 +115,5 @@ case "${1:-}" in
     echo "FEDWAY_KWOK_DIR=$kwok"
     ;;
   "") echo "$bin" ;;
-  *) echo "usage: control-plane.sh [--env]" >&2; exit 2 ;;
+  *) echo "usage: control-plane.sh [--env|--node]" >&2; exit 2 ;;
 esac
