@@ -2,8 +2,9 @@
 //! machine, in one run, at 1 and 2 server threads. Prints queries/s,
 //! latency and the ratio to NSD. Figures are printed, never asserted.
 //!
-//! `cargo bench -p fedway-dns --bench dnsperf` (needs `apt-get install nsd
-//! knot dnsperf dnsutils`). FEDWAY_DNSPERF_SECONDS sets the run length.
+//! `cargo bench -p fedway-dns --bench dnsperf` (installs Debian's nsd, knot,
+//! dnsperf and dnsutils on first use). FEDWAY_DNSPERF_SECONDS sets the run
+//! length.
 
 use std::{
     fmt::Write as _,
@@ -21,19 +22,13 @@ fn main() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(10);
-    for tool in ["dnsperf", "nsd", "knotd", "dig", "taskset"] {
-        if Command::new("sh")
-            .arg("-c")
-            .arg(format!("command -v {tool}"))
-            .output()
-            .map_or(true, |o| !o.status.success())
-        {
-            eprintln!(
-                "dnsperf bench: {tool} is missing (apt-get install dnsperf nsd knot dnsutils util-linux)"
-            );
-            std::process::exit(1);
-        }
-    }
+    fedway_e2e::packages::require(&[
+        ("dnsperf", "dnsperf"),
+        ("nsd", "nsd"),
+        ("knotd", "knot"),
+        ("dig", "dnsutils"),
+        ("taskset", "util-linux"),
+    ]);
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path();
     std::fs::write(path.join("zone.yaml"), fedway_zone()).expect("zone yaml");

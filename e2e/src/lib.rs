@@ -26,6 +26,7 @@ pub mod federation;
 pub mod journey;
 pub mod kubeconfig;
 pub mod manifests;
+pub mod packages;
 pub mod pki;
 pub mod pod_runner;
 pub mod pod_spec;

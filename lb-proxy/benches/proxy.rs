@@ -4,9 +4,9 @@
 //! HTTP/2, plain and TLS; then memory per 10 000 idle keep-alive
 //! connections. Figures are printed, never asserted.
 //!
-//! `cargo bench -p fedway-proxy --bench proxy` (needs `apt-get install
-//! nginx-light haproxy nghttp2-client curl util-linux`, root, and the e2e
-//! control plane). FEDWAY_PROXY_BENCH_SECONDS sets the length of each cell.
+//! `cargo bench -p fedway-proxy --bench proxy` (installs Debian's
+//! nginx-light, haproxy, nghttp2-client, curl on first use; needs root and
+//! the e2e control plane). FEDWAY_PROXY_BENCH_SECONDS sets the length of each cell.
 //!
 //! fedway-proxy is configured the way it is in a cluster: a real
 //! kube-apiserver (the e2e harness) gets a GatewayClass, a Gateway with an
@@ -56,14 +56,14 @@ fn main() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(5);
-    for tool in ["nginx", "haproxy", "h2load", "curl", "taskset", "prlimit"] {
-        if !command_exists(tool) {
-            eprintln!(
-                "proxy bench: {tool} is missing (apt-get install nginx-light haproxy nghttp2-client curl util-linux)"
-            );
-            std::process::exit(1);
-        }
-    }
+    fedway_e2e::packages::require(&[
+        ("nginx", "nginx-light"),
+        ("haproxy", "haproxy"),
+        ("h2load", "nghttp2-client"),
+        ("curl", "curl"),
+        ("taskset", "util-linux"),
+        ("prlimit", "util-linux"),
+    ]);
     if std::thread::available_parallelism().map_or(1, |n| n.get()) < 2 {
         eprintln!("proxy bench: needs 2 CPUs (one for the proxy, one for the load)");
         std::process::exit(1);
@@ -1096,14 +1096,6 @@ fn stop(child: &mut Child) {
     }
     let _ = child.kill();
     let _ = child.wait();
-}
-
-fn command_exists(tool: &str) -> bool {
-    Command::new("sh")
-        .arg("-c")
-        .arg(format!("command -v {tool}"))
-        .output()
-        .is_ok_and(|o| o.status.success())
 }
 
 /// First line of `program args` (stdout or stderr: nginx prints to stderr).

@@ -194,6 +194,7 @@ pub async fn send_raw(server: SocketAddr, bytes: &[u8], tcp: bool) -> Option<Vec
 
 /// Runs a DNS command-line client (`dig`, `kdig`) and returns its output.
 pub async fn client(program: &str, server: SocketAddr, args: &[&str]) -> String {
+    fedway_e2e::packages::require(&[("dig", "dnsutils"), ("kdig", "knot-dnsutils")]);
     let output = tokio::process::Command::new(program)
         .arg(format!("@{}", server.ip()))
         .arg("-p")
@@ -202,7 +203,7 @@ pub async fn client(program: &str, server: SocketAddr, args: &[&str]) -> String 
         .stdin(Stdio::null())
         .output()
         .await
-        .unwrap_or_else(|e| panic!("{program} runs (apt-get install dnsutils knot-dnsutils): {e}"));
+        .unwrap_or_else(|e| panic!("{program} runs: {e}"));
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
@@ -215,6 +216,7 @@ pub struct Nsd {
 
 impl Nsd {
     pub async fn serve(ip: &str, zone: &str, zone_file: &str) -> Nsd {
+        fedway_e2e::packages::require(&[("nsd", "nsd")]);
         let dir = tempfile::tempdir().expect("temp dir");
         let port = free_port(ip);
         let path = dir.path();
@@ -233,7 +235,7 @@ impl Nsd {
             .stderr(Stdio::null())
             .kill_on_drop(true)
             .spawn()
-            .expect("nsd runs (apt-get install nsd)");
+            .expect("nsd runs");
         let address = SocketAddr::new(ip.parse().expect("ip"), port);
         for _ in 0..100 {
             let probe = message(zone, RecordType::SOA, UDP);
