@@ -1,21 +1,29 @@
 #!/usr/bin/env bash
-# The Fedway journey (fedway-demo, the same steps `cargo test -p fedway-e2e
-# --test federation journey` asserts locally) on kind clusters: a hub and
+# The Fedway journey (the steps `cargo test -p fedway-e2e --test federation
+# journey` asserts locally, fedway_e2e::journey) on kind clusters: a hub and
 # members member-eu/us/ap, the images built from deploy/docker, the
 # manifests from deploy/, members joined with `fedway-hub join`.
 #
-#   e2e/kind/run.sh [all]     up, then demo (default)
+#   e2e/kind/run.sh [all]     up, then check (default)
 #   e2e/kind/run.sh up        create the clusters, build and load the
 #                             images, install CRDs and manifests, join
-#   e2e/kind/run.sh demo [-- fedway-demo args, e.g. --keep]
+#   e2e/kind/run.sh check     the journey with the local test's assertions
+#                             (fedway-demo --kind DIR --check); exit 1 if one fails
+#   e2e/kind/run.sh demo [-- fedway-demo args, e.g. --keep]   narrated only
 #   e2e/kind/run.sh down      delete the clusters and the kubeconfigs
 #
-# Needs Docker (a running engine), kind, kubectl, go and cargo; Linux,
-# since the host reaches the nodes at their Docker network addresses.
-# Environment: FEDWAY_KIND_PREFIX (cluster name prefix, default fedway-),
-# FEDWAY_KIND_DIR (kubeconfigs and generated kind configs, default
-# target/fedway-kind), FEDWAY_KIND_NODE_IMAGE (kindest/node image, default
-# kind's own). Not run in Fedway's CI: that machine has no Docker engine.
+# Needs a Docker engine, Go and cargo, on Linux (the host reaches the nodes
+# at their Docker network addresses). kind and kubectl are built from their
+# Go modules at the versions e2e pins (e2e/kind/tools.sh,
+# e2e/scripts/control-plane.sh). Environment:
+#   FEDWAY_KIND_PREFIX      cluster name prefix (default fedway-)
+#   FEDWAY_KIND_DIR         kubeconfigs and generated configs (default
+#                           target/fedway-kind)
+#   FEDWAY_KIND_NODE_IMAGE  node image (default: kind's own; offline: built)
+#   FEDWAY_KIND_OFFLINE=1   no image registry is reachable (Fedway's CI):
+#                           set up the Docker engine (e2e/scripts/docker.sh),
+#                           build the node image (e2e/kind/node-image.sh) and
+#                           build every image on local bases
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -23,11 +31,11 @@ repo=$(cd "$here/../.." && pwd)
 prefix=${FEDWAY_KIND_PREFIX:-fedway-}
 dir=${FEDWAY_KIND_DIR:-$repo/target/fedway-kind}
 node_image=${FEDWAY_KIND_NODE_IMAGE:-}
+offline=${FEDWAY_KIND_OFFLINE:-0}
 # name and region of each member, in the journey's failover order
 # (fedway_e2e::journey::SITES).
 members=(member-eu:eu-west member-us:us-east member-ap:ap-south)
 region_label=topology.kubernetes.io/region
-binaries=(fedway-hub fedway-agent fedway-dns fedway-proxy)
 # The API server's audit log in the hub's node (KindEnv reads it there).
 audit_log=/var/log/kubernetes/kube-apiserver-audit.log
 
@@ -85,17 +93,28 @@ render() {
 }
 
 # kind config: one node; the hub's with the audit policy, each member's
-# labelled with its region.
+# labelled with its region. Kubernetes 1.35's kubelet refuses a cgroup v1
+# host unless told (KEP-5573).
 kind_config() {
   local cluster=$1 region=${2:-}
   cat <<YAML
 kind: Cluster
 apiVersion: kind.x-k8s.io/v1alpha4
+YAML
+  if [[ $(stat -fc %T /sys/fs/cgroup) != cgroup2fs ]]; then
+    cat <<YAML
+kubeadmConfigPatches:
+  - |
+    kind: KubeletConfiguration
+    failCgroupV1: false
+YAML
+  fi
+  if [[ $cluster == hub ]]; then
+    # kind writes kubeadm's v1beta3 config for Kubernetes before 1.36 (a
+    # map of extraArgs).
+    cat <<YAML
 nodes:
   - role: control-plane
-YAML
-  if [[ $cluster == hub ]]; then
-    cat <<YAML
     extraMounts:
       - hostPath: $here/audit-policy.yaml
         containerPath: /etc/kubernetes/audit/policy.yaml
@@ -121,6 +140,8 @@ YAML
 YAML
   else
     cat <<YAML
+nodes:
+  - role: control-plane
     labels:
       $region_label: $region
 YAML
@@ -140,25 +161,36 @@ create_cluster() {
   kind get kubeconfig --name "$prefix$cluster" >"$dir/$cluster.kubeconfig"
 }
 
+# The images users build (deploy/docker, e2e/kind/images.sh) and the
+# journey's echo backend, loaded into every cluster so that the nodes pull
+# nothing.
 build_and_load() {
-  local tag echo_image binary images=()
-  tag=$(image_tag)
-  for binary in "${binaries[@]}"; do
-    say "building ghcr.io/fedway/$binary:$tag"
-    DOCKER_BUILDKIT=1 docker build -f "$repo/deploy/docker/Dockerfile.$binary" \
-      -t "ghcr.io/fedway/$binary:$tag" "$repo"
-    images+=("ghcr.io/fedway/$binary:$tag")
-  done
-  # The journey's backends (fedway_e2e::journey's ECHO_IMAGE), loaded so
-  # the nodes need no registry access while the scenario runs.
-  echo_image=registry.k8s.io/gateway-api/echo-basic:$(gateway_api version)
-  docker pull "$echo_image"
-  images+=("$echo_image")
-  local cluster
+  local images=() cluster
+  mapfile -t images < <("$here/images.sh")
+  [[ ${#images[@]} -eq 4 ]] || die "images.sh built ${#images[@]} images, not 4"
+  images+=("$(echo_image)")
   for cluster in hub "${members[@]%%:*}"; do
     say "loading images into $prefix$cluster"
     kind load docker-image --name "$prefix$cluster" "${images[@]}"
   done
+}
+
+# The journey's backend: echo-basic from the pinned Gateway API module (the
+# binary e2e/scripts/control-plane.sh builds), on the local Debian base
+# offline, else on Debian's slim image.
+echo_image() {
+  local image base ctx
+  image=fedway.local/echo-basic:$(gateway_api version)
+  if ! docker image inspect "$image" >/dev/null 2>&1; then
+    base=debian:bookworm-slim
+    [[ $offline == 1 ]] && base=$("$repo/e2e/scripts/docker.sh")
+    ctx=$(mktemp -d)
+    cp "$cp_bin/echo-basic" "$ctx/"
+    printf 'FROM %s\nCOPY echo-basic /usr/local/bin/echo-basic\nUSER 65532:65532\nENTRYPOINT ["/usr/local/bin/echo-basic"]\n' "$base" >"$ctx/Dockerfile"
+    docker build -q -t "$image" "$ctx" >/dev/null
+    rm -rf "$ctx"
+  fi
+  echo "$image"
 }
 
 install_crds() {
@@ -229,9 +261,25 @@ install_member() {
   rollout "$member" fedway-agent fedway-dns fedway-proxy
 }
 
+# What up needs on PATH: kind, helm and cloud-provider-kind from their
+# pinned modules, kubectl of the pinned release; offline, a Docker engine
+# that starts privileged containers and a node image built here.
+tools() {
+  need go cargo docker
+  if [[ $offline == 1 ]]; then
+    "$repo/e2e/scripts/docker.sh" >/dev/null
+    [[ -n $node_image ]] || node_image=$("$here/node-image.sh")
+    # images.sh: the Dockerfiles' bases as local equivalents.
+    export FEDWAY_LOCAL_BASES=1
+  fi
+  docker info >/dev/null 2>&1 || die "no Docker engine (docker info fails); e2e/scripts/docker.sh starts one"
+  cp_bin=$("$repo/e2e/scripts/control-plane.sh")
+  PATH="$("$here/tools.sh"):$cp_bin:$PATH"
+  export PATH
+}
+
 up() {
-  need docker kind kubectl go cargo
-  docker info >/dev/null 2>&1 || die "no Docker engine (docker info fails)"
+  tools
   mkdir -p "$dir"
   local site gwapi
   create_cluster hub
@@ -250,12 +298,12 @@ up() {
 
 demo() {
   need docker cargo
+  cp_bin=$("$repo/e2e/scripts/control-plane.sh")
   cargo run --manifest-path "$repo/Cargo.toml" -p fedway-e2e --bin fedway-demo -- \
-    --kind "$dir" --kind-prefix "$prefix" "$@"
+    --kind "$dir" --kind-prefix "$prefix" --echo-image "$(echo_image)" "$@"
 }
 
 down() {
-  need kind
   local cluster
   for cluster in hub "${members[@]%%:*}"; do
     kind delete cluster --name "$prefix$cluster"
@@ -268,8 +316,12 @@ command=${1:-all}
 [[ ${1:-} == -- ]] && shift
 case $command in
   up) up ;;
+  check) demo --check "$@" ;;
   demo) demo "$@" ;;
-  all) up && demo "$@" ;;
-  down) down ;;
-  *) die "usage: run.sh [all|up|demo [-- fedway-demo args]|down]" ;;
+  all) up && demo --check "$@" ;;
+  down)
+    PATH="$("$here/tools.sh"):$PATH"
+    down
+    ;;
+  *) die "usage: run.sh [all|up|check|demo [-- fedway-demo args]|down]" ;;
 esac

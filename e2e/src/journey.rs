@@ -31,6 +31,7 @@
 //! creates; not run here, no Docker engine). Only cluster creation and the
 //! few operations the trait names differ.
 
+pub mod check;
 mod env;
 mod kind;
 mod local;
@@ -64,7 +65,6 @@ pub const HOSTNAME: &str = "shop.global.example.com";
 pub const REGION_LABEL: &str = "topology.kubernetes.io/region";
 pub const PORT: u16 = 80;
 const NAMESPACE: &str = "web";
-const ECHO_IMAGE: &str = "registry.k8s.io/gateway-api/echo-basic:v1.6.3";
 /// The members, in failover order, with their regions and the client
 /// subnet each region's users come from (Geo).
 pub const SITES: [(&str, &str, &str); 3] = [
@@ -167,7 +167,7 @@ impl<E: Environment> Journey<E> {
             let client = env.member(name)?;
             apply(&client, namespace(NAMESPACE)).await?;
             for backend in BACKENDS {
-                for object in echo_backend(backend, name) {
+                for object in echo_backend(env.echo_image(), backend, name) {
                     apply(&client, object).await?;
                 }
             }
@@ -938,7 +938,7 @@ fn dns_policy(steering: Value) -> Value {
 /// An echo Deployment and its Service (port 80 to echo-basic's 3000); the
 /// pod reports `<backend>@<member>` as its service, so answers say where
 /// they came from.
-fn echo_backend(name: &str, member: &str) -> [Value; 2] {
+fn echo_backend(image: &str, name: &str, member: &str) -> [Value; 2] {
     [
         json!({
             "apiVersion": "apps/v1", "kind": "Deployment",
@@ -947,7 +947,7 @@ fn echo_backend(name: &str, member: &str) -> [Value; 2] {
                 "replicas": 1,
                 "selector": {"matchLabels": {"app": name}},
                 "template": {"metadata": {"labels": {"app": name}}, "spec": {"containers": [{
-                    "name": "echo", "image": ECHO_IMAGE,
+                    "name": "echo", "image": image,
                     "env": [
                         {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
                         {"name": "NAMESPACE", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}},

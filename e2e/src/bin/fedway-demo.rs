@@ -30,12 +30,20 @@ struct Cli {
     /// Run on kind clusters instead: the directory holding
     /// `hub.kubeconfig`, `member-eu.kubeconfig`, ... (`e2e/kind/run.sh up`
     /// writes them). Needs Docker and the clusters run.sh set up.
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", requires = "echo_image")]
     kind: Option<PathBuf>,
     /// Prefix of the kind cluster names (node containers are
     /// `<prefix><cluster>-control-plane`).
     #[arg(long, default_value = "fedway-", requires = "kind")]
     kind_prefix: String,
+    /// The echo backends' image on kind (loaded into every node; run.sh
+    /// builds it from the pinned Gateway API module).
+    #[arg(long, value_name = "IMAGE", requires = "kind")]
+    echo_image: Option<String>,
+    /// Fail (exit 1) when the journey misses an expectation the e2e test
+    /// asserts (`fedway_e2e::journey::check`), as well as narrating it.
+    #[arg(long)]
+    check: bool,
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
@@ -50,6 +58,7 @@ async fn main() -> ExitCode {
             let config = KindConfig {
                 dir: dir.clone(),
                 prefix: cli.kind_prefix.clone(),
+                echo_image: cli.echo_image.clone().unwrap_or_default(),
             };
             match Journey::start_kind(config, Box::new(journey::Print)).await {
                 Ok(j) => run(j, &cli).await,
@@ -76,17 +85,23 @@ async fn main() -> ExitCode {
 }
 
 async fn run<E: Environment>(mut j: Journey<E>, cli: &Cli) -> anyhow::Result<()> {
-    j.apply_app().await?;
-    j.converge().await?;
-    j.spillover().await?;
-    j.failover().await?;
-    j.cluster_loss().await?;
-    j.hub_loss().await?;
-    j.steering_variants().await?;
-
-    println!("\n== Measured");
-    for (what, took) in &j.measured {
-        println!("   {what:<22} {took:.1?}");
+    if cli.check {
+        let outcome = journey::check::run(&mut j).await;
+        print_measured(&j);
+        if let Err(error) = outcome {
+            j.stop().await;
+            return Err(error.context("the journey's checks"));
+        }
+        println!("\nEvery check of the journey passed.");
+    } else {
+        j.apply_app().await?;
+        j.converge().await?;
+        j.spillover().await?;
+        j.failover().await?;
+        j.cluster_loss().await?;
+        j.hub_loss().await?;
+        j.steering_variants().await?;
+        print_measured(&j);
     }
     if cli.keep {
         println!("\nStill running; Ctrl-C to stop. Kubeconfigs:");
@@ -107,4 +122,11 @@ async fn run<E: Environment>(mut j: Journey<E>, cli: &Cli) -> anyhow::Result<()>
     }
     j.stop().await;
     Ok(())
+}
+
+fn print_measured<E: Environment>(j: &Journey<E>) {
+    println!("\n== Measured");
+    for (what, took) in &j.measured {
+        println!("   {what:<22} {took:.1?}");
+    }
 }

@@ -35,6 +35,10 @@ pub trait Environment: Send + Sync {
     /// [`SITES`](super::SITES) order.
     fn dns_servers(&self) -> Vec<DnsServer>;
 
+    /// The image of the journey's echo backends (the Gateway API
+    /// conformance echo server, `echo-basic`).
+    fn echo_image(&self) -> &str;
+
     /// `(cluster, admin kubeconfig)`, hub first, for looking around.
     fn kubeconfigs(&self) -> Vec<(String, PathBuf)>;
 

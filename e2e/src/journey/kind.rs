@@ -65,6 +65,9 @@ pub struct KindConfig {
     /// Prefix of the kind cluster names: cluster `<prefix>member-eu`, node
     /// container `<prefix>member-eu-control-plane`.
     pub prefix: String,
+    /// The echo backends' image, loaded into every node (run.sh builds it
+    /// from the pinned Gateway API module).
+    pub echo_image: String,
 }
 
 pub struct KindEnv {
@@ -180,6 +183,10 @@ impl Environment for KindEnv {
 
     fn dns_servers(&self) -> Vec<DnsServer> {
         self.dns.clone()
+    }
+
+    fn echo_image(&self) -> &str {
+        &self.config.echo_image
     }
 
     fn kubeconfigs(&self) -> Vec<(String, PathBuf)> {

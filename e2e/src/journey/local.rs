@@ -172,6 +172,12 @@ impl Environment for LocalEnv {
         self.dns.iter().map(|(server, _)| server.clone()).collect()
     }
 
+    /// Not pulled: the pod runner serves pods of any echo-basic image with
+    /// a local echo-basic process.
+    fn echo_image(&self) -> &str {
+        "echo-basic"
+    }
+
     fn kubeconfigs(&self) -> Vec<(String, PathBuf)> {
         std::iter::once(("hub".to_owned(), self.fed.hub.admin_kubeconfig().to_owned()))
             .chain(self.fed.members.iter().map(|member| {
