@@ -269,5 +269,10 @@ say "kind build node-image"
 "$tools/kind" build node-image --type file "$dir/kubernetes-server-linux-amd64.tar.gz" \
   --base-image "$base_tag" --image "$image"
 rm -rf "$ctx" "$dir/kubernetes-server-linux-amd64.tar.gz"
+# Earlier recipes' images and scratch dirs: a node image is over a GiB.
+docker images --format '{{.Repository}}:{{.Tag}}' |
+  grep -E '^fedway\.local/kind-(node|base):' | grep -vxF -e "$image" -e "$base_tag" |
+  xargs -r docker rmi >/dev/null 2>&1 || true
+find "$cache_root" -maxdepth 1 -name 'kind-node-v*' ! -path "$dir" -exec rm -rf {} + 2>/dev/null || true
 say "built $image in $((SECONDS - start)) s"
 print "$@"

@@ -28,8 +28,9 @@
 //! The steps reach the clusters only through an [`Environment`]:
 //! [`LocalEnv`] (the above, on this machine; what the test runs) or
 //! [`KindEnv`] (the same scenario on kind clusters that `e2e/kind/run.sh`
-//! creates; not run here, no Docker engine). Only cluster creation and the
-//! few operations the trait names differ.
+//! creates, Fedway's images and manifests as Pods). Only cluster creation
+//! and the few operations the trait names differ; [`check`] holds the
+//! assertions both run.
 
 pub mod check;
 mod env;

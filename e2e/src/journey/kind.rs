@@ -1,8 +1,8 @@
 //! The journey on kind clusters (`e2e/kind/run.sh` creates them): a hub
 //! and the [`SITES`] members, each a one-node kind cluster running the
-//! deploy/ manifests from the images built from deploy/docker. Nothing
-//! here runs in this repository's CI (no Docker engine there); what differs
-//! from [`LocalEnv`](super::LocalEnv):
+//! deploy/ manifests from the images built from deploy/docker, as Pods
+//! (CI runs it offline, `FEDWAY_KIND_OFFLINE=1`). What differs from
+//! [`LocalEnv`](super::LocalEnv):
 //!
 //! - gateway addresses come from each member Gateway's status (fedway-proxy
 //!   in the node's host network, its pool the node's Docker IP);
@@ -20,7 +20,7 @@
 //! - the hub controller's writes are read from the hub's audit log
 //!   (`docker exec <hub node> cat`), written under the audit policy run.sh
 //!   passes through the kind config; its user is its ServiceAccount;
-//! - backends are real pods of the echo-basic image.
+//! - backends are real pods of the echo-basic image run.sh builds.
 //!
 //! Node IPs are reachable from the host on Linux (Docker's bridge); not
 //! with Docker Desktop's VM.
