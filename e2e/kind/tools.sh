@@ -31,31 +31,18 @@ HELM_VERSION=$(version helm.sh/helm/v4)
 key=$(cat "$here/tools.sh" "$gomod/go.mod" "$gomod/go.sum" | sha256sum | cut -c1-12)
 dir="$cache_root/kind-tools-$key"
 bin="$dir/bin"
-want=(kind helm cloud-provider-kind)
 
-complete() {
-  local b
-  for b in "${want[@]}"; do [ -x "$bin/$b" ] || return 1; done
-}
+# shellcheck source-path=SCRIPTDIR source=../scripts/cache.sh
+. "$here/../scripts/cache.sh"
 
-build() {
-  mkdir -p "$dir"
-  exec 9>"$dir/.lock"
-  flock 9
-  complete && return 0
-  local tmp="$dir/bin.tmp.$$" start=$SECONDS
-  rm -rf "$tmp"
-  mkdir -p "$tmp"
-  echo "tools.sh: building kind $KIND_VERSION, helm $HELM_VERSION and cloud-provider-kind into $bin (first time only)" >&2
-  (cd "$gomod" && CGO_ENABLED=0 go build -trimpath -buildvcs=false -o "$tmp/" \
+build_tools() {
+  (cd "$gomod" && CGO_ENABLED=0 go build -trimpath -buildvcs=false -o "$1/" \
     -ldflags "-X helm.sh/helm/v4/internal/version.version=$HELM_VERSION -X helm.sh/helm/v4/internal/version.gitTreeState=clean" \
     sigs.k8s.io/kind helm.sh/helm/v4/cmd/helm sigs.k8s.io/cloud-provider-kind)
-  rm -rf "$bin"
-  mv "$tmp" "$bin"
-  echo "tools.sh: built in $((SECONDS - start)) s" >&2
 }
 
-complete || build
+cache_build "$bin" "kind helm cloud-provider-kind" \
+  "tools.sh: building kind $KIND_VERSION, helm $HELM_VERSION and cloud-provider-kind" build_tools
 
 case "${1:-}" in
   --env) echo "FEDWAY_KIND_TOOLS=$bin" ;;

@@ -44,21 +44,11 @@ k8s_version_ldflags() {
   echo "$flags"
 }
 
-complete() {
-  for b in "${want[@]}"; do [ -x "$bin/$b" ] || return 1; done
-}
+# shellcheck source-path=SCRIPTDIR source=cache.sh
+. "$here/scripts/cache.sh"
 
-build() {
-  mkdir -p "$dir"
-  # One build at a time per cache dir, across processes.
-  exec 9>"$dir/.lock"
-  flock 9
-  complete && return 0
-  local tmp="$dir/bin.tmp.$$"
-  rm -rf "$tmp"
-  mkdir -p "$tmp"
-  echo "control-plane.sh: building Kubernetes $k8s_version control plane into $bin (first time only; ~10-20 min on 2 cores)" >&2
-  local start=$SECONDS
+build_control_plane() {
+  local tmp=$1
   (cd "$gomods/etcd" && go build -trimpath -buildvcs=false -o "$tmp/etcd" .)
   (cd "$gomods/kubernetes" && go build -trimpath -buildvcs=false -ldflags "$(k8s_version_ldflags "$k8s_version")" -o "$tmp/" \
       k8s.io/kubernetes/cmd/kube-apiserver \
@@ -67,43 +57,26 @@ build() {
       k8s.io/kubernetes/cmd/kubectl)
   (cd "$gomods/kwok" && go build -trimpath -buildvcs=false -o "$tmp/" sigs.k8s.io/kwok/cmd/kwok)
   (cd "$gomods/gateway-api" && go build -trimpath -buildvcs=false -o "$tmp/" sigs.k8s.io/gateway-api/conformance/echo-basic)
-  rm -rf "$bin"
-  mv "$tmp" "$bin"
-  echo "control-plane.sh: built in $((SECONDS - start)) s" >&2
 }
 
 # The node side of the same release, for the kind node image
 # (e2e/kind/node-image.sh): kubelet, kubeadm and kube-proxy.
 node_bin="$dir/node-bin"
-node_want=(kubelet kubeadm kube-proxy)
 
-node_complete() {
-  for b in "${node_want[@]}"; do [ -x "$node_bin/$b" ] || return 1; done
-}
-
-node_build() {
-  mkdir -p "$dir"
-  exec 9>"$dir/.lock"
-  flock 9
-  node_complete && return 0
-  local tmp="$dir/node-bin.tmp.$$" start=$SECONDS
-  rm -rf "$tmp"
-  mkdir -p "$tmp"
-  echo "control-plane.sh: building Kubernetes $k8s_version node binaries into $node_bin (first time only)" >&2
-  (cd "$gomods/kubernetes" && go build -trimpath -buildvcs=false -ldflags "$(k8s_version_ldflags "$k8s_version")" -o "$tmp/" \
+build_node() {
+  (cd "$gomods/kubernetes" && go build -trimpath -buildvcs=false -ldflags "$(k8s_version_ldflags "$k8s_version")" -o "$1/" \
       k8s.io/kubernetes/cmd/kubelet \
       k8s.io/kubernetes/cmd/kubeadm \
       k8s.io/kubernetes/cmd/kube-proxy)
-  rm -rf "$node_bin"
-  mv "$tmp" "$node_bin"
-  echo "control-plane.sh: built in $((SECONDS - start)) s" >&2
 }
 
-complete || build
+cache_build "$bin" "${want[*]}" \
+  "control-plane.sh: building Kubernetes $k8s_version control plane (~10-20 min on 2 cores)" build_control_plane
 
 case "${1:-}" in
   --node)
-    node_complete || node_build
+    cache_build "$node_bin" "kubelet kubeadm kube-proxy" \
+      "control-plane.sh: building Kubernetes $k8s_version node binaries" build_node
     echo "$node_bin"
     ;;
   --env)

@@ -26,22 +26,16 @@ key=$(cd "$gomod" && find . -name go.mod -o -name go.sum -o -name '*.go' | LC_AL
 dir="$cache_root/traefik-$version-$key"
 bin="$dir/traefik"
 
-build() {
-  mkdir -p "$dir"
-  # One build at a time per cache dir, across processes.
-  exec 9>"$dir/.lock"
-  flock 9
-  [ -x "$bin" ] && return 0
-  echo "traefik.sh: building Traefik $version into $bin (first time only; ~10 min on 2 cores)" >&2
-  local start=$SECONDS
+# shellcheck source-path=SCRIPTDIR source=cache.sh
+. "$here/scripts/cache.sh"
+
+build_traefik() {
   (cd "$gomod" && go build -trimpath -buildvcs=false \
       -ldflags "-X github.com/traefik/traefik/v3/pkg/version.Version=$version" \
-      -o "$bin.tmp.$$" github.com/traefik/traefik/v3/cmd/traefik)
-  mv "$bin.tmp.$$" "$bin"
-  echo "traefik.sh: built in $((SECONDS - start)) s" >&2
+      -o "$1/traefik" github.com/traefik/traefik/v3/cmd/traefik)
 }
 
-[ -x "$bin" ] || build
+cache_build "$dir" traefik "traefik.sh: building Traefik $version (~10 min on 2 cores)" build_traefik
 
 case "${1:-}" in
   --env) echo "FEDWAY_TRAEFIK=$bin" ;;
