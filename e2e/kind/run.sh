@@ -64,14 +64,6 @@ node_ip() {
   docker inspect -f '{{ (index .NetworkSettings.Networks "kind").IPAddress }}' "$(node "$1")"
 }
 
-# The manifests' image tag (deploy/ names ghcr.io/fedway/<binary>:<tag>).
-image_tag() {
-  local tag
-  tag=$(sed -n 's#^ *image: ghcr.io/fedway/fedway-hub:##p' "$repo/deploy/hub/deployment.yaml")
-  [[ -n $tag ]] || die "no ghcr.io/fedway/fedway-hub image in deploy/hub/deployment.yaml"
-  echo "$tag"
-}
-
 # The upstream Gateway API release e2e pins (e2e/go/gateway-api/go.mod):
 # its module directory (CRDs in config/crd/standard) or its version.
 gateway_api() {
