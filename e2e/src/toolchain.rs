@@ -131,18 +131,43 @@ impl Toolchain {
 /// built).
 pub fn traefik() -> Result<&'static Path> {
     static TRAEFIK: OnceLock<Result<PathBuf, String>> = OnceLock::new();
-    TRAEFIK
-        .get_or_init(|| locate_traefik().map_err(|e| e.to_string()))
+    cached(&TRAEFIK, || {
+        built_by_script("FEDWAY_TRAEFIK", "scripts/traefik.sh", |out| out)
+    })
+}
+
+/// helm, built once from its pinned Go module by `e2e/kind/tools.sh` (with
+/// kind and cloud-provider-kind) into its own cache directory: the chart
+/// tests render and install `charts/fedway` with it. `FEDWAY_KIND_TOOLS`
+/// (that script's `--env` output) skips the script.
+pub fn helm() -> Result<&'static Path> {
+    static HELM: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    cached(&HELM, || {
+        built_by_script("FEDWAY_KIND_TOOLS", "kind/tools.sh", |dir| dir.join("helm"))
+    })
+}
+
+fn cached(
+    cell: &'static OnceLock<Result<PathBuf, String>>,
+    locate: impl FnOnce() -> Result<PathBuf>,
+) -> Result<&'static Path> {
+    cell.get_or_init(|| locate().map_err(|e| e.to_string()))
         .as_ref()
         .map(PathBuf::as_path)
         .map_err(|message| Error::Toolchain(message.clone()))
 }
 
-fn locate_traefik() -> Result<PathBuf> {
-    let path = match std::env::var_os("FEDWAY_TRAEFIK") {
+/// The file `file(<what the script prints>)`, where the script (under
+/// e2e/) builds it on first use, or `file($env_var)` when that is set.
+fn built_by_script(
+    env_var: &str,
+    script: &str,
+    file: impl FnOnce(PathBuf) -> PathBuf,
+) -> Result<PathBuf> {
+    let printed = match std::env::var_os(env_var) {
         Some(path) => PathBuf::from(path),
         None => {
-            let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/traefik.sh");
+            let script = Path::new(env!("CARGO_MANIFEST_DIR")).join(script);
             // stderr is inherited: the first build takes minutes and says so.
             let output = Command::new(&script)
                 .stderr(std::process::Stdio::inherit())
@@ -158,6 +183,7 @@ fn locate_traefik() -> Result<PathBuf> {
             PathBuf::from(String::from_utf8_lossy(&output.stdout).trim())
         }
     };
+    let path = file(printed);
     if !path.is_file() {
         return Err(Error::Toolchain(format!("{} is missing", path.display())));
     }

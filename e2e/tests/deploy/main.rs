@@ -20,6 +20,7 @@
 //! `fedway-hub join` runs as the administrator (the admin kubeconfig), as
 //! the manifests' README says it must.
 
+mod chart;
 mod permissions;
 
 use std::{
