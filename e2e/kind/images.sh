@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds Fedway's four images with the Dockerfiles users build
 # (deploy/docker/Dockerfile.<binary>), tagged as deploy/ names them
-# (ghcr.io/fedway/<binary>:<tag>).
+# (ghcr.io/fedway/<binary>:<tag>, the chart's default images).
 #
 # On a machine that reaches an image registry they build on the Dockerfiles'
 # default bases (rust:1.95-bookworm, gcr.io/distroless/cc-debian12:nonroot).
@@ -30,8 +30,9 @@ die() { say "$*"; exit 1; }
 # sure this client has it).
 export DOCKER_BUILDKIT=1
 
-tag=$(sed -n 's#^ *image: ghcr.io/fedway/fedway-hub:##p' "$repo/deploy/hub/deployment.yaml")
-[ -n "$tag" ] || die "no ghcr.io/fedway/fedway-hub image in deploy/hub/deployment.yaml"
+# The chart's appVersion: the tag its default values (and deploy/) pull.
+tag=$(sed -n 's/^appVersion: *//p' "$repo/charts/fedway/Chart.yaml")
+[ -n "$tag" ] || die "no appVersion in charts/fedway/Chart.yaml"
 
 build_args=()
 if [ "${FEDWAY_LOCAL_BASES:-0}" = 1 ]; then

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # The Fedway journey (the steps `cargo test -p fedway-e2e --test federation
 # journey` asserts locally, fedway_e2e::journey) on kind clusters: a hub and
-# members member-eu/us/ap, the images built from deploy/docker, the
-# manifests from deploy/, members joined with `fedway-hub join`.
+# members member-eu/us/ap, the images built from deploy/docker, Fedway
+# installed with its Helm chart (charts/fedway), members joined with
+# `fedway-hub join`.
 #
 #   e2e/kind/run.sh [all]     up, then check (default)
 #   e2e/kind/run.sh up        create the clusters, build and load the
-#                             images, install CRDs and manifests, join
+#                             images, install CRDs and the chart, join
 #   e2e/kind/run.sh check     the journey with the local test's assertions
 #                             (fedway-demo --kind DIR --check); exit 1 if one fails
 #   e2e/kind/run.sh demo [-- fedway-demo args, e.g. --keep]   narrated only
@@ -74,14 +75,6 @@ gateway_api() {
   esac
   (cd "$repo/e2e/go/gateway-api" && go mod download sigs.k8s.io/gateway-api &&
     go list -m -f "$format" sigs.k8s.io/gateway-api)
-}
-
-# A deploy/ file with one placeholder replaced (kustomize-free; fails if
-# the placeholder moved, so an edit to deploy/ cannot be silently missed).
-render() {
-  local file=$1 from=$2 to=$3
-  grep -qF -- "$from" "$file" || die "$file no longer contains '$from': update e2e/kind/run.sh"
-  sed "s|$from|$to|" "$file"
 }
 
 # kind config: one node; the hub's with the audit policy, each member's
@@ -192,40 +185,31 @@ install_crds() {
   kc "$cluster" wait --for condition=Established crd --all --timeout=60s
 }
 
-# The DNS Service as a NodePort: kind has no load balancer, and the host
-# reaches <node IP>:<node port> (KindEnv reads the port from the Service).
-install_dns() {
-  local cluster=$1 manifests=$2
-  kc "$cluster" apply --server-side -f "$manifests/rbac.yaml" -f "$manifests/deployment.yaml"
-  render "$manifests/service.yaml" "type: LoadBalancer" "type: NodePort" |
-    kc "$cluster" apply --server-side -f -
-}
-
-rollout() {
-  local cluster=$1 deployment
+# Fedway from the chart (charts/fedway), as users install it: the
+# images build_and_load put in the nodes, each DNS Service a NodePort (kind
+# has no load balancer; the host reaches <node IP>:<node port>, which
+# KindEnv reads from the Service). helm --wait: every Deployment rolled out.
+install_chart() {
+  local cluster=$1
   shift
-  for deployment in "$@"; do
-    kc "$cluster" -n fedway-system rollout status "deployment/$deployment" --timeout=180s
-  done
+  helm upgrade --install fedway "$repo/charts/fedway" --kubeconfig "$dir/$cluster.kubeconfig" \
+    --namespace fedway-system --create-namespace --set dns.enabled=true \
+    --set dns.service.type=NodePort "$@" --wait --timeout 180s
 }
 
 install_hub() {
-  local gwapi=$1 deploy=$repo/deploy
+  local gwapi=$1
   say "installing the hub"
   install_crds hub "$gwapi"
-  kc hub apply --server-side -f "$deploy/hub/namespace.yaml"
-  kc hub apply --server-side -f "$deploy/hub"
-  install_dns hub "$deploy/dns-hub"
-  rollout hub fedway-hub fedway-dns
+  install_chart hub --set hub.enabled=true --set dns.reportPolicyStatus=true
   docker exec "$(node hub)" test -f "$audit_log" ||
     die "no audit log $audit_log in $(node hub): the kubeadm patch in $dir/hub.kind.yaml did not apply (delete the cluster and retry, or adapt kind_config to your kind's kubeadm API)"
 }
 
 install_member() {
-  local member=$1 region=$2 gwapi=$3 deploy=$repo/deploy ip hub_ip
+  local member=$1 region=$2 gwapi=$3 ip hub_ip
   say "installing $member ($region) and joining it"
   install_crds "$member" "$gwapi"
-  kc "$member" apply --server-side -f "$deploy/agent/namespace.yaml"
   hub_ip=$(node_ip hub)
   # The administrator's action, with the hub's admin kubeconfig; the agent
   # reaches the hub at its node address (in the API server's certificate).
@@ -233,24 +217,15 @@ install_member() {
     join "$member" --label "$region_label=$region" \
     --hub-server "https://$hub_ip:6443" --kubeconfig "$dir/hub.kubeconfig" \
     --output "$dir/$member-agent.kubeconfig"
-  kc "$member" -n fedway-system create secret generic fedway-agent-hub-kubeconfig \
-    --from-file=kubeconfig="$dir/$member-agent.kubeconfig" --dry-run=client -o yaml |
-    kc "$member" apply --server-side --force-conflicts -f -
-  kc "$member" apply --server-side -f "$deploy/agent/rbac.yaml"
-  render "$deploy/agent/deployment.yaml" "value: member-1" "value: $member" |
-    kc "$member" apply --server-side -f -
-  # A rejoin minted a new token: the agent reads its kubeconfig at start.
-  kc "$member" -n fedway-system rollout restart deployment/fedway-agent
-  install_dns "$member" "$deploy/dns"
   # fedway-proxy in the node's network, its pool the node's own address:
   # the Gateway's address is then the node's, reachable from this host and
-  # from the other clusters.
+  # from the other clusters. A rejoin's new credential restarts the agent
+  # (the chart's pod template carries its checksum).
   ip=$(node_ip "$member")
   kc "$member" label node "$(node "$member")" fedway.dev/proxy=true --overwrite
-  kc "$member" apply --server-side -f "$deploy/proxy/rbac.yaml" -f "$deploy/proxy/gatewayclass.yaml"
-  render "$deploy/proxy/deployment.yaml" "value: 192.0.2.10-192.0.2.20" "value: $ip-$ip" |
-    kc "$member" apply --server-side -f -
-  rollout "$member" fedway-agent fedway-dns fedway-proxy
+  install_chart "$member" --set agent.enabled=true --set "agent.clusterName=$member" \
+    --set-file "agent.hubKubeconfig=$dir/$member-agent.kubeconfig" \
+    --set proxy.enabled=true --set "proxy.addressPool=$ip-$ip"
 }
 
 # What up needs on PATH: kind, helm and cloud-provider-kind from their

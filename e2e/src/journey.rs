@@ -48,7 +48,7 @@ use std::{
 };
 
 use anyhow::{Context, Result, bail};
-use fedway_crds::{DNSRecord, MemberCluster};
+use fedway_crds::{DNSPolicy, DNSRecord, MemberCluster};
 use k8s_openapi::api::coordination::v1::Lease;
 use kube::{
     Api, Client,
@@ -480,6 +480,63 @@ impl<E: Environment> Journey<E> {
         Ok(())
     }
 
+    /// Step 5b: a member lost whole (kind: its node container stopped):
+    /// NotReady, out of DNS for the others, nothing deleted anywhere; back,
+    /// it serves as before.
+    pub async fn member_loss(&mut self) -> Result<()> {
+        let (lost, _, _) = SITES[2];
+        self.narrate.step(&format!(
+            "5b. {lost} lost whole (API server, agent, DNS server, gateway): NotReady, out of DNS, nothing deleted; back as it was"
+        ));
+        let objects_before = self.member_objects().await?;
+        let stopped = self.env.stop_member(lost).await?;
+        let started = Instant::now();
+        self.narrate.say(&stopped);
+        self.wait_member_ready(lost, false).await?;
+        self.measured.insert("member lost", started.elapsed());
+        self.narrate.say(&format!(
+            "MemberCluster {lost} Ready=False {:.1?} after the stop returned",
+            started.elapsed()
+        ));
+        let lost_ip = self.gateway_ip(lost).to_string();
+        self.hub_view_of(&lost_ip, false).await?;
+        self.probes_report(&lost_ip, false).await?;
+        let survivors: Vec<SocketAddr> = self
+            .dns
+            .iter()
+            .filter(|d| d.cluster != lost)
+            .map(|d| d.address)
+            .collect();
+        let primary = self.gateway_ip(SITES[0].0);
+        answers_on(
+            &survivors,
+            &[primary],
+            10,
+            "the other DNS servers answer the primary",
+        )
+        .await?;
+        self.env.start_member(lost).await?;
+        let back = Instant::now();
+        self.wait_member_ready(lost, true).await?;
+        self.hub_view_of(&lost_ip, true).await?;
+        // The hub's DNS server probes its gateway healthy again.
+        self.probes_report(&lost_ip, true).await?;
+        // Its own DNS server again too, from what its cluster holds.
+        self.dns_answers(&[primary], 60, "every DNS server answers the primary")
+            .await?;
+        self.measured.insert("member back", back.elapsed());
+        let objects_after = self.member_objects().await?;
+        if objects_after != objects_before {
+            bail!("member objects changed across the loss: {objects_before:?} → {objects_after:?}");
+        }
+        self.narrate.say(&format!(
+            "{lost} back: Ready, hubHealthy, probed healthy and answering DNS {:.1?} after it started; Gateways and HTTPRoutes in every member as before: {}",
+            back.elapsed(),
+            objects_after.len()
+        ));
+        Ok(())
+    }
+
     /// Step 6: the hub stopped; DNS from the members keeps working.
     pub async fn hub_loss(&mut self) -> Result<usize> {
         self.narrate
@@ -628,6 +685,31 @@ impl<E: Environment> Journey<E> {
     async fn dns_answers(&self, want: &[Ipv4Addr], secs: u64, what: &str) -> Result<Duration> {
         let servers: Vec<SocketAddr> = self.dns.iter().map(|d| d.address).collect();
         answers_on(&servers, want, secs, what).await
+    }
+
+    /// Waits until the DNSPolicy's status (the probe results the DNS server
+    /// beside the hub reports) says `address` is healthy (or not).
+    async fn probes_report(&self, address: &str, healthy: bool) -> Result<()> {
+        let policies = Api::<DNSPolicy>::namespaced(self.env.hub(), NAMESPACE);
+        wait_for(
+            &format!("DNSPolicy {NAMESPACE}/shop reports {address} healthy={healthy}"),
+            60,
+            || {
+                let policies = policies.clone();
+                async move {
+                    let policy = policies.get_opt("shop").await.ok().flatten();
+                    Ok(policy
+                        .and_then(|p| p.status)
+                        .is_some_and(|s| {
+                            s.endpoints
+                                .iter()
+                                .any(|e| e.address == address && e.healthy == healthy)
+                        })
+                        .then_some(()))
+                }
+            },
+        )
+        .await
     }
 
     /// Waits until the hub says member `name` is Ready (or not).

@@ -99,6 +99,7 @@ async fn run<E: Environment>(mut j: Journey<E>, cli: &Cli) -> anyhow::Result<()>
         j.spillover().await?;
         j.failover().await?;
         j.cluster_loss().await?;
+        j.member_loss().await?;
         j.hub_loss().await?;
         j.steering_variants().await?;
         print_measured(&j);

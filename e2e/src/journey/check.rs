@@ -51,6 +51,10 @@ pub async fn run<E: Environment>(j: &mut Journey<E>) -> Result<()> {
     // at most 1 s before the stop, the hub checks every 1 s.
     j.cluster_loss().await?;
     within(j, "not ready", Duration::from_secs(3 + 2))?;
+    // The whole member gone (kind: its node container): the same, measured
+    // from the moment the stop returned, and it comes back as it was.
+    j.member_loss().await?;
+    within(j, "member lost", Duration::from_secs(3 + 2))?;
 
     // Without the hub: members answer and fail over; back: no writes.
     let writes = j.hub_loss().await?;

@@ -60,6 +60,15 @@ pub trait Environment: Send + Sync {
     /// Starts it again and waits until it serves.
     fn start_member_api_server(&mut self, member: &str) -> impl Future<Output = Result<()>> + Send;
 
+    /// Takes member `name` away whole, as when its machines go: its API
+    /// server, agent, DNS server and gateway all stop, nothing of it is
+    /// deleted. Returns what was done, for the narration.
+    fn stop_member(&mut self, member: &str) -> impl Future<Output = Result<String>> + Send;
+
+    /// Brings it back as it was, at the same addresses, and waits until its
+    /// API server serves.
+    fn start_member(&mut self, member: &str) -> impl Future<Output = Result<()>> + Send;
+
     /// Stops the hub controller and the hub's API server (the hub's DNS
     /// server keeps running, as the members' do). Returns what was done,
     /// for the narration.

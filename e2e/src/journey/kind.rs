@@ -1,6 +1,6 @@
 //! The journey on kind clusters (`e2e/kind/run.sh` creates them): a hub
-//! and the [`SITES`] members, each a one-node kind cluster running the
-//! deploy/ manifests from the images built from deploy/docker, as Pods
+//! and the [`SITES`] members, each a one-node kind cluster running Fedway
+//! installed with its Helm chart from the images built from deploy/docker, as Pods
 //! (CI runs it offline, `FEDWAY_KIND_OFFLINE=1`). What differs from
 //! [`LocalEnv`](super::LocalEnv):
 //!
@@ -13,6 +13,8 @@
 //!   etcd, the agent, DNS, gateway and backends keep running), and started
 //!   by moving it back — `docker pause` would freeze the whole node, DNS
 //!   and gateway included, which is a different failure;
+//! - a whole member is lost by `docker stop` of its node container (every
+//!   pod with it) and comes back with `docker start` at the same address;
 //! - the hub is stopped by scaling Deployment `fedway-system/fedway-hub` to
 //!   0, then stopping the hub's API server as above;
 //! - DNS servers are each cluster's `fedway-system/fedway-dns` Service,
@@ -26,6 +28,7 @@
 //! with Docker Desktop's VM.
 
 use std::{
+    collections::BTreeMap,
     net::{IpAddr, Ipv4Addr, SocketAddr},
     path::{Path, PathBuf},
 };
@@ -44,9 +47,9 @@ use serde_json::{Value, json};
 use super::{DnsServer, Environment, NAMESPACE, Narrate, SITES, gateway_api, wait_for};
 use crate::cluster::writes_by;
 
-/// Where Fedway runs in every cluster (deploy/).
+/// Where Fedway runs in every cluster (the chart's namespace in run.sh).
 const SYSTEM_NAMESPACE: &str = "fedway-system";
-/// The hub controller's identity in the hub's audit log (deploy/hub).
+/// The hub controller's identity in the hub's audit log (its ServiceAccount).
 const HUB_CONTROLLER_USER: &str = "system:serviceaccount:fedway-system:fedway-hub";
 /// The audit log's path in the hub's node container (e2e/kind/run.sh's
 /// kind config passes it to the API server).
@@ -78,6 +81,9 @@ pub struct KindEnv {
     dns: Vec<DnsServer>,
     /// The hub controller's replicas before [`stop_hub`](Environment::stop_hub).
     hub_replicas: i32,
+    /// Node containers [`stop_member`](Environment::stop_member) stopped,
+    /// with their address before (a stopped container has none).
+    stopped_nodes: BTreeMap<String, String>,
 }
 
 impl KindEnv {
@@ -116,11 +122,19 @@ impl KindEnv {
             members,
             dns,
             hub_replicas: 1,
+            stopped_nodes: BTreeMap::new(),
         })
     }
 
     fn node(&self, cluster: &str) -> String {
         node_container(&self.config.prefix, cluster)
+    }
+
+    /// The node container's address on kind's Docker network.
+    async fn node_address(&self, cluster: &str) -> Result<String> {
+        let format = r#"{{ (index .NetworkSettings.Networks "kind").IPAddress }}"#;
+        let address = docker(&["inspect", "-f", format, &self.node(cluster)]).await?;
+        Ok(address.trim().to_owned())
     }
 
     fn client_of(&self, cluster: &str) -> Result<Client> {
@@ -249,6 +263,47 @@ impl Environment for KindEnv {
 
     async fn start_member_api_server(&mut self, member: &str) -> Result<()> {
         self.start_api_server(member).await
+    }
+
+    /// `docker stop` of the member's node container: kubelet, API server,
+    /// every pod (agent, DNS server, gateway, backends) stop with it.
+    async fn stop_member(&mut self, member: &str) -> Result<String> {
+        let node = self.node(member);
+        let address = self.node_address(member).await?;
+        docker(&["stop", "--time", "10", &node]).await?;
+        self.stopped_nodes.insert(member.to_owned(), address);
+        Ok(format!(
+            "{member}'s node container {node} stopped (docker stop)"
+        ))
+    }
+
+    /// `docker start`; the node must come back at the address its
+    /// kubeconfig, its Gateway's status and DNS name (Docker gives a
+    /// restarted container its address again while nothing else took it).
+    async fn start_member(&mut self, member: &str) -> Result<()> {
+        let node = self.node(member);
+        let before = self
+            .stopped_nodes
+            .remove(member)
+            .with_context(|| format!("{member}'s node was not stopped"))?;
+        docker(&["start", &node]).await?;
+        let after = self.node_address(member).await?;
+        if after != before {
+            bail!(
+                "{node} came back at {after}, not {before}: its kubeconfig and Gateway address are stale"
+            );
+        }
+        let client = self.client_of(member)?;
+        wait_for(
+            &format!("{member}'s API server after the node's restart"),
+            180,
+            || {
+                let client = client.clone();
+                async move { Ok(client.apiserver_version().await.ok()) }
+            },
+        )
+        .await?;
+        Ok(())
     }
 
     async fn stop_hub(&mut self) -> Result<String> {

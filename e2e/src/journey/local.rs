@@ -229,6 +229,34 @@ impl Environment for LocalEnv {
         Ok(())
     }
 
+    /// Everything of the member this process runs: agent, gateway, DNS
+    /// server, API server (the echo pods' processes stay, behind a gateway
+    /// that is gone).
+    async fn stop_member(&mut self, member: &str) -> Result<String> {
+        let index = self.member_index(member)?;
+        self.fed.stop_agent(index);
+        self.kill_gateway(member).await?;
+        if let Some(at) = self.dns.iter().position(|(d, _)| d.cluster == member) {
+            let (_, running) = self.dns.remove(at);
+            running.shutdown().await;
+        }
+        self.fed.members[index].cluster.stop_api_server();
+        Ok(format!(
+            "{member}'s agent, gateway, DNS server and API server stopped"
+        ))
+    }
+
+    async fn start_member(&mut self, member: &str) -> Result<()> {
+        self.start_member_api_server(member).await?;
+        let index = self.member_index(member)?;
+        let cluster = &self.fed.members[index].cluster;
+        let dns = start_dns(member, cluster.address(DNS_HOST), cluster.client(), false).await?;
+        self.dns.push(dns);
+        self.start_gateway(member).await?;
+        self.fed.start_agent(index).await;
+        Ok(())
+    }
+
     async fn stop_hub(&mut self) -> Result<String> {
         self.fed.stop_hub_controller();
         self.fed.hub.stop_api_server();
