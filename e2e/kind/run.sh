@@ -217,15 +217,18 @@ install_member() {
     join "$member" --label "$region_label=$region" \
     --hub-server "https://$hub_ip:6443" --kubeconfig "$dir/hub.kubeconfig" \
     --output "$dir/$member-agent.kubeconfig"
-  # fedway-proxy in the node's network, its pool the node's own address:
-  # the Gateway's address is then the node's, reachable from this host and
-  # from the other clusters. A rejoin's new credential restarts the agent
-  # (the chart's pod template carries its checksum).
+  # fedway-proxy as a cluster's gateway: two replicas in the pod network
+  # behind a Service per Gateway. kind has no load balancer, so the Service
+  # is a ClusterIP with the node's own address as its external IP (the pool):
+  # kube-proxy forwards <node IP>:80 to the replicas, and the Gateway's
+  # address is the node's, reachable from this host and from the other
+  # clusters. A rejoin's new credential restarts the agent (the chart's pod
+  # template carries its checksum).
   ip=$(node_ip "$member")
-  kc "$member" label node "$(node "$member")" fedway.dev/proxy=true --overwrite
   install_chart "$member" --set agent.enabled=true --set "agent.clusterName=$member" \
     --set-file "agent.hubKubeconfig=$dir/$member-agent.kubeconfig" \
-    --set proxy.enabled=true --set "proxy.addressPool=$ip-$ip"
+    --set proxy.enabled=true --set proxy.publish=service --set proxy.service.type=ClusterIP \
+    --set "proxy.addressPool=$ip-$ip"
 }
 
 # What up needs on PATH: kind, helm and cloud-provider-kind from their

@@ -2,13 +2,13 @@
 //! process runs the controller (watches the cluster, computes the
 //! configuration and the statuses) and the data plane (serves it).
 
-use std::{path::PathBuf, sync::Arc, time::Duration};
+use std::{collections::BTreeMap, path::PathBuf, sync::Arc, time::Duration};
 
 use anyhow::Context as _;
-use clap::Parser;
+use clap::{CommandFactory, Parser, ValueEnum, error::ErrorKind};
 use fedway_proxy::{
     config::ProxyConfig,
-    controller::{self, AddressPool, ConfigSink, Settings},
+    controller::{self, AddressPool, ConfigSink, Publish, ServiceKind, Settings},
     dataplane::{DataPlane, Options},
     metrics::ProxyMetrics,
 };
@@ -32,9 +32,22 @@ struct Cli {
     #[arg(long, default_value = controller::DEFAULT_CLASS_NAME)]
     gateway_class: String,
     /// Addresses Gateways get, one each: ranges and single IPs, comma
-    /// separated (`127.20.5.100-127.20.5.200`).
+    /// separated (`127.20.5.100-127.20.5.200`). Without --publish-service
+    /// they must be local to this process (it binds them); with
+    /// `--publish-service ClusterIP` they are the Services' external IPs.
+    /// Not used with `--publish-service LoadBalancer`.
     #[arg(long, env = "FEDWAY_ADDRESS_POOL")]
-    address_pool: AddressPool,
+    address_pool: Option<AddressPool>,
+    /// Publish each Gateway with a Service of this type in front of every
+    /// replica instead of binding its address here: `LoadBalancer` (the
+    /// address is the load balancer's) or `ClusterIP` (an external IP from
+    /// --address-pool, routed to the nodes; kube-proxy forwards it).
+    #[arg(long, env = "FEDWAY_PUBLISH_SERVICE", value_enum)]
+    publish_service: Option<ServiceType>,
+    /// The replicas' pod labels the Services select (`key=value,...`);
+    /// required with --publish-service.
+    #[arg(long, env = "FEDWAY_SERVICE_SELECTOR", value_parser = parse_labels)]
+    service_selector: Option<Labels>,
     /// How long requests in flight may finish at shutdown.
     #[arg(long, default_value = "10", value_name = "SECONDS")]
     shutdown_grace: u64,
@@ -44,6 +57,64 @@ struct Cli {
     threads: Option<u16>,
     #[command(flatten)]
     metrics: fedway_runtime::metrics::MetricsArgs,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum ServiceType {
+    #[value(name = "LoadBalancer")]
+    LoadBalancer,
+    #[value(name = "ClusterIP")]
+    ClusterIp,
+}
+
+#[derive(Debug, Clone)]
+struct Labels(BTreeMap<String, String>);
+
+fn parse_labels(s: &str) -> Result<Labels, String> {
+    let mut labels = BTreeMap::new();
+    for pair in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let Some((key, value)) = pair.split_once('=') else {
+            return Err(format!("{pair:?} is not key=value"));
+        };
+        if key.is_empty() {
+            return Err(format!("{pair:?} has an empty key"));
+        }
+        labels.insert(key.to_owned(), value.to_owned());
+    }
+    if labels.is_empty() {
+        return Err("no labels".to_owned());
+    }
+    Ok(Labels(labels))
+}
+
+/// How Gateways are published, from the flags; a usage error when they do
+/// not fit together.
+fn publish(cli: &Cli) -> Result<Publish, String> {
+    match (cli.publish_service, &cli.service_selector, &cli.address_pool) {
+        (None, None, Some(pool)) => Ok(Publish::Local(pool.clone())),
+        (None, None, None) => {
+            Err("--address-pool is required (or --publish-service with --service-selector)".into())
+        }
+        (None, Some(_), _) => Err("--service-selector needs --publish-service".into()),
+        (Some(_), None, _) => {
+            Err("--publish-service needs --service-selector (the replicas' pod labels)".into())
+        }
+        (Some(ServiceType::ClusterIp), Some(_), None) => {
+            Err("--publish-service ClusterIP needs --address-pool (the external IPs)".into())
+        }
+        (Some(ServiceType::LoadBalancer), Some(_), Some(_)) => Err(
+            "--publish-service LoadBalancer takes addresses from the load balancer: drop --address-pool"
+                .into(),
+        ),
+        (Some(ServiceType::ClusterIp), Some(Labels(selector)), Some(pool)) => Ok(Publish::Service {
+            kind: ServiceKind::ExternalIps(pool.clone()),
+            selector: selector.clone(),
+        }),
+        (Some(ServiceType::LoadBalancer), Some(Labels(selector)), None) => Ok(Publish::Service {
+            kind: ServiceKind::LoadBalancer,
+            selector: selector.clone(),
+        }),
+    }
 }
 
 /// The data plane as the controller's sink. Sockets that cannot be bound
@@ -60,15 +131,20 @@ impl ConfigSink for DataPlaneSink {
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    let publish = publish(&cli).unwrap_or_else(|message| {
+        Cli::command()
+            .error(ErrorKind::ArgumentConflict, message)
+            .exit()
+    });
     fedway_runtime::init(&cli.log)?;
     let mut runtime = tokio::runtime::Builder::new_multi_thread();
     if let Some(threads) = cli.threads {
         runtime.worker_threads(usize::from(threads));
     }
-    runtime.enable_all().build()?.block_on(run(cli))
+    runtime.enable_all().build()?.block_on(run(cli, publish))
 }
 
-async fn run(cli: Cli) -> anyhow::Result<()> {
+async fn run(cli: Cli, publish: Publish) -> anyhow::Result<()> {
     // The client and the data plane are made inside the runtime that drives them.
     let client = fedway_runtime::kube_client(cli.kubeconfig.as_deref()).await?;
     if !cli.gateway_class.is_empty() {
@@ -85,7 +161,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     })));
     let settings = Settings {
         controller_name: cli.controller_name,
-        address_pool: cli.address_pool,
+        publish,
         metrics,
     };
     tokio::select! {

@@ -4,10 +4,12 @@
 //! (CI runs it offline, `FEDWAY_KIND_OFFLINE=1`). What differs from
 //! [`LocalEnv`](super::LocalEnv):
 //!
-//! - gateway addresses come from each member Gateway's status (fedway-proxy
-//!   in the node's host network, its pool the node's Docker IP);
+//! - gateway addresses come from each member Gateway's status (fedway-proxy,
+//!   two replicas behind a Service per Gateway whose external IP is the
+//!   node's Docker IP);
 //! - a gateway is killed by scaling Deployment `fedway-system/fedway-proxy`
-//!   to 0 and deleting its pods without grace;
+//!   to 0 and deleting its pods without grace, and restored to the replicas
+//!   it had;
 //! - an API server is stopped by moving its static pod manifest out of
 //!   `/etc/kubernetes/manifests` in the node container (kubelet stops it;
 //!   etcd, the agent, DNS, gateway and backends keep running), and started
@@ -81,6 +83,9 @@ pub struct KindEnv {
     dns: Vec<DnsServer>,
     /// The hub controller's replicas before [`stop_hub`](Environment::stop_hub).
     hub_replicas: i32,
+    /// Each member's fedway-proxy replicas before
+    /// [`kill_gateway`](Environment::kill_gateway).
+    proxy_replicas: BTreeMap<String, i32>,
     /// Node containers [`stop_member`](Environment::stop_member) stopped,
     /// with their address before (a stopped container has none).
     stopped_nodes: BTreeMap<String, String>,
@@ -122,6 +127,7 @@ impl KindEnv {
             members,
             dns,
             hub_replicas: 1,
+            proxy_replicas: BTreeMap::new(),
             stopped_nodes: BTreeMap::new(),
         })
     }
@@ -236,6 +242,8 @@ impl Environment for KindEnv {
 
     async fn kill_gateway(&mut self, member: &str) -> Result<()> {
         let client = self.member(member)?;
+        let replicas = replicas(&client, "fedway-proxy").await?;
+        self.proxy_replicas.insert(member.to_owned(), replicas);
         scale(&client, "fedway-proxy", 0).await?;
         let pods: Api<Pod> = Api::namespaced(client, SYSTEM_NAMESPACE);
         let proxies = ListParams::default().labels("app.kubernetes.io/name=fedway-proxy");
@@ -253,8 +261,9 @@ impl Environment for KindEnv {
 
     async fn restore_gateway(&mut self, member: &str) -> Result<()> {
         let client = self.member(member)?;
-        scale(&client, "fedway-proxy", 1).await?;
-        wait_available(&client, "fedway-proxy", 1, 120).await
+        let replicas = self.proxy_replicas.remove(member).unwrap_or(1);
+        scale(&client, "fedway-proxy", replicas).await?;
+        wait_available(&client, "fedway-proxy", replicas, 120).await
     }
 
     async fn stop_member_api_server(&mut self, member: &str) -> Result<()> {
@@ -307,12 +316,7 @@ impl Environment for KindEnv {
     }
 
     async fn stop_hub(&mut self) -> Result<String> {
-        let deployments: Api<Deployment> = Api::namespaced(self.hub.clone(), SYSTEM_NAMESPACE);
-        let hub = deployments
-            .get("fedway-hub")
-            .await
-            .context("reading Deployment fedway-system/fedway-hub")?;
-        self.hub_replicas = hub.spec.and_then(|s| s.replicas).unwrap_or(1);
+        self.hub_replicas = replicas(&self.hub, "fedway-hub").await?;
         scale(&self.hub, "fedway-hub", 0).await?;
         let pods: Api<Pod> = Api::namespaced(self.hub.clone(), SYSTEM_NAMESPACE);
         let hubs = ListParams::default().labels("app.kubernetes.io/name=fedway-hub");
@@ -418,6 +422,15 @@ pub fn first_ipv4_address(gateway: &Value) -> Option<Ipv4Addr> {
         .iter()
         .filter(|a| a["type"].as_str().is_none_or(|t| t == "IPAddress"))
         .find_map(|a| a["value"].as_str()?.parse().ok())
+}
+
+/// The replicas Deployment `deployment` asks for.
+async fn replicas(client: &Client, deployment: &str) -> Result<i32> {
+    let current = Api::<Deployment>::namespaced(client.clone(), SYSTEM_NAMESPACE)
+        .get(deployment)
+        .await
+        .with_context(|| format!("reading Deployment {SYSTEM_NAMESPACE}/{deployment}"))?;
+    Ok(current.spec.and_then(|s| s.replicas).unwrap_or(1))
 }
 
 async fn scale(client: &Client, deployment: &str, replicas: i32) -> Result<()> {

@@ -16,7 +16,7 @@ use anyhow::{Context, Result};
 use fedway_dns::{Config as DnsConfig, Running, Source, rate_limit::RateLimitConfig};
 use fedway_proxy::{
     config::ProxyConfig,
-    controller::{self, ConfigSink, Settings},
+    controller::{self, ConfigSink, Publish, Settings},
     dataplane::{DataPlane, Options},
 };
 use kube::Client;
@@ -140,7 +140,7 @@ impl LocalEnv {
             client,
             Settings {
                 controller_name: controller::DEFAULT_CONTROLLER_NAME.to_owned(),
-                address_pool: pool.parse().context("address pool")?,
+                publish: Publish::Local(pool.parse().context("address pool")?),
                 metrics: Default::default(),
             },
             sink.clone(),

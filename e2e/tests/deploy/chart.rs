@@ -171,6 +171,23 @@ fn chart_lints_and_refuses_bad_values_by_name() {
         (&["dns.service.type=External"], "/dns/service/type"),
         (&["hub.leaseDuration=15"], "/hub/leaseDuration"),
         (&["image.pullPolicy=Sometimes"], "/image/pullPolicy"),
+        (
+            &[
+                "proxy.enabled=true",
+                "proxy.publish=service",
+                "proxy.service.type=ClusterIP",
+            ],
+            "proxy.addressPool",
+        ),
+        (
+            &[
+                "proxy.enabled=true",
+                "proxy.publish=service",
+                "proxy.addressPool=10.0.0.1",
+            ],
+            "the load balancer gives the addresses",
+        ),
+        (&["proxy.publish=anycast"], "/proxy/publish"),
     ];
     for (values, named) in cases {
         match template(values) {
@@ -330,6 +347,43 @@ async fn chart_installs_and_upgrades_a_hub_and_a_member() {
     rendered_values.retain(|v| !v.starts_with("agent.hubKubeconfig="));
     rendered_values.push("agent.hubKubeconfig=inline".into());
     dry_run(&member, &rendered_values).await;
+    // fedway-proxy behind Services, in the pod network, two replicas: what
+    // publish=service changes (the Deployment, its PDB and the right to
+    // write Services).
+    for service_type in ["LoadBalancer", "ClusterIP"] {
+        let mut values = vec![
+            "proxy.enabled=true".to_owned(),
+            "proxy.publish=service".to_owned(),
+            format!("proxy.service.type={service_type}"),
+        ];
+        if service_type == "ClusterIP" {
+            values.push("proxy.addressPool=10.0.0.10-10.0.0.20".to_owned());
+        }
+        let objects = dry_run(&member, &values).await;
+        let deployment = objects
+            .iter()
+            .find(|o| o["kind"] == "Deployment")
+            .expect("the proxy's Deployment");
+        assert_eq!(deployment["spec"]["replicas"], 2);
+        assert!(deployment["spec"]["template"]["spec"]["hostNetwork"].is_null());
+        let args = deployment["spec"]["template"]["spec"]["containers"][0]["args"].to_string();
+        assert!(
+            args.contains(&format!("--publish-service={service_type}")),
+            "{args}"
+        );
+        assert!(
+            objects
+                .iter()
+                .any(|o| o["kind"] == "PodDisruptionBudget"
+                    && o["metadata"]["name"] == "fedway-proxy")
+        );
+        let rules = objects
+            .iter()
+            .find(|o| o["kind"] == "ClusterRole" && o["metadata"]["name"] == "fedway-proxy")
+            .expect("the proxy's ClusterRole")["rules"]
+            .to_string();
+        assert!(rules.contains(r#""create","patch","delete""#), "{rules}");
+    }
 
     let secrets: Api<Secret> = Api::namespaced(member.client(), NAMESPACE);
     let secret_text = |secret: Secret| {

@@ -20,7 +20,7 @@ use fedway_dns::{Config, Running, Source, rate_limit::RateLimitConfig};
 use fedway_e2e::{ClusterOptions, PodRunner, traefik::Traefik};
 use fedway_proxy::{
     config::ProxyConfig,
-    controller::{self, ConfigSink, Settings},
+    controller::{self, ConfigSink, Publish, Settings},
     dataplane::{DataPlane, Options},
 };
 use kube::{Api, Client};
@@ -303,7 +303,7 @@ async fn traefik_programs_a_placed_gateway_and_its_status_reaches_the_hub_and_dn
         proxy_client,
         Settings {
             controller_name: controller::DEFAULT_CONTROLLER_NAME.to_owned(),
-            address_pool: pool.parse().expect("a valid address pool"),
+            publish: Publish::Local(pool.parse().expect("a valid address pool")),
             metrics: Default::default(),
         },
         Arc::new(DataPlaneSink(DataPlane::new(Options::default()))),

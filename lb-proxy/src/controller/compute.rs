@@ -21,11 +21,12 @@ use k8s_openapi::api::{
 
 use super::{
     ObjectKey,
-    addresses::{self, AddressPool, AddressRequest},
+    addresses::{self, AddressRequest, Assignment},
     attachment::{self, Attachment, NamespaceLabels},
     conditions::Cond,
     endpoints,
     gateway_status::{self, GatewayVerdict, Secrets},
+    publish::{self, Publish, ServiceKind, ServiceRequest},
     refs::Refs,
     spillover,
 };
@@ -63,6 +64,11 @@ pub struct Outcome {
     pub gateways: Vec<GatewayOutcome>,
     pub routes: Vec<RouteOutcome>,
     pub config: ProxyConfig,
+    /// The Services publishing Gateways ([`Publish::Service`]).
+    pub services: Vec<Service>,
+    /// Services this controller published for a Gateway of its own that
+    /// no longer needs one: `(namespace, name)`.
+    pub stale_services: Vec<ObjectKey>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -106,8 +112,8 @@ pub struct ParentOutcome {
 }
 
 /// The pass. `controller_name` selects the GatewayClasses this controller
-/// owns; `pool` is where Gateway addresses come from.
-pub fn compute(controller_name: &str, pool: &AddressPool, s: &Snapshot) -> Outcome {
+/// owns; `publish` is how Gateways get addresses and are reached.
+pub fn compute(controller_name: &str, publish: &Publish, s: &Snapshot) -> Outcome {
     let live = |m: &kube::api::ObjectMeta| m.deletion_timestamp.is_none();
     let classes: Vec<ClassOutcome> = s
         .classes
@@ -162,7 +168,21 @@ pub fn compute(controller_name: &str, pool: &AddressPool, s: &Snapshot) -> Outco
                 .collect(),
         })
         .collect();
-    let mut assigned = addresses::assign(pool, &requests);
+    // The Services this controller published, by the Gateway they serve.
+    let published: BTreeMap<ObjectKey, &Service> = s
+        .services
+        .iter()
+        .filter_map(|svc| {
+            let gateway = svc.metadata.labels.as_ref()?.get(publish::GATEWAY_LABEL)?;
+            let key = ObjectKey::new(svc.metadata.namespace.as_deref()?, gateway);
+            (svc.metadata.name.as_deref() == Some(publish::service_name(gateway).as_str()))
+                .then_some((key, svc.as_ref()))
+        })
+        .collect();
+    let mut assigned = match publish.pool() {
+        Some(pool) => addresses::assign(pool, &requests),
+        None => load_balancer_addresses(&requests, &published),
+    };
     let grants: Vec<ReferenceGrant> = s.grants.iter().map(|g| (**g).clone()).collect();
     let secrets: Secrets = s
         .secrets
@@ -265,9 +285,48 @@ pub fn compute(controller_name: &str, pool: &AddressPool, s: &Snapshot) -> Outco
         });
     }
 
-    // Gateway statuses and sockets.
+    // Behind Services: a pod port per (Gateway, listener port), oldest
+    // Gateway first.
+    let serving_ports = |verdict: &GatewayVerdict| -> Vec<u16> {
+        let ports: std::collections::BTreeSet<u16> = verdict
+            .listeners
+            .iter()
+            .filter(|l| l.serves())
+            .map(|l| l.port)
+            .collect();
+        ports.into_iter().collect()
+    };
+    let pod_ports = match publish {
+        Publish::Local(_) => BTreeMap::new(),
+        Publish::Service { .. } => {
+            let wanted: Vec<(ObjectKey, Vec<u16>)> = gateways
+                .iter()
+                .filter_map(|g| {
+                    let key = ObjectKey::of(&g.metadata);
+                    let ports = serving_ports(verdicts.get(&key)?);
+                    Some((key, ports))
+                })
+                .collect();
+            let current: BTreeMap<(ObjectKey, u16), u16> = published
+                .iter()
+                .flat_map(|(key, svc)| {
+                    publish::current_target_ports(svc)
+                        .into_iter()
+                        .map(|(port, target)| ((key.clone(), port), target))
+                })
+                .collect();
+            publish::pod_ports(&wanted, &current)
+        }
+    };
+    let uids: BTreeMap<ObjectKey, &str> = gateways
+        .iter()
+        .filter_map(|g| Some((ObjectKey::of(&g.metadata), g.metadata.uid.as_deref()?)))
+        .collect();
+
+    // Gateway statuses, sockets and Services.
     let mut config = ProxyConfig::default();
     let mut gateway_outcomes = Vec::new();
+    let mut published_services = Vec::new();
     for (key, verdict) in &verdicts {
         let on_gateway = attached.get(key).map(Vec::as_slice).unwrap_or_default();
         let count = |listener: &str| {
@@ -293,10 +352,48 @@ pub fn compute(controller_name: &str, pool: &AddressPool, s: &Snapshot) -> Outco
                 })
                 .collect(),
         });
-        if let Some(ip) = ip.filter(|_| verdict.accepted()) {
-            config
-                .sockets
-                .extend(sockets(ip, verdict, on_gateway, &refs));
+        match publish {
+            Publish::Local(_) => {
+                if let Some(ip) = ip.filter(|_| verdict.accepted()) {
+                    let bind = |port| Some(SocketAddr::new(ip, port));
+                    config
+                        .sockets
+                        .extend(sockets(&bind, verdict, on_gateway, &refs));
+                }
+            }
+            Publish::Service { kind, selector } => {
+                let ports: Vec<(u16, u16)> = serving_ports(verdict)
+                    .into_iter()
+                    .filter_map(|port| Some((port, *pod_ports.get(&(key.clone(), port))?)))
+                    .collect();
+                let external_ip = matches!(kind, ServiceKind::ExternalIps(_))
+                    .then_some(ip)
+                    .flatten();
+                // Bound before the load balancer has an address: its health
+                // checks reach the pods first.
+                if verdict.accepted() && !ports.is_empty() {
+                    let bind = |port| {
+                        let target = ports.iter().find(|(p, _)| *p == port)?.1;
+                        Some(publish::pod_socket(target))
+                    };
+                    config
+                        .sockets
+                        .extend(sockets(&bind, verdict, on_gateway, &refs));
+                    if let (Some(uid), true) = (
+                        uids.get(key),
+                        external_ip.is_some() || matches!(kind, ServiceKind::LoadBalancer),
+                    ) {
+                        published_services.push(publish::desired_service(&ServiceRequest {
+                            gateway: key,
+                            gateway_uid: uid,
+                            ports,
+                            kind,
+                            selector,
+                            external_ip,
+                        }));
+                    }
+                }
+            }
         }
     }
     let services: Vec<&Service> = s.services.iter().map(AsRef::as_ref).collect();
@@ -306,12 +403,53 @@ pub fn compute(controller_name: &str, pool: &AddressPool, s: &Snapshot) -> Outco
     let own: Vec<std::net::IpAddr> = verdicts.values().filter_map(GatewayVerdict::ip).collect();
     let records: Vec<&DNSRecord> = s.dns_records.iter().map(AsRef::as_ref).collect();
     config.spillover = Arc::new(spillover::spillover(&records, &own));
+    let wanted: std::collections::BTreeSet<ObjectKey> = published_services
+        .iter()
+        .map(|svc| ObjectKey::of(&svc.metadata))
+        .collect();
+    let stale_services = published
+        .iter()
+        .filter(|(gateway, _)| uids.contains_key(*gateway))
+        .map(|(_, svc)| ObjectKey::of(&svc.metadata))
+        .filter(|svc| !wanted.contains(svc))
+        .collect();
     Outcome {
         classes,
         gateways: gateway_outcomes,
         routes: route_outcomes,
         config,
+        services: published_services,
+        stale_services,
     }
+}
+
+/// Addresses from each Gateway's LoadBalancer Service: its load balancer's
+/// IP once it has one. A requested address cannot be honoured: the load
+/// balancer chooses.
+fn load_balancer_addresses(
+    requests: &[AddressRequest],
+    published: &BTreeMap<ObjectKey, &Service>,
+) -> BTreeMap<ObjectKey, Assignment> {
+    requests
+        .iter()
+        .map(|r| {
+            let outcome = if !r.requested.is_empty() {
+                Assignment::Unsupported(
+                    "spec.addresses is not supported: the load balancer of the Gateway's Service assigns its address".to_owned(),
+                )
+            } else {
+                match published.get(&r.gateway).and_then(|svc| publish::load_balancer_ip(svc)) {
+                    Some(ip) => Assignment::Assigned(ip),
+                    None => Assignment::NotAssigned(format!(
+                        "waiting for a load balancer to give Service {}/{} an address",
+                        r.gateway.namespace,
+                        publish::service_name(&r.gateway.name)
+                    )),
+                }
+            };
+            (r.gateway.clone(), outcome)
+        })
+        .collect()
 }
 
 /// `(no timestamp last, timestamp)`: the spec's "oldest first".
@@ -407,10 +545,10 @@ fn route_conditions(kind: RouteKind, route: &HttpRoute, refs: &dyn ResolveRefs) 
     }
 }
 
-/// The sockets of one Gateway: one per port of its serving listeners, at
-/// its address.
+/// The sockets of one Gateway: one per port of its serving listeners, where
+/// `bind` puts that port.
 fn sockets(
-    ip: std::net::IpAddr,
+    bind: &dyn Fn(u16) -> Option<SocketAddr>,
     verdict: &GatewayVerdict,
     on_gateway: &[AttachedRoute],
     refs: &Refs,
@@ -437,16 +575,17 @@ fn sockets(
     let mut tables = route_table::build(&listeners, &inputs, refs).tables;
     let mut out = HashMap::new();
     for l in &serving {
-        out.entry(SocketAddr::new(ip, l.port))
-            .or_insert_with(|| SocketConfig {
-                table: Arc::new(tables.remove(&l.port).unwrap_or_default()),
-                tls: None,
-            });
+        let Some(socket) = bind(l.port) else { continue };
+        out.entry(socket).or_insert_with(|| SocketConfig {
+            table: Arc::new(tables.remove(&l.port).unwrap_or_default()),
+            tls: None,
+        });
     }
     for l in serving.iter().filter(|l| l.protocol == "HTTPS") {
-        let (Some(cert), Some(socket)) =
-            (&l.certificate, out.get_mut(&SocketAddr::new(ip, l.port)))
-        else {
+        let (Some(cert), Some(socket)) = (
+            &l.certificate,
+            bind(l.port).and_then(|socket| out.get_mut(&socket)),
+        ) else {
             continue;
         };
         let tls = Arc::make_mut(socket.tls.get_or_insert_with(Default::default));

@@ -27,6 +27,7 @@ pub mod endpoints;
 pub mod events;
 pub mod features;
 pub mod gateway_status;
+pub mod publish;
 pub mod refs;
 pub mod spillover;
 pub mod status_writer;
@@ -37,6 +38,7 @@ use std::sync::Arc;
 use kube::api::ObjectMeta;
 
 pub use addresses::AddressPool;
+pub use publish::{Publish, ServiceKind};
 pub use watch::run;
 
 use crate::{config::ProxyConfig, metrics::ProxyMetrics};
@@ -61,8 +63,8 @@ pub trait ConfigSink: Send + Sync + 'static {
 pub struct Settings {
     /// GatewayClasses with this `controllerName` are handled.
     pub controller_name: String,
-    /// Where Gateway addresses come from.
-    pub address_pool: AddressPool,
+    /// Where Gateway addresses come from and how listeners are bound.
+    pub publish: Publish,
     /// Shared with the data plane; `Default` for unregistered ones.
     pub metrics: Arc<ProxyMetrics>,
 }
@@ -106,6 +108,12 @@ pub enum Error {
     #[error("GatewayClass {name}: {source}")]
     Class {
         name: String,
+        #[source]
+        source: Box<kube::Error>,
+    },
+    #[error("publishing Service {what}: {source}")]
+    PublishService {
+        what: String,
         #[source]
         source: Box<kube::Error>,
     },

@@ -20,7 +20,7 @@ use k8s_openapi::{
 };
 use kube::{
     Api, Client, Resource,
-    api::ListParams,
+    api::{DeleteParams, ListParams, Patch, PatchParams},
     runtime::{
         WatchStreamExt,
         events::{Recorder, Reporter},
@@ -35,7 +35,8 @@ use super::{
     ConfigSink, Error, FIELD_MANAGER, ObjectKey, Settings,
     certificates::TLS_SECRET_TYPE,
     compute::{self, RouteOutcome, Snapshot},
-    events, status_writer,
+    conditions::Cond,
+    events, publish, status_writer,
 };
 use crate::grpc::{self, RouteKind};
 
@@ -247,7 +248,7 @@ async fn pass(
     stores: &Stores,
 ) -> Result<(), Error> {
     let snapshot = stores.snapshot();
-    let outcome = compute::compute(&settings.controller_name, &settings.address_pool, &snapshot);
+    let mut outcome = compute::compute(&settings.controller_name, &settings.publish, &snapshot);
     tracing::debug!(
         sockets = outcome.config.sockets.len(),
         services = outcome.config.endpoints.len(),
@@ -255,7 +256,20 @@ async fn pass(
     );
     // The data plane first: a Gateway is reported Programmed after its
     // configuration was handed over, not before.
-    sink.apply(outcome.config);
+    sink.apply(std::mem::take(&mut outcome.config));
+    let unpublished = publish_services(
+        client,
+        settings,
+        &snapshot,
+        &outcome.services,
+        &outcome.stale_services,
+    )
+    .await;
+    for gateway in &mut outcome.gateways {
+        if let Some(message) = unpublished.get(&gateway.key) {
+            mark_unpublished(gateway, message);
+        }
+    }
     let now = Timestamp::now();
 
     let classes: BTreeMap<&str, &GatewayClass> = snapshot
@@ -321,6 +335,109 @@ async fn pass(
             .await?;
     }
     Ok(())
+}
+
+/// Applies the Services publishing Gateways that differ from what is there
+/// and deletes the ones no longer needed. A Service of that name that this
+/// controller did not make (no [`publish::GATEWAY_LABEL`]) is left alone.
+/// Returns, by Gateway, why its Service could not be published: one
+/// Gateway's refused Service (an external IP the API server rejects, say)
+/// must not hold back the others, and its status must say so.
+async fn publish_services(
+    client: &Client,
+    settings: &Settings,
+    snapshot: &compute::Snapshot,
+    desired: &[Service],
+    stale: &[ObjectKey],
+) -> BTreeMap<ObjectKey, String> {
+    let mut unpublished = BTreeMap::new();
+    let current: BTreeMap<ObjectKey, &Service> = snapshot
+        .services
+        .iter()
+        .map(|svc| (ObjectKey::of(&svc.metadata), svc.as_ref()))
+        .collect();
+    for desired in desired {
+        let key = ObjectKey::of(&desired.metadata);
+        let api: Api<Service> = Api::namespaced(client.clone(), &key.namespace);
+        match current.get(&key) {
+            Some(svc) if publish::service_matches(svc, desired) => continue,
+            Some(svc)
+                if svc
+                    .metadata
+                    .labels
+                    .as_ref()
+                    .is_none_or(|l| !l.contains_key(publish::GATEWAY_LABEL)) =>
+            {
+                unpublished.insert(
+                    gateway_of(desired),
+                    format!("Service {key} exists and was not made by fedway-proxy"),
+                );
+                continue;
+            }
+            _ => {}
+        }
+        match api
+            .patch(
+                &key.name,
+                &PatchParams::apply(FIELD_MANAGER).force(),
+                &Patch::Apply(desired),
+            )
+            .await
+        {
+            Ok(_) => {
+                settings.metrics.status_writes.inc();
+                tracing::info!(service = %key, "Service published");
+            }
+            Err(error) => {
+                let error = Error::PublishService {
+                    what: key.to_string(),
+                    source: Box::new(error),
+                };
+                tracing::warn!(%error, "a Gateway is not published");
+                unpublished.insert(gateway_of(desired), error.to_string());
+            }
+        }
+    }
+    for stale in stale {
+        let api: Api<Service> = Api::namespaced(client.clone(), &stale.namespace);
+        match api.delete(&stale.name, &DeleteParams::default()).await {
+            Ok(_) => tracing::info!(service = %stale, "Service no longer needed: deleted"),
+            Err(kube::Error::Api(status)) if status.code == 404 => {}
+            // Retried on the next pass; nothing is served through it.
+            Err(error) => {
+                tracing::warn!(service = %stale, %error, "deleting a Service no longer needed");
+            }
+        }
+    }
+    unpublished
+}
+
+/// The Gateway a published Service belongs to (its namespace, the label).
+fn gateway_of(service: &Service) -> ObjectKey {
+    let gateway = service
+        .metadata
+        .labels
+        .as_ref()
+        .and_then(|l| l.get(publish::GATEWAY_LABEL))
+        .cloned()
+        .unwrap_or_default();
+    ObjectKey::new(
+        service.metadata.namespace.as_deref().unwrap_or_default(),
+        &gateway,
+    )
+}
+
+/// A Gateway whose Service could not be written is reachable at no
+/// address: not Programmed, and no address claimed.
+fn mark_unpublished(gateway: &mut compute::GatewayOutcome, message: &str) {
+    gateway.addresses.clear();
+    gateway.conditions.retain(|c| c.type_ != "Programmed");
+    gateway.conditions.push(Cond::new(
+        "Programmed",
+        false,
+        "AddressNotUsable",
+        message.to_owned(),
+    ));
 }
 
 /// Route status writes, for either kind.

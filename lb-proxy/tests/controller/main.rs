@@ -11,7 +11,7 @@ use fedway_e2e::{Cluster, ClusterOptions, manifests, wait::eventually};
 use fedway_proxy::{
     backends::ServiceRef,
     config::ProxyConfig,
-    controller::{self, ConfigSink, Settings},
+    controller::{self, ConfigSink, Publish, Settings},
 };
 use gateway_api::{gatewayclasses::GatewayClass, gateways::Gateway, httproutes::HttpRoute};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
@@ -88,17 +88,16 @@ fn start_controller(
     let pool = format!("{}-{}", cluster.address(100), cluster.address(110));
     let settings = Settings {
         controller_name: CONTROLLER.to_owned(),
-        address_pool: pool.parse().expect("valid pool"),
+        publish: Publish::Local(pool.parse().expect("valid pool")),
         metrics: Default::default(),
     };
     tokio::spawn(controller::run(client, settings, sink))
 }
 
-#[tokio::test]
-async fn controller_programs_gateways_and_reports_status() {
-    fedway_e2e::init_test_logging();
-    let cluster = Cluster::start(
-        "proxy-ctl",
+/// A cluster with the Gateway API CRDs and nothing else.
+async fn gateway_api_cluster(name: &str) -> Cluster {
+    Cluster::start(
+        name,
         &ClusterOptions {
             workloads: false,
             gateway_api: true,
@@ -106,15 +105,27 @@ async fn controller_programs_gateways_and_reports_status() {
         },
     )
     .await
-    .expect("starting a cluster");
+    .expect("starting a cluster")
+}
+
+/// A client of `user` (a cluster admin), so that the audit log tells its
+/// writes apart.
+async fn client_as(cluster: &Cluster, user: &str) -> Client {
+    let kubeconfig = cluster
+        .user_kubeconfig(user, &["system:masters"])
+        .expect("a kubeconfig");
+    fedway_runtime::kube_client(Some(&kubeconfig))
+        .await
+        .expect("a client")
+}
+
+#[tokio::test]
+async fn controller_programs_gateways_and_reports_status() {
+    fedway_e2e::init_test_logging();
+    let cluster = gateway_api_cluster("proxy-ctl").await;
     let admin = cluster.client();
     // The controller runs as its own user, so the audit log tells its writes apart.
-    let kubeconfig = cluster
-        .user_kubeconfig(USER, &["system:masters"])
-        .expect("controller kubeconfig");
-    let controller_client = fedway_runtime::kube_client(Some(&kubeconfig))
-        .await
-        .expect("controller client");
+    let controller_client = client_as(&cluster, USER).await;
 
     for ns in ["infra", "elsewhere"] {
         apply(
@@ -378,4 +389,262 @@ async fn controller_programs_gateways_and_reports_status() {
             .is_some_and(|c| c.sockets.contains_key(&SocketAddr::new(expected_ip, 80)))
     );
     task.abort();
+}
+
+/// `--publish-service ClusterIP`: a Service per Gateway in front of every
+/// replica, its external IP the Gateway's address, listeners bound on pod
+/// ports; a second replica agrees and writes nothing; a Gateway that can no
+/// longer be served loses its Service.
+#[tokio::test]
+async fn behind_a_service_each_gateway_is_published_by_every_replica_alike() {
+    fedway_e2e::init_test_logging();
+    let cluster = gateway_api_cluster("proxy-svc").await;
+    let admin = cluster.client();
+    // External IPs are what the network routes to the nodes; the API server
+    // refuses loopback ones. Nothing is sent to these.
+    let pool = "192.0.2.10-192.0.2.20".to_owned();
+    let external_ip = "192.0.2.10".to_owned();
+    let selector = std::collections::BTreeMap::from([(
+        "app.kubernetes.io/name".to_owned(),
+        "fedway-proxy".to_owned(),
+    )]);
+    let replica = |user: &'static str, sink: Arc<Recorder>| {
+        let (cluster, pool, selector) = (&cluster, pool.clone(), selector.clone());
+        async move {
+            let client = client_as(cluster, user).await;
+            let settings = Settings {
+                controller_name: CONTROLLER.to_owned(),
+                publish: Publish::Service {
+                    kind: controller::ServiceKind::ExternalIps(pool.parse().expect("a pool")),
+                    selector,
+                },
+                metrics: Default::default(),
+            };
+            // Aborted at the end; the handle alone is not awaitable.
+            tokio::spawn(controller::run(client, settings, sink)).abort_handle()
+        }
+    };
+    apply(
+        &admin,
+        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "infra"}}),
+    )
+    .await;
+    apply(
+        &admin,
+        json!({
+            "apiVersion": "gateway.networking.k8s.io/v1", "kind": "GatewayClass",
+            "metadata": {"name": "fedway-proxy"}, "spec": {"controllerName": CONTROLLER},
+        }),
+    )
+    .await;
+    let gateway = |listeners: Value, addresses: Value| {
+        json!({
+            "apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
+            "metadata": {"namespace": "infra", "name": "gw"},
+            "spec": {"gatewayClassName": "fedway-proxy", "listeners": listeners, "addresses": addresses},
+        })
+    };
+    let two_listeners = json!([
+        {"name": "http", "port": 80, "protocol": "HTTP"},
+        {"name": "alt", "port": 8080, "protocol": "HTTP"},
+    ]);
+    apply(&admin, gateway(two_listeners, json!([]))).await;
+    let first = Arc::new(Recorder::default());
+    let task = replica("fedway-proxy-a", first.clone()).await;
+
+    let services: Api<k8s_openapi::api::core::v1::Service> =
+        Api::namespaced(admin.clone(), "infra");
+    let targets = |svc: &k8s_openapi::api::core::v1::Service| -> Vec<(i32, i32)> {
+        svc.spec
+            .iter()
+            .flat_map(|s| s.ports.iter().flatten())
+            .filter_map(|p| match p.target_port {
+                Some(k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::Int(t)) => {
+                    Some((p.port, t))
+                }
+                _ => None,
+            })
+            .collect()
+    };
+    let service = eventually("Service infra/gw-fedway-proxy published", 30, || {
+        let services = services.clone();
+        async move { Ok(services.get_opt("gw-fedway-proxy").await.ok().flatten()) }
+    })
+    .await;
+    let spec = service.spec.clone().expect("a spec");
+    assert_eq!(spec.type_.as_deref(), Some("ClusterIP"));
+    assert_eq!(spec.external_ips, Some(vec![external_ip.clone()]));
+    assert_eq!(spec.selector, Some(selector.clone()));
+    let ports = targets(&service);
+    assert_eq!(
+        ports.iter().map(|(p, _)| *p).collect::<Vec<_>>(),
+        vec![80, 8080]
+    );
+    assert!(
+        ports.iter().all(|(_, t)| (20000..30000).contains(t)),
+        "{ports:?}"
+    );
+    let gw = Api::<Gateway>::namespaced(admin.clone(), "infra")
+        .get("gw")
+        .await
+        .expect("the Gateway");
+    let owner = service
+        .metadata
+        .owner_references
+        .clone()
+        .unwrap_or_default();
+    assert_eq!(owner.len(), 1);
+    assert_eq!(Some(&owner[0].uid), gw.metadata.uid.as_ref());
+
+    // The Gateway's address is the Service's external IP; the data plane
+    // binds the target ports on every address of the pod.
+    let gateways: Api<Gateway> = Api::namespaced(admin.clone(), "infra");
+    eventually("Gateway programmed at the external IP", 30, || {
+        let gateways = gateways.clone();
+        let external_ip = external_ip.clone();
+        async move {
+            let status = gateways.get("gw").await.ok().and_then(|g| g.status);
+            Ok(status
+                .filter(|s| {
+                    condition(s.conditions.as_deref().unwrap_or_default(), "Programmed").0 == "True"
+                        && s.addresses.iter().flatten().any(|a| a.value == external_ip)
+                })
+                .map(drop))
+        }
+    })
+    .await;
+    let mut bound: Vec<SocketAddr> = first
+        .last()
+        .expect("a configuration")
+        .sockets
+        .keys()
+        .copied()
+        .collect();
+    bound.sort();
+    let mut want: Vec<SocketAddr> = ports
+        .iter()
+        .map(|(_, t)| {
+            SocketAddr::new(
+                IpAddr::from([0, 0, 0, 0]),
+                u16::try_from(*t).expect("a port"),
+            )
+        })
+        .collect();
+    want.sort();
+    assert_eq!(bound, want);
+
+    // A second replica computes the same Service and status: no writes.
+    let second = Arc::new(Recorder::default());
+    let second_task = replica("fedway-proxy-b", second.clone()).await;
+    eventually("the second replica's configuration", 30, || {
+        let second = second.clone();
+        async move { Ok(second.last().filter(|c| !c.sockets.is_empty()).map(drop)) }
+    })
+    .await;
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    let writes = cluster
+        .audited_writes_by("fedway-proxy-b")
+        .expect("the audit log");
+    assert!(writes.is_empty(), "the second replica wrote {writes:?}");
+    assert_eq!(second.last().map(|c| c.sockets.len()), Some(2));
+
+    // One listener fewer: the Service follows, 80 keeps its pod port.
+    apply(
+        &admin,
+        gateway(
+            json!([{"name": "http", "port": 80, "protocol": "HTTP"}]),
+            json!([]),
+        ),
+    )
+    .await;
+    let port_80 = ports[0];
+    let updated = eventually("the Service has port 80 only", 30, || {
+        let services = services.clone();
+        async move {
+            let svc = services.get_opt("gw-fedway-proxy").await.ok().flatten();
+            Ok(svc.map(|s| targets(&s)).filter(|t| t.len() == 1))
+        }
+    })
+    .await;
+    assert_eq!(updated, vec![port_80]);
+
+    // A Service of the name another Gateway needs that is not ours: that
+    // Gateway says it is not published; the first one is untouched.
+    apply(
+        &admin,
+        json!({
+            "apiVersion": "v1", "kind": "Service",
+            "metadata": {"namespace": "infra", "name": "other-fedway-proxy"},
+            "spec": {"ports": [{"name": "http", "port": 80}]},
+        }),
+    )
+    .await;
+    apply(
+        &admin,
+        json!({
+            "apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
+            "metadata": {"namespace": "infra", "name": "other"},
+            "spec": {"gatewayClassName": "fedway-proxy", "listeners": [{"name": "http", "port": 80, "protocol": "HTTP"}]},
+        }),
+    )
+    .await;
+    let (reason, message) = eventually("Gateway other not programmed", 30, || {
+        let gateways = gateways.clone();
+        async move {
+            let status = gateways.get("other").await.ok().and_then(|g| g.status);
+            Ok(status.and_then(|s| {
+                let c = s
+                    .conditions
+                    .unwrap_or_default()
+                    .into_iter()
+                    .find(|c| c.type_ == "Programmed" && c.status == "False")?;
+                Some((c.reason, c.message))
+            }))
+        }
+    })
+    .await;
+    assert_eq!(reason, "AddressNotUsable");
+    assert!(
+        message.contains("was not made by fedway-proxy"),
+        "{message}"
+    );
+    let other = gateways.get("other").await.expect("Gateway other");
+    assert!(
+        other
+            .status
+            .and_then(|s| s.addresses)
+            .unwrap_or_default()
+            .is_empty(),
+        "an unpublished Gateway claims no address"
+    );
+    let theirs = services
+        .get("other-fedway-proxy")
+        .await
+        .expect("their Service");
+    assert!(theirs.metadata.labels.is_none(), "left as it was");
+
+    // An address outside the pool: not accepted, so not published.
+    apply(
+        &admin,
+        gateway(
+            json!([{"name": "http", "port": 80, "protocol": "HTTP"}]),
+            json!([{"type": "IPAddress", "value": "192.0.2.1"}]),
+        ),
+    )
+    .await;
+    eventually("the Service deleted", 30, || {
+        let services = services.clone();
+        async move {
+            Ok(services
+                .get_opt("gw-fedway-proxy")
+                .await
+                .ok()
+                .flatten()
+                .is_none()
+                .then_some(()))
+        }
+    })
+    .await;
+    task.abort();
+    second_task.abort();
 }

@@ -4,7 +4,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use super::*;
-use crate::controller::certificates::tests::tls_secret;
+use crate::controller::{addresses::AddressPool, certificates::tests::tls_secret};
 
 fn obj<K: DeserializeOwned>(v: Value) -> Arc<K> {
     Arc::new(serde_json::from_value(v).expect("valid object"))
@@ -98,7 +98,7 @@ fn parent_reasons(o: &Outcome, name: &str) -> Vec<(&'static str, bool, String)> 
 
 #[test]
 fn a_whole_pass() {
-    let o = compute("fedway.dev/lb-proxy", &pool(), &snapshot());
+    let o = compute("fedway.dev/lb-proxy", &Publish::Local(pool()), &snapshot());
     assert_eq!(o.classes.len(), 1, "only our class");
     assert!(o.classes[0].conditions[0].status);
 
@@ -193,7 +193,7 @@ fn invalid_rules_are_reported_and_the_rest_serve() {
             ],
         },
     }))];
-    let o = compute("fedway.dev/lb-proxy", &pool(), &s);
+    let o = compute("fedway.dev/lb-proxy", &Publish::Local(pool()), &s);
     let reasons = parent_reasons(&o, "partly");
     assert!(
         reasons.contains(&("Accepted", true, "Accepted".into())),
@@ -214,7 +214,7 @@ fn a_class_with_parameters_is_not_accepted_and_its_gateways_are_left_alone() {
         "spec": {"controllerName": "fedway.dev/lb-proxy",
                  "parametersRef": {"group": "example.com", "kind": "Params", "name": "p"}}}),
     )];
-    let o = compute("fedway.dev/lb-proxy", &pool(), &s);
+    let o = compute("fedway.dev/lb-proxy", &Publish::Local(pool()), &s);
     assert_eq!(o.classes[0].conditions[0].reason, "InvalidParameters");
     assert!(o.gateways.is_empty() && o.routes.is_empty() && o.config.sockets.is_empty());
 }
@@ -236,7 +236,7 @@ fn grpc_routes_attach_and_route() {
             }],
         },
     }))];
-    let o = compute("fedway.dev/lb-proxy", &pool(), &s);
+    let o = compute("fedway.dev/lb-proxy", &Publish::Local(pool()), &s);
     let kinds: Vec<(RouteKind, &str)> = o
         .routes
         .iter()
@@ -272,4 +272,145 @@ fn grpc_routes_attach_and_route() {
     assert_eq!(selected.rule.route.kind, RouteKind::Grpc);
     let other = crate::request::RequestHead::get("grpc.example.com", "/echo.Echo/Other");
     assert!(table.select(&other).is_none());
+}
+
+fn behind_services(kind: ServiceKind) -> Publish {
+    Publish::Service {
+        kind,
+        selector: std::collections::BTreeMap::from([(
+            "app.kubernetes.io/name".to_owned(),
+            "fedway-proxy".to_owned(),
+        )]),
+    }
+}
+
+/// The snapshot's Gateway with a uid (owner references need one).
+fn with_uid(mut s: Snapshot) -> Snapshot {
+    let mut gw = (*s.gateways[0]).clone();
+    gw.metadata.uid = Some("uid-gw".into());
+    s.gateways[0] = Arc::new(gw);
+    s
+}
+
+fn programmed(o: &Outcome) -> (bool, String) {
+    let c = o.gateways[0]
+        .conditions
+        .iter()
+        .find(|c| c.type_ == "Programmed")
+        .expect("Programmed");
+    (c.status, c.reason.clone())
+}
+
+#[test]
+fn behind_a_cluster_ip_service_the_address_is_its_external_ip() {
+    let o = compute(
+        "fedway.dev/lb-proxy",
+        &behind_services(ServiceKind::ExternalIps(pool())),
+        &with_uid(snapshot()),
+    );
+    assert_eq!(o.gateways[0].addresses, vec!["10.0.0.1".to_owned()]);
+    assert!(programmed(&o).0, "{:?}", programmed(&o));
+    let [service] = o.services.as_slice() else {
+        panic!("one Service: {:?}", o.services)
+    };
+    assert_eq!(
+        (
+            service.metadata.namespace.as_deref(),
+            service.metadata.name.as_deref()
+        ),
+        (Some("infra"), Some("gw-fedway-proxy"))
+    );
+    let spec = service.spec.clone().expect("a spec");
+    assert_eq!(spec.external_ips, Some(vec!["10.0.0.1".to_owned()]));
+    // Each listener port goes to a pod port the data plane binds on every
+    // address of the pod.
+    let targets = publish::current_target_ports(service);
+    assert_eq!(
+        targets.iter().map(|(p, _)| *p).collect::<Vec<_>>(),
+        vec![80, 443]
+    );
+    let mut bound: Vec<SocketAddr> = o.config.sockets.keys().copied().collect();
+    bound.sort();
+    let mut want: Vec<SocketAddr> = targets
+        .iter()
+        .map(|(_, t)| publish::pod_socket(*t))
+        .collect();
+    want.sort();
+    assert_eq!(bound, want);
+    // The HTTPS listener's certificate is on its pod port.
+    let https = publish::pod_socket(targets[1].1);
+    assert!(o.config.sockets[&https].tls.is_some());
+    assert!(o.stale_services.is_empty());
+}
+
+#[test]
+fn behind_a_load_balancer_the_address_waits_for_it() {
+    let publish = behind_services(ServiceKind::LoadBalancer);
+    let o = compute("fedway.dev/lb-proxy", &publish, &with_uid(snapshot()));
+    assert!(o.gateways[0].addresses.is_empty());
+    assert_eq!(programmed(&o), (false, "AddressNotAssigned".to_owned()));
+    // Published and bound all the same: the load balancer needs both.
+    assert_eq!(o.services.len(), 1);
+    assert_eq!(o.config.sockets.len(), 2);
+
+    // The load balancer gave the Service an address: the Gateway's.
+    let mut s = with_uid(snapshot());
+    let mut service = o.services[0].clone();
+    service.status = Some(
+        serde_json::from_value(json!({"loadBalancer": {"ingress": [{"ip": "192.0.2.80"}]}}))
+            .expect("a status"),
+    );
+    s.services.push(Arc::new(service));
+    let o = compute("fedway.dev/lb-proxy", &publish, &s);
+    assert_eq!(o.gateways[0].addresses, vec!["192.0.2.80".to_owned()]);
+    assert!(programmed(&o).0, "{:?}", programmed(&o));
+
+    // A requested address cannot be honoured: the load balancer picks.
+    let mut gw = (*s.gateways[0]).clone();
+    gw.spec.addresses = Some(vec![
+        serde_json::from_value(json!({"type": "IPAddress", "value": "192.0.2.9"}))
+            .expect("an address"),
+    ]);
+    s.gateways[0] = Arc::new(gw);
+    let o = compute("fedway.dev/lb-proxy", &publish, &s);
+    let accepted = o.gateways[0]
+        .conditions
+        .iter()
+        .find(|c| c.type_ == "Accepted")
+        .expect("Accepted");
+    assert_eq!(
+        (accepted.status, accepted.reason.as_str()),
+        (false, "UnsupportedAddress")
+    );
+    // No longer served: its Service goes.
+    assert!(o.services.is_empty());
+    assert_eq!(
+        o.stale_services,
+        vec![ObjectKey::new("infra", "gw-fedway-proxy")]
+    );
+}
+
+#[test]
+fn published_target_ports_are_kept() {
+    let publish = behind_services(ServiceKind::ExternalIps(pool()));
+    let first = compute("fedway.dev/lb-proxy", &publish, &with_uid(snapshot()));
+    let mut s = with_uid(snapshot());
+    let mut service = first.services[0].clone();
+    // As if an earlier pass (or another replica) had chosen 20007 for 80.
+    if let Some(port) = service
+        .spec
+        .as_mut()
+        .and_then(|s| s.ports.as_mut())
+        .and_then(|p| p.first_mut())
+    {
+        port.target_port =
+            Some(k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::Int(20007));
+    }
+    s.services.push(Arc::new(service));
+    let o = compute("fedway.dev/lb-proxy", &publish, &s);
+    assert_eq!(
+        publish::current_target_ports(&o.services[0])[0],
+        (80, 20007)
+    );
+    assert!(o.config.sockets.contains_key(&publish::pod_socket(20007)));
 }

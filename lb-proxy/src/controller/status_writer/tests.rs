@@ -2,6 +2,7 @@ use std::sync::Arc;
 
 use super::*;
 use crate::controller::{
+    Publish,
     compute::tests::snapshot,
     compute::{self, Snapshot},
 };
@@ -20,8 +21,8 @@ fn stored<K: Clone>(object: &Arc<K>, set: impl FnOnce(&mut K)) -> Arc<K> {
 #[test]
 fn a_second_pass_over_written_statuses_writes_nothing() {
     let s: Snapshot = snapshot();
-    let pool = "10.0.0.1-10.0.0.9".parse().expect("pool");
-    let o = compute::compute("fedway.dev/lb-proxy", &pool, &s);
+    let pool: crate::controller::AddressPool = "10.0.0.1-10.0.0.9".parse().expect("pool");
+    let o = compute::compute("fedway.dev/lb-proxy", &Publish::Local(pool.clone()), &s);
 
     let class = &s.classes[0];
     let status = desired_class(&o.classes[0], class, &now()).expect("first write");
@@ -57,8 +58,8 @@ fn a_second_pass_over_written_statuses_writes_nothing() {
 #[test]
 fn other_controllers_route_parents_are_kept() {
     let s = snapshot();
-    let pool = "10.0.0.1-10.0.0.9".parse().expect("pool");
-    let o = compute::compute("fedway.dev/lb-proxy", &pool, &s);
+    let pool: crate::controller::AddressPool = "10.0.0.1-10.0.0.9".parse().expect("pool");
+    let o = compute::compute("fedway.dev/lb-proxy", &Publish::Local(pool.clone()), &s);
     let theirs = HttpRouteStatusParents {
         conditions: vec![],
         controller_name: "example.com/other".into(),
