@@ -54,11 +54,118 @@ pub fn unreadable_secret_mounts(pod_spec: &Value) -> Vec<String> {
     unreadable
 }
 
+/// The file capabilities each image's binary carries (`setcap` in
+/// `dockerfile`, e.g. `setcap cap_net_bind_service=+ep`), as Kubernetes
+/// names them (`NET_BIND_SERVICE`).
+pub fn file_capabilities(dockerfile: &str) -> Vec<String> {
+    dockerfile
+        .split_whitespace()
+        .skip_while(|word| *word != "setcap")
+        .nth(1)
+        .into_iter()
+        .flat_map(|caps| {
+            caps.split(['=', '+', '-'])
+                .next()
+                .unwrap_or_default()
+                .split(',')
+        })
+        .filter_map(|cap| Some(cap.strip_prefix("cap_")?.to_ascii_uppercase()))
+        .collect()
+}
+
+/// Containers of `image_prefix` whose capability bounding set lacks one of
+/// `file_caps`: the kernel refuses to exec a binary whose file capabilities
+/// the bounding set cannot grant ("exec ...: operation not permitted"), a
+/// pod that a dry run accepts and that never starts.
+pub fn unexecutable_containers(
+    pod_spec: &Value,
+    image_prefix: &str,
+    file_caps: &[String],
+) -> Vec<String> {
+    let mut out = Vec::new();
+    for container in pod_spec["containers"].as_array().into_iter().flatten() {
+        let image = container["image"].as_str().unwrap_or_default();
+        if !image.starts_with(image_prefix) {
+            continue;
+        }
+        let caps = &container["securityContext"]["capabilities"];
+        let listed = |set: &str, cap: &str| {
+            caps[set].as_array().into_iter().flatten().any(|c| {
+                c.as_str()
+                    .is_some_and(|c| c == cap || c == "ALL" || c.strip_prefix("CAP_") == Some(cap))
+            })
+        };
+        for cap in file_caps {
+            if listed("drop", cap) && !listed("add", cap) {
+                out.push(format!(
+                    "{}: drops {cap}, which {image}'s binary carries as a file capability",
+                    container["name"].as_str().unwrap_or("?")
+                ));
+            }
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
 
-    use super::unreadable_secret_mounts;
+    use super::{file_capabilities, unexecutable_containers, unreadable_secret_mounts};
+
+    #[test]
+    fn file_capabilities_from_setcap() {
+        for (dockerfile, want) in [
+            (
+                "RUN cp a b && setcap cap_net_bind_service=+ep /out/fedway-proxy",
+                vec!["NET_BIND_SERVICE"],
+            ),
+            (
+                "RUN setcap cap_net_bind_service,cap_net_raw+ep /x",
+                vec!["NET_BIND_SERVICE", "NET_RAW"],
+            ),
+            ("RUN cargo build", vec![]),
+        ] {
+            assert_eq!(file_capabilities(dockerfile), want, "{dockerfile}");
+        }
+    }
+
+    #[test]
+    fn a_dropped_file_capability_makes_the_container_unexecutable() {
+        let caps = vec!["NET_BIND_SERVICE".to_owned()];
+        let pod = |capabilities: serde_json::Value| {
+            json!({"containers": [{"name": "proxy", "image": "ghcr.io/fedway/fedway-proxy:1",
+                                   "securityContext": {"capabilities": capabilities}}]})
+        };
+        // (capabilities, refused)
+        for (capabilities, refused) in [
+            (json!({"drop": ["ALL"]}), true),
+            (json!({"drop": ["NET_BIND_SERVICE"]}), true),
+            (json!({"drop": ["ALL"], "add": ["NET_BIND_SERVICE"]}), false),
+            (
+                json!({"drop": ["ALL"], "add": ["CAP_NET_BIND_SERVICE"]}),
+                false,
+            ),
+            (json!({"drop": ["NET_RAW"]}), false),
+            (json!({}), false),
+        ] {
+            let found = unexecutable_containers(
+                &pod(capabilities.clone()),
+                "ghcr.io/fedway/fedway-proxy",
+                &caps,
+            );
+            assert_eq!(!found.is_empty(), refused, "{capabilities}: {found:?}");
+        }
+        // Other images are not this binary.
+        assert!(
+            unexecutable_containers(
+                &pod(json!({"drop": ["ALL"]})),
+                "ghcr.io/fedway/fedway-dns",
+                &caps
+            )
+            .is_empty()
+        );
+    }
 
     fn pod(
         security: serde_json::Value,

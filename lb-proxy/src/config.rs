@@ -70,6 +70,9 @@ impl AppProtocol {
 
 #[derive(Clone)]
 pub struct SocketConfig {
+    /// The listeners' port as clients and peer gateways reach it. Behind a
+    /// Service the socket is bound on another port (the target port).
+    pub port: u16,
     pub table: Arc<PortTable>,
     /// Present for HTTPS listeners: terminate TLS, choosing the certificate
     /// by SNI.

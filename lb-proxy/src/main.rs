@@ -48,6 +48,10 @@ struct Cli {
     /// required with --publish-service.
     #[arg(long, env = "FEDWAY_SERVICE_SELECTOR", value_parser = parse_labels)]
     service_selector: Option<Labels>,
+    /// The replicas' namespace, where the Services go (a Service selects
+    /// pods of its own namespace); required with --publish-service.
+    #[arg(long, env = "FEDWAY_SERVICE_NAMESPACE")]
+    service_namespace: Option<String>,
     /// How long requests in flight may finish at shutdown.
     #[arg(long, default_value = "10", value_name = "SECONDS")]
     shutdown_grace: u64,
@@ -90,6 +94,16 @@ fn parse_labels(s: &str) -> Result<Labels, String> {
 /// How Gateways are published, from the flags; a usage error when they do
 /// not fit together.
 fn publish(cli: &Cli) -> Result<Publish, String> {
+    let namespace = match (cli.publish_service, &cli.service_namespace) {
+        (Some(_), Some(namespace)) if !namespace.is_empty() => namespace.clone(),
+        (Some(_), _) => {
+            return Err(
+                "--publish-service needs --service-namespace (the replicas' namespace)".into(),
+            );
+        }
+        (None, Some(_)) => return Err("--service-namespace needs --publish-service".into()),
+        (None, None) => String::new(),
+    };
     match (cli.publish_service, &cli.service_selector, &cli.address_pool) {
         (None, None, Some(pool)) => Ok(Publish::Local(pool.clone())),
         (None, None, None) => {
@@ -109,10 +123,12 @@ fn publish(cli: &Cli) -> Result<Publish, String> {
         (Some(ServiceType::ClusterIp), Some(Labels(selector)), Some(pool)) => Ok(Publish::Service {
             kind: ServiceKind::ExternalIps(pool.clone()),
             selector: selector.clone(),
+            namespace,
         }),
         (Some(ServiceType::LoadBalancer), Some(Labels(selector)), None) => Ok(Publish::Service {
             kind: ServiceKind::LoadBalancer,
             selector: selector.clone(),
+            namespace,
         }),
     }
 }

@@ -220,6 +220,20 @@ fn kubeconfig_file(dir: &Path, token: &str) -> PathBuf {
     path
 }
 
+/// Why fedway-proxy's container in `pod_spec` could not exec its binary
+/// (the file capabilities deploy/docker/Dockerfile.fedway-proxy gives it).
+fn proxy_unexecutable(pod_spec: &Value) -> Vec<String> {
+    let dockerfile =
+        std::fs::read_to_string(repository().join("deploy/docker/Dockerfile.fedway-proxy"))
+            .expect("reading Dockerfile.fedway-proxy");
+    let caps = fedway_e2e::pod_spec::file_capabilities(&dockerfile);
+    assert!(
+        !caps.is_empty(),
+        "the proxy's Dockerfile sets a file capability"
+    );
+    fedway_e2e::pod_spec::unexecutable_containers(pod_spec, "ghcr.io/fedway/fedway-proxy", &caps)
+}
+
 /// Strict server-side dry run of what `helm template` renders for
 /// `values`: every field known to the API server.
 async fn dry_run(cluster: &Cluster, values: &[String]) -> Vec<Value> {
@@ -377,10 +391,15 @@ async fn chart_installs_and_upgrades_a_hub_and_a_member() {
                 .any(|o| o["kind"] == "PodDisruptionBudget"
                     && o["metadata"]["name"] == "fedway-proxy")
         );
+        // What a dry run cannot see: the binary's file capability must stay
+        // in the bounding set, or the pod never starts (the kind journey
+        // found it).
+        let unexecutable = proxy_unexecutable(&deployment["spec"]["template"]["spec"]);
+        assert!(unexecutable.is_empty(), "{service_type}: {unexecutable:?}");
         let rules = objects
             .iter()
-            .find(|o| o["kind"] == "ClusterRole" && o["metadata"]["name"] == "fedway-proxy")
-            .expect("the proxy's ClusterRole")["rules"]
+            .find(|o| o["kind"] == "Role" && o["metadata"]["name"] == "fedway-proxy-services")
+            .expect("the proxy's Role for its Services")["rules"]
             .to_string();
         assert!(rules.contains(r#""create","patch","delete""#), "{rules}");
     }
@@ -441,6 +460,10 @@ async fn chart_installs_and_upgrades_a_hub_and_a_member() {
             .is_some()
     );
     let proxy = members.get("fedway-proxy").await.expect("the proxy");
+    let proxy_spec =
+        serde_json::to_value(&proxy).expect("JSON")["spec"]["template"]["spec"].clone();
+    let unexecutable = proxy_unexecutable(&proxy_spec);
+    assert!(unexecutable.is_empty(), "host mode: {unexecutable:?}");
     let proxy_pod = proxy
         .spec
         .and_then(|s| s.template.spec)

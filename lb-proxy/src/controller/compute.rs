@@ -169,16 +169,19 @@ pub fn compute(controller_name: &str, publish: &Publish, s: &Snapshot) -> Outcom
         })
         .collect();
     // The Services this controller published, by the Gateway they serve.
-    let published: BTreeMap<ObjectKey, &Service> = s
-        .services
-        .iter()
-        .filter_map(|svc| {
-            let gateway = svc.metadata.labels.as_ref()?.get(publish::GATEWAY_LABEL)?;
-            let key = ObjectKey::new(svc.metadata.namespace.as_deref()?, gateway);
-            (svc.metadata.name.as_deref() == Some(publish::service_name(gateway).as_str()))
-                .then_some((key, svc.as_ref()))
-        })
-        .collect();
+    let published: BTreeMap<ObjectKey, &Service> = match publish {
+        Publish::Local(_) => BTreeMap::new(),
+        Publish::Service { namespace, .. } => s
+            .services
+            .iter()
+            .filter(|svc| svc.metadata.namespace.as_deref() == Some(namespace.as_str()))
+            .filter_map(|svc| {
+                let gateway = publish::published_gateway(svc)?;
+                (svc.metadata.name.as_deref() == Some(publish::service_name(&gateway).as_str()))
+                    .then_some((gateway, svc.as_ref()))
+            })
+            .collect(),
+    };
     let mut assigned = match publish.pool() {
         Some(pool) => addresses::assign(pool, &requests),
         None => load_balancer_addresses(&requests, &published),
@@ -318,10 +321,6 @@ pub fn compute(controller_name: &str, publish: &Publish, s: &Snapshot) -> Outcom
             publish::pod_ports(&wanted, &current)
         }
     };
-    let uids: BTreeMap<ObjectKey, &str> = gateways
-        .iter()
-        .filter_map(|g| Some((ObjectKey::of(&g.metadata), g.metadata.uid.as_deref()?)))
-        .collect();
 
     // Gateway statuses, sockets and Services.
     let mut config = ProxyConfig::default();
@@ -361,7 +360,11 @@ pub fn compute(controller_name: &str, publish: &Publish, s: &Snapshot) -> Outcom
                         .extend(sockets(&bind, verdict, on_gateway, &refs));
                 }
             }
-            Publish::Service { kind, selector } => {
+            Publish::Service {
+                kind,
+                selector,
+                namespace,
+            } => {
                 let ports: Vec<(u16, u16)> = serving_ports(verdict)
                     .into_iter()
                     .filter_map(|port| Some((port, *pod_ports.get(&(key.clone(), port))?)))
@@ -379,13 +382,10 @@ pub fn compute(controller_name: &str, publish: &Publish, s: &Snapshot) -> Outcom
                     config
                         .sockets
                         .extend(sockets(&bind, verdict, on_gateway, &refs));
-                    if let (Some(uid), true) = (
-                        uids.get(key),
-                        external_ip.is_some() || matches!(kind, ServiceKind::LoadBalancer),
-                    ) {
+                    if external_ip.is_some() || matches!(kind, ServiceKind::LoadBalancer) {
                         published_services.push(publish::desired_service(&ServiceRequest {
                             gateway: key,
-                            gateway_uid: uid,
+                            namespace,
                             ports,
                             kind,
                             selector,
@@ -407,10 +407,11 @@ pub fn compute(controller_name: &str, publish: &Publish, s: &Snapshot) -> Outcom
         .iter()
         .map(|svc| ObjectKey::of(&svc.metadata))
         .collect();
+    // Every Service of ours no Gateway needs: its Gateway gone, no longer
+    // ours, or no longer served.
     let stale_services = published
-        .iter()
-        .filter(|(gateway, _)| uids.contains_key(*gateway))
-        .map(|(_, svc)| ObjectKey::of(&svc.metadata))
+        .values()
+        .map(|svc| ObjectKey::of(&svc.metadata))
         .filter(|svc| !wanted.contains(svc))
         .collect();
     Outcome {
@@ -441,9 +442,8 @@ fn load_balancer_addresses(
                 match published.get(&r.gateway).and_then(|svc| publish::load_balancer_ip(svc)) {
                     Some(ip) => Assignment::Assigned(ip),
                     None => Assignment::NotAssigned(format!(
-                        "waiting for a load balancer to give Service {}/{} an address",
-                        r.gateway.namespace,
-                        publish::service_name(&r.gateway.name)
+                        "waiting for a load balancer to give Service {} an address",
+                        publish::service_name(&r.gateway)
                     )),
                 }
             };
@@ -577,6 +577,7 @@ fn sockets(
     for l in &serving {
         let Some(socket) = bind(l.port) else { continue };
         out.entry(socket).or_insert_with(|| SocketConfig {
+            port: l.port,
             table: Arc::new(tables.remove(&l.port).unwrap_or_default()),
             tls: None,
         });

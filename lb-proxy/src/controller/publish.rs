@@ -1,6 +1,7 @@
 //! How a Gateway is reached: on an address of its own bound by this
 //! process ([`Publish::Local`], host network), or through a Service per
-//! Gateway in front of every replica ([`Publish::Service`]): type
+//! Gateway, in the replicas' namespace, in front of every replica
+//! ([`Publish::Service`]): type
 //! LoadBalancer (the address is the load balancer's), or ClusterIP with an
 //! external IP from the pool (routed to the nodes, kube-proxy forwards it).
 //!
@@ -17,7 +18,7 @@ use std::{
 
 use k8s_openapi::{
     api::core::v1::{Service, ServicePort, ServiceSpec},
-    apimachinery::pkg::{apis::meta::v1::OwnerReference, util::intstr::IntOrString},
+    apimachinery::pkg::util::intstr::IntOrString,
 };
 use kube::api::ObjectMeta;
 
@@ -30,10 +31,12 @@ pub enum Publish {
     /// be local to this process.
     Local(AddressPool),
     /// A Service per Gateway selects every replica (`selector`: the
-    /// replicas' pod labels).
+    /// replicas' pod labels). The Services live in the replicas' own
+    /// `namespace`: a Service selects pods of its namespace only.
     Service {
         kind: ServiceKind,
         selector: BTreeMap<String, String>,
+        namespace: String,
     },
 }
 
@@ -63,25 +66,36 @@ impl Publish {
     }
 }
 
-/// The label on every Service this controller publishes a Gateway with:
-/// the Gateway's name (the Service lives in its namespace).
+/// The labels on every Service this controller publishes a Gateway with:
+/// the Gateway's namespace and name. They make it ours; an owner reference
+/// cannot (the Gateway is in another namespace).
+pub const GATEWAY_NAMESPACE_LABEL: &str = "fedway.dev/proxy-gateway-namespace";
 pub const GATEWAY_LABEL: &str = "fedway.dev/proxy-gateway";
 /// Pod ports behind Services: `FIRST_POD_PORT..FIRST_POD_PORT + POD_PORTS`.
 pub const FIRST_POD_PORT: u16 = 20000;
 pub const POD_PORTS: u16 = 10000;
 
-/// The Service publishing Gateway `gateway` (in its namespace): a DNS label
-/// of at most 63 characters, a long name cut and made unique by a hash.
-pub fn service_name(gateway: &str) -> String {
+/// The Service publishing Gateway `gateway`:
+/// `<namespace>-<name>-<hash>-fedway-proxy`, a DNS label of at most 63
+/// characters. The hash of the whole key keeps `web/a-b` and `web-a/b`
+/// apart, and long names unique once cut.
+pub fn service_name(gateway: &ObjectKey) -> String {
     const SUFFIX: &str = "-fedway-proxy";
-    let name = format!("{gateway}{SUFFIX}");
-    if name.len() <= 63 {
-        return name;
-    }
-    let hash = format!("{:08x}", fnv1a(gateway.as_bytes()) as u32);
+    let key = format!("{}/{}", gateway.namespace, gateway.name);
+    let hash = format!("{:08x}", fnv1a(key.as_bytes()) as u32);
+    let base = format!("{}-{}", gateway.namespace, gateway.name);
     let keep = 63 - SUFFIX.len() - hash.len() - 1;
-    let cut: String = gateway.chars().take(keep).collect();
+    let cut: String = base.chars().take(keep).collect();
     format!("{}-{hash}{SUFFIX}", cut.trim_end_matches('-'))
+}
+
+/// The Gateway a Service of ours publishes, from its labels.
+pub fn published_gateway(service: &Service) -> Option<ObjectKey> {
+    let labels = service.metadata.labels.as_ref()?;
+    Some(ObjectKey::new(
+        labels.get(GATEWAY_NAMESPACE_LABEL)?,
+        labels.get(GATEWAY_LABEL)?,
+    ))
 }
 
 /// The pod port of each `(Gateway, listener port)`, in `wanted` order
@@ -162,7 +176,8 @@ pub fn pod_socket(port: u16) -> SocketAddr {
 /// What publishing one Gateway takes.
 pub struct ServiceRequest<'a> {
     pub gateway: &'a ObjectKey,
-    pub gateway_uid: &'a str,
+    /// Where the replicas run, and so the Service.
+    pub namespace: &'a str,
     /// `(listener port, pod port)`, sorted.
     pub ports: Vec<(u16, u16)>,
     pub kind: &'a ServiceKind,
@@ -171,7 +186,7 @@ pub struct ServiceRequest<'a> {
     pub external_ip: Option<IpAddr>,
 }
 
-/// The Service publishing one Gateway, owned by it (deleted with it).
+/// The Service publishing one Gateway.
 pub fn desired_service(r: &ServiceRequest<'_>) -> Service {
     let (type_, external_ips) = match r.kind {
         ServiceKind::LoadBalancer => ("LoadBalancer", None),
@@ -182,19 +197,15 @@ pub fn desired_service(r: &ServiceRequest<'_>) -> Service {
     };
     Service {
         metadata: ObjectMeta {
-            name: Some(service_name(&r.gateway.name)),
-            namespace: Some(r.gateway.namespace.clone()),
-            labels: Some(BTreeMap::from([(
-                GATEWAY_LABEL.to_owned(),
-                r.gateway.name.clone(),
-            )])),
-            owner_references: Some(vec![OwnerReference {
-                api_version: "gateway.networking.k8s.io/v1".to_owned(),
-                kind: "Gateway".to_owned(),
-                name: r.gateway.name.clone(),
-                uid: r.gateway_uid.to_owned(),
-                ..OwnerReference::default()
-            }]),
+            name: Some(service_name(r.gateway)),
+            namespace: Some(r.namespace.to_owned()),
+            labels: Some(BTreeMap::from([
+                (
+                    GATEWAY_NAMESPACE_LABEL.to_owned(),
+                    r.gateway.namespace.clone(),
+                ),
+                (GATEWAY_LABEL.to_owned(), r.gateway.name.clone()),
+            ])),
             ..ObjectMeta::default()
         },
         spec: Some(ServiceSpec {

@@ -412,19 +412,9 @@ async fn publish_services(
     unpublished
 }
 
-/// The Gateway a published Service belongs to (its namespace, the label).
+/// The Gateway a published Service belongs to (its labels).
 fn gateway_of(service: &Service) -> ObjectKey {
-    let gateway = service
-        .metadata
-        .labels
-        .as_ref()
-        .and_then(|l| l.get(publish::GATEWAY_LABEL))
-        .cloned()
-        .unwrap_or_default();
-    ObjectKey::new(
-        service.metadata.namespace.as_deref().unwrap_or_default(),
-        &gateway,
-    )
+    publish::published_gateway(service).unwrap_or_default()
 }
 
 /// A Gateway whose Service could not be written is reachable at no

@@ -290,7 +290,13 @@ impl Exchange<'_> {
             return None;
         }
         let host = crate::request::RequestHead::from_parts(parts).host;
-        let port = self.conn.socket.port();
+        // The peer listens where this listener's clients reach it, not on
+        // the port this socket is bound to (a Service's target port).
+        let port = self
+            .config
+            .sockets
+            .get(&self.conn.socket)
+            .map_or(self.conn.socket.port(), |s| s.port);
         let peers: Vec<SocketAddr> = self
             .config
             .spillover

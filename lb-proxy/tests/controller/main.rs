@@ -11,7 +11,7 @@ use fedway_e2e::{Cluster, ClusterOptions, manifests, wait::eventually};
 use fedway_proxy::{
     backends::ServiceRef,
     config::ProxyConfig,
-    controller::{self, ConfigSink, Publish, Settings},
+    controller::{self, ConfigSink, ObjectKey, Publish, Settings},
 };
 use gateway_api::{gatewayclasses::GatewayClass, gateways::Gateway, httproutes::HttpRoute};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
@@ -417,6 +417,7 @@ async fn behind_a_service_each_gateway_is_published_by_every_replica_alike() {
                 publish: Publish::Service {
                     kind: controller::ServiceKind::ExternalIps(pool.parse().expect("a pool")),
                     selector,
+                    namespace: "fedway-system".to_owned(),
                 },
                 metrics: Default::default(),
             };
@@ -424,11 +425,13 @@ async fn behind_a_service_each_gateway_is_published_by_every_replica_alike() {
             tokio::spawn(controller::run(client, settings, sink)).abort_handle()
         }
     };
-    apply(
-        &admin,
-        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "infra"}}),
-    )
-    .await;
+    for namespace in ["infra", "fedway-system"] {
+        apply(
+            &admin,
+            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}),
+        )
+        .await;
+    }
     apply(
         &admin,
         json!({
@@ -437,6 +440,8 @@ async fn behind_a_service_each_gateway_is_published_by_every_replica_alike() {
         }),
     )
     .await;
+    let service_of =
+        |gateway: &str| controller::publish::service_name(&ObjectKey::new("infra", gateway));
     let gateway = |listeners: Value, addresses: Value| {
         json!({
             "apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
@@ -452,8 +457,9 @@ async fn behind_a_service_each_gateway_is_published_by_every_replica_alike() {
     let first = Arc::new(Recorder::default());
     let task = replica("fedway-proxy-a", first.clone()).await;
 
+    // Beside the replicas: a Service selects pods of its own namespace.
     let services: Api<k8s_openapi::api::core::v1::Service> =
-        Api::namespaced(admin.clone(), "infra");
+        Api::namespaced(admin.clone(), "fedway-system");
     let targets = |svc: &k8s_openapi::api::core::v1::Service| -> Vec<(i32, i32)> {
         svc.spec
             .iter()
@@ -466,9 +472,9 @@ async fn behind_a_service_each_gateway_is_published_by_every_replica_alike() {
             })
             .collect()
     };
-    let service = eventually("Service infra/gw-fedway-proxy published", 30, || {
-        let services = services.clone();
-        async move { Ok(services.get_opt("gw-fedway-proxy").await.ok().flatten()) }
+    let service = eventually("the Service of Gateway infra/gw published", 30, || {
+        let (services, name) = (services.clone(), service_of("gw"));
+        async move { Ok(services.get_opt(&name).await.ok().flatten()) }
     })
     .await;
     let spec = service.spec.clone().expect("a spec");
@@ -484,17 +490,16 @@ async fn behind_a_service_each_gateway_is_published_by_every_replica_alike() {
         ports.iter().all(|(_, t)| (20000..30000).contains(t)),
         "{ports:?}"
     );
-    let gw = Api::<Gateway>::namespaced(admin.clone(), "infra")
-        .get("gw")
-        .await
-        .expect("the Gateway");
-    let owner = service
-        .metadata
-        .owner_references
-        .clone()
-        .unwrap_or_default();
-    assert_eq!(owner.len(), 1);
-    assert_eq!(Some(&owner[0].uid), gw.metadata.uid.as_ref());
+    let labels = service.metadata.labels.clone().unwrap_or_default();
+    assert_eq!(
+        (
+            labels
+                .get("fedway.dev/proxy-gateway-namespace")
+                .map(String::as_str),
+            labels.get("fedway.dev/proxy-gateway").map(String::as_str)
+        ),
+        (Some("infra"), Some("gw"))
+    );
 
     // The Gateway's address is the Service's external IP; the data plane
     // binds the target ports on every address of the pod.
@@ -560,8 +565,9 @@ async fn behind_a_service_each_gateway_is_published_by_every_replica_alike() {
     let port_80 = ports[0];
     let updated = eventually("the Service has port 80 only", 30, || {
         let services = services.clone();
+        let name = service_of("gw");
         async move {
-            let svc = services.get_opt("gw-fedway-proxy").await.ok().flatten();
+            let svc = services.get_opt(&name).await.ok().flatten();
             Ok(svc.map(|s| targets(&s)).filter(|t| t.len() == 1))
         }
     })
@@ -574,7 +580,7 @@ async fn behind_a_service_each_gateway_is_published_by_every_replica_alike() {
         &admin,
         json!({
             "apiVersion": "v1", "kind": "Service",
-            "metadata": {"namespace": "infra", "name": "other-fedway-proxy"},
+            "metadata": {"namespace": "fedway-system", "name": service_of("other")},
             "spec": {"ports": [{"name": "http", "port": 80}]},
         }),
     )
@@ -618,7 +624,7 @@ async fn behind_a_service_each_gateway_is_published_by_every_replica_alike() {
         "an unpublished Gateway claims no address"
     );
     let theirs = services
-        .get("other-fedway-proxy")
+        .get(&service_of("other"))
         .await
         .expect("their Service");
     assert!(theirs.metadata.labels.is_none(), "left as it was");
@@ -634,9 +640,10 @@ async fn behind_a_service_each_gateway_is_published_by_every_replica_alike() {
     .await;
     eventually("the Service deleted", 30, || {
         let services = services.clone();
+        let name = service_of("gw");
         async move {
             Ok(services
-                .get_opt("gw-fedway-proxy")
+                .get_opt(&name)
                 .await
                 .ok()
                 .flatten()

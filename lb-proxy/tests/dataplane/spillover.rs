@@ -59,3 +59,32 @@ async fn no_local_endpoint_spills_over_to_a_peer_once() {
     dp_here.shutdown(Duration::from_secs(1)).await;
     dp_peer.shutdown(Duration::from_secs(1)).await;
 }
+
+/// Behind a Service the socket is bound on a pod port (the Service's
+/// target port): the peer is reached on the listener's port, where its
+/// Service listens, not on the port this socket happens to be bound to.
+#[tokio::test]
+async fn behind_a_service_spillover_goes_to_the_listener_port() {
+    const T: u8 = 21;
+    let here = SocketAddr::new(ip(T, 1), 26460);
+    let peer = SocketAddr::new(ip(T, 2), PROXY_PORT);
+    let echo = Echo::start(ip(T, 10), "peer-pod").await;
+    let r = || route("r", json!({"rules": [{"backendRefs": [backend("a", 1)]}]}));
+
+    let mut local = config(here, &[r()], &[("a", vec![])]);
+    for socket in local.sockets.values_mut() {
+        socket.port = PROXY_PORT;
+    }
+    local.spillover = peers(peer);
+    let remote = config(peer, &[r()], &[("a", vec![echo.addr])]);
+    let dp_here = start(local);
+    let dp_peer = start(remote);
+
+    let mut client = H1::connect(here).await;
+    let reply = client.get("shop.example.com", "/", &[]).await;
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.echo()["backend"], "peer-pod");
+
+    dp_here.shutdown(Duration::from_secs(1)).await;
+    dp_peer.shutdown(Duration::from_secs(1)).await;
+}

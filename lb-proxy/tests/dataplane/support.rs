@@ -259,6 +259,7 @@ pub fn config(
     sockets.insert(
         socket,
         SocketConfig {
+            port: socket.port(),
             table: table(routes, Scheme::Http),
             tls: None,
         },

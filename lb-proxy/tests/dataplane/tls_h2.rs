@@ -73,6 +73,7 @@ fn tls_config(
     sockets.insert(
         socket,
         SocketConfig {
+            port: socket.port(),
             table: table(&[r], Scheme::Https),
             tls: Some(certs),
         },

@@ -277,19 +277,12 @@ fn grpc_routes_attach_and_route() {
 fn behind_services(kind: ServiceKind) -> Publish {
     Publish::Service {
         kind,
+        namespace: "fedway-system".to_owned(),
         selector: std::collections::BTreeMap::from([(
             "app.kubernetes.io/name".to_owned(),
             "fedway-proxy".to_owned(),
         )]),
     }
-}
-
-/// The snapshot's Gateway with a uid (owner references need one).
-fn with_uid(mut s: Snapshot) -> Snapshot {
-    let mut gw = (*s.gateways[0]).clone();
-    gw.metadata.uid = Some("uid-gw".into());
-    s.gateways[0] = Arc::new(gw);
-    s
 }
 
 fn programmed(o: &Outcome) -> (bool, String) {
@@ -306,7 +299,7 @@ fn behind_a_cluster_ip_service_the_address_is_its_external_ip() {
     let o = compute(
         "fedway.dev/lb-proxy",
         &behind_services(ServiceKind::ExternalIps(pool())),
-        &with_uid(snapshot()),
+        &snapshot(),
     );
     assert_eq!(o.gateways[0].addresses, vec!["10.0.0.1".to_owned()]);
     assert!(programmed(&o).0, "{:?}", programmed(&o));
@@ -318,7 +311,10 @@ fn behind_a_cluster_ip_service_the_address_is_its_external_ip() {
             service.metadata.namespace.as_deref(),
             service.metadata.name.as_deref()
         ),
-        (Some("infra"), Some("gw-fedway-proxy"))
+        (
+            Some("fedway-system"),
+            Some(publish::service_name(&ObjectKey::new("infra", "gw")).as_str())
+        )
     );
     let spec = service.spec.clone().expect("a spec");
     assert_eq!(spec.external_ips, Some(vec!["10.0.0.1".to_owned()]));
@@ -346,7 +342,7 @@ fn behind_a_cluster_ip_service_the_address_is_its_external_ip() {
 #[test]
 fn behind_a_load_balancer_the_address_waits_for_it() {
     let publish = behind_services(ServiceKind::LoadBalancer);
-    let o = compute("fedway.dev/lb-proxy", &publish, &with_uid(snapshot()));
+    let o = compute("fedway.dev/lb-proxy", &publish, &snapshot());
     assert!(o.gateways[0].addresses.is_empty());
     assert_eq!(programmed(&o), (false, "AddressNotAssigned".to_owned()));
     // Published and bound all the same: the load balancer needs both.
@@ -354,7 +350,7 @@ fn behind_a_load_balancer_the_address_waits_for_it() {
     assert_eq!(o.config.sockets.len(), 2);
 
     // The load balancer gave the Service an address: the Gateway's.
-    let mut s = with_uid(snapshot());
+    let mut s = snapshot();
     let mut service = o.services[0].clone();
     service.status = Some(
         serde_json::from_value(json!({"loadBalancer": {"ingress": [{"ip": "192.0.2.80"}]}}))
@@ -383,18 +379,25 @@ fn behind_a_load_balancer_the_address_waits_for_it() {
         (false, "UnsupportedAddress")
     );
     // No longer served: its Service goes.
-    assert!(o.services.is_empty());
-    assert_eq!(
-        o.stale_services,
-        vec![ObjectKey::new("infra", "gw-fedway-proxy")]
+    let ours = ObjectKey::new(
+        "fedway-system",
+        &publish::service_name(&ObjectKey::new("infra", "gw")),
     );
+    assert!(o.services.is_empty());
+    assert_eq!(o.stale_services, vec![ours.clone()]);
+    // A Gateway gone: its Service too (no owner reference can do it across
+    // namespaces).
+    let mut gone = s.clone();
+    gone.gateways.clear();
+    let o = compute("fedway.dev/lb-proxy", &publish, &gone);
+    assert_eq!(o.stale_services, vec![ours]);
 }
 
 #[test]
 fn published_target_ports_are_kept() {
     let publish = behind_services(ServiceKind::ExternalIps(pool()));
-    let first = compute("fedway.dev/lb-proxy", &publish, &with_uid(snapshot()));
-    let mut s = with_uid(snapshot());
+    let first = compute("fedway.dev/lb-proxy", &publish, &snapshot());
+    let mut s = snapshot();
     let mut service = first.services[0].clone();
     // As if an earlier pass (or another replica) had chosen 20007 for 80.
     if let Some(port) = service

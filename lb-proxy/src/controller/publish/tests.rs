@@ -10,16 +10,26 @@ fn key(name: &str) -> ObjectKey {
 
 #[test]
 fn service_names_are_dns_labels() {
-    assert_eq!(service_name("shop"), "shop-fedway-proxy");
-    let long = "a".repeat(60);
+    let name = service_name(&key("shop"));
+    assert!(
+        name.starts_with("web-shop-") && name.ends_with("-fedway-proxy"),
+        "{name}"
+    );
+    assert_eq!(name, service_name(&key("shop")), "stable");
+    let long = ObjectKey::new("team-a", &"a".repeat(60));
     let name = service_name(&long);
     assert!(name.len() <= 63, "{name}");
     assert!(name.ends_with("-fedway-proxy"));
     // Two long names sharing their first 40 characters stay apart.
-    let other = format!("{}b", "a".repeat(59));
+    let other = ObjectKey::new("team-a", &format!("{}b", "a".repeat(59)));
     assert_ne!(service_name(&other), name);
+    // Namespace and name are both in it: web/a-b and web-a/b differ.
+    assert_ne!(
+        service_name(&ObjectKey::new("web", "a-b")),
+        service_name(&ObjectKey::new("web-a", "b"))
+    );
     // The cut never leaves "--".
-    let dashed = format!("{}-{}", "a".repeat(40), "b".repeat(30));
+    let dashed = ObjectKey::new("web", &format!("{}-{}", "a".repeat(36), "b".repeat(30)));
     assert!(!service_name(&dashed).contains("--"));
 }
 
@@ -92,7 +102,7 @@ fn request<'a>(
 ) -> ServiceRequest<'a> {
     ServiceRequest {
         gateway,
-        gateway_uid: "uid-1",
+        namespace: "fedway-system",
         ports: vec![(80, 20001), (443, 20002)],
         kind,
         selector,
@@ -109,8 +119,10 @@ fn desired_services_by_kind() {
     let ip: IpAddr = "10.0.0.1".parse().expect("an IP");
     let service = desired_service(&request(&gateway, &external, &selector, Some(ip)));
     let spec = service.spec.clone().expect("a spec");
-    assert_eq!(service.metadata.name.as_deref(), Some("shop-fedway-proxy"));
-    assert_eq!(service.metadata.namespace.as_deref(), Some("web"));
+    assert_eq!(service.metadata.name, Some(service_name(&gateway)));
+    // Beside the replicas it selects, labelled with the Gateway it serves.
+    assert_eq!(service.metadata.namespace.as_deref(), Some("fedway-system"));
+    assert_eq!(published_gateway(&service), Some(gateway.clone()));
     assert_eq!(spec.type_.as_deref(), Some("ClusterIP"));
     assert_eq!(spec.external_ips, Some(vec!["10.0.0.1".to_owned()]));
     assert_eq!(spec.external_traffic_policy, None);
@@ -126,11 +138,6 @@ fn desired_services_by_kind() {
             (80, Some(IntOrString::Int(20001))),
             (443, Some(IntOrString::Int(20002)))
         ]
-    );
-    let owner = &service.metadata.owner_references.clone().expect("owned")[0];
-    assert_eq!(
-        (owner.kind.as_str(), owner.uid.as_str()),
-        ("Gateway", "uid-1")
     );
     assert_eq!(
         current_target_ports(&service),
