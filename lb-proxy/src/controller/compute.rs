@@ -66,8 +66,8 @@ pub struct Outcome {
     pub config: ProxyConfig,
     /// The Services publishing Gateways ([`Publish::Service`]).
     pub services: Vec<Service>,
-    /// Services this controller published for a Gateway of its own that
-    /// no longer needs one: `(namespace, name)`.
+    /// Services this controller published that no Gateway needs any more
+    /// (gone, not ours, or not served): `(namespace, name)`.
     pub stale_services: Vec<ObjectKey>,
 }
 
