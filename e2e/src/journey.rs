@@ -469,10 +469,7 @@ impl<E: Environment> Journey<E> {
         self.env.start_member_api_server(lost).await?;
         self.wait_member_ready(lost, true).await?;
         self.hub_view_of(&lost_ip, true).await?;
-        let objects_after = self.member_objects().await?;
-        if objects_after != objects_before {
-            bail!("member objects changed across the loss: {objects_before:?} → {objects_after:?}");
-        }
+        let objects_after = self.member_objects_unchanged(objects_before).await?;
         self.narrate.say(&format!(
             "{lost} back, Ready=True, its endpoint hubHealthy again; Gateways and HTTPRoutes in every member as before: {}",
             objects_after.len()
@@ -525,10 +522,7 @@ impl<E: Environment> Journey<E> {
         self.dns_answers(&[primary], 60, "every DNS server answers the primary")
             .await?;
         self.measured.insert("member back", back.elapsed());
-        let objects_after = self.member_objects().await?;
-        if objects_after != objects_before {
-            bail!("member objects changed across the loss: {objects_before:?} → {objects_after:?}");
-        }
+        let objects_after = self.member_objects_unchanged(objects_before).await?;
         self.narrate.say(&format!(
             "{lost} back: Ready, hubHealthy, probed healthy and answering DNS {:.1?} after it started; Gateways and HTTPRoutes in every member as before: {}",
             back.elapsed(),
@@ -685,6 +679,19 @@ impl<E: Environment> Journey<E> {
     async fn dns_answers(&self, want: &[Ipv4Addr], secs: u64, what: &str) -> Result<Duration> {
         let servers: Vec<SocketAddr> = self.dns.iter().map(|d| d.address).collect();
         answers_on(&servers, want, secs, what).await
+    }
+
+    /// Every member's Gateways and HTTPRoutes, failing unless they are
+    /// `before` (uids compared): a loss deletes or recreates nothing.
+    async fn member_objects_unchanged(
+        &self,
+        before: Vec<(String, String, String, String)>,
+    ) -> Result<Vec<(String, String, String, String)>> {
+        let after = self.member_objects().await?;
+        if after != before {
+            bail!("member objects changed across the loss: {before:?} → {after:?}");
+        }
+        Ok(after)
     }
 
     /// Waits until the DNSPolicy's status (the probe results the DNS server

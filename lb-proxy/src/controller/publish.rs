@@ -13,6 +13,7 @@
 
 use std::{
     collections::{BTreeMap, BTreeSet},
+    hash::Hasher,
     net::{IpAddr, Ipv4Addr, SocketAddr},
 };
 
@@ -271,9 +272,9 @@ pub fn service_matches(current: &Service, desired: &Service) -> bool {
 /// FNV-1a, 64 bits: stable across processes and versions, unlike std's
 /// hasher, which is what makes every replica pick the same ports.
 fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, b| {
-        (hash ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
-    })
+    let mut hasher = fnv::FnvHasher::default();
+    hasher.write(bytes);
+    hasher.finish()
 }
 
 #[cfg(test)]

@@ -259,7 +259,6 @@ async fn pass(
     sink.apply(std::mem::take(&mut outcome.config));
     let unpublished = publish_services(
         client,
-        settings,
         &snapshot,
         &outcome.services,
         &outcome.stale_services,
@@ -345,7 +344,6 @@ async fn pass(
 /// must not hold back the others, and its status must say so.
 async fn publish_services(
     client: &Client,
-    settings: &Settings,
     snapshot: &compute::Snapshot,
     desired: &[Service],
     stale: &[ObjectKey],
@@ -369,7 +367,7 @@ async fn publish_services(
                     .is_none_or(|l| !l.contains_key(publish::GATEWAY_LABEL)) =>
             {
                 unpublished.insert(
-                    gateway_of(desired),
+                    publish::published_gateway(desired).unwrap_or_default(),
                     format!("Service {key} exists and was not made by fedway-proxy"),
                 );
                 continue;
@@ -384,17 +382,17 @@ async fn publish_services(
             )
             .await
         {
-            Ok(_) => {
-                settings.metrics.status_writes.inc();
-                tracing::info!(service = %key, "Service published");
-            }
+            Ok(_) => tracing::info!(service = %key, "Service published"),
             Err(error) => {
                 let error = Error::PublishService {
                     what: key.to_string(),
                     source: Box::new(error),
                 };
                 tracing::warn!(%error, "a Gateway is not published");
-                unpublished.insert(gateway_of(desired), error.to_string());
+                unpublished.insert(
+                    publish::published_gateway(desired).unwrap_or_default(),
+                    error.to_string(),
+                );
             }
         }
     }
@@ -410,11 +408,6 @@ async fn publish_services(
         }
     }
     unpublished
-}
-
-/// The Gateway a published Service belongs to (its labels).
-fn gateway_of(service: &Service) -> ObjectKey {
-    publish::published_gateway(service).unwrap_or_default()
 }
 
 /// A Gateway whose Service could not be written is reachable at no

@@ -57,6 +57,14 @@ fn route(namespace: &str, name: &str, hostnames: Value, backend: &str) -> Value 
     })
 }
 
+/// The GatewayClass this controller handles.
+fn gateway_class() -> Value {
+    json!({
+        "apiVersion": "gateway.networking.k8s.io/v1", "kind": "GatewayClass",
+        "metadata": {"name": "fedway-proxy"}, "spec": {"controllerName": CONTROLLER},
+    })
+}
+
 fn condition<'a>(conditions: &'a [Condition], type_: &str) -> (&'a str, &'a str) {
     conditions
         .iter()
@@ -148,14 +156,7 @@ async fn controller_programs_gateways_and_reports_status() {
         }),
     )
     .await;
-    apply(
-        &admin,
-        json!({
-            "apiVersion": "gateway.networking.k8s.io/v1", "kind": "GatewayClass",
-            "metadata": {"name": "fedway-proxy"}, "spec": {"controllerName": CONTROLLER},
-        }),
-    )
-    .await;
+    apply(&admin, gateway_class()).await;
     apply(
         &admin,
         json!({
@@ -432,14 +433,7 @@ async fn behind_a_service_each_gateway_is_published_by_every_replica_alike() {
         )
         .await;
     }
-    apply(
-        &admin,
-        json!({
-            "apiVersion": "gateway.networking.k8s.io/v1", "kind": "GatewayClass",
-            "metadata": {"name": "fedway-proxy"}, "spec": {"controllerName": CONTROLLER},
-        }),
-    )
-    .await;
+    apply(&admin, gateway_class()).await;
     let service_of =
         |gateway: &str| controller::publish::service_name(&ObjectKey::new("infra", gateway));
     let gateway = |listeners: Value, addresses: Value| {
