@@ -45,7 +45,7 @@ enum Command {
         name: String,
         /// A label for the MemberCluster (placement selects on these), e.g.
         /// topology.kubernetes.io/region=eu-west. Repeatable.
-        #[arg(long = "label", value_parser = parse_label)]
+        #[arg(long = "label", value_parser = fedway_runtime::parse_label)]
         labels: Vec<(String, String)>,
         /// Where to write the agent's kubeconfig.
         #[arg(long, short)]
@@ -171,16 +171,6 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
     }
-}
-
-fn parse_label(text: &str) -> Result<(String, String), String> {
-    let (key, value) = text
-        .split_once('=')
-        .ok_or_else(|| format!("{text:?} is not key=value"))?;
-    if key.is_empty() {
-        return Err(format!("{text:?} has an empty key"));
-    }
-    Ok((key.to_owned(), value.to_owned()))
 }
 
 fn parse_duration(text: &str) -> Result<std::time::Duration, String> {

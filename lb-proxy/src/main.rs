@@ -44,10 +44,15 @@ struct Cli {
     /// --address-pool, routed to the nodes; kube-proxy forwards it).
     #[arg(long, env = "FEDWAY_PUBLISH_SERVICE", value_enum)]
     publish_service: Option<ServiceType>,
-    /// The replicas' pod labels the Services select (`key=value,...`);
-    /// required with --publish-service.
-    #[arg(long, env = "FEDWAY_SERVICE_SELECTOR", value_parser = parse_labels)]
-    service_selector: Option<Labels>,
+    /// The replicas' pod labels the Services select (`key=value`, repeated
+    /// or comma-separated); required with --publish-service.
+    #[arg(
+        long,
+        env = "FEDWAY_SERVICE_SELECTOR",
+        value_parser = fedway_runtime::parse_label,
+        value_delimiter = ','
+    )]
+    service_selector: Vec<(String, String)>,
     /// The replicas' namespace, where the Services go (a Service selects
     /// pods of its own namespace); required with --publish-service.
     #[arg(long, env = "FEDWAY_SERVICE_NAMESPACE")]
@@ -71,26 +76,6 @@ enum ServiceType {
     ClusterIp,
 }
 
-#[derive(Debug, Clone)]
-struct Labels(BTreeMap<String, String>);
-
-fn parse_labels(s: &str) -> Result<Labels, String> {
-    let mut labels = BTreeMap::new();
-    for pair in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-        let Some((key, value)) = pair.split_once('=') else {
-            return Err(format!("{pair:?} is not key=value"));
-        };
-        if key.is_empty() {
-            return Err(format!("{pair:?} has an empty key"));
-        }
-        labels.insert(key.to_owned(), value.to_owned());
-    }
-    if labels.is_empty() {
-        return Err("no labels".to_owned());
-    }
-    Ok(Labels(labels))
-}
-
 /// How Gateways are published, from the flags; a usage error when they do
 /// not fit together.
 fn publish(cli: &Cli) -> Result<Publish, String> {
@@ -104,7 +89,9 @@ fn publish(cli: &Cli) -> Result<Publish, String> {
         (None, Some(_)) => return Err("--service-namespace needs --publish-service".into()),
         (None, None) => String::new(),
     };
-    match (cli.publish_service, &cli.service_selector, &cli.address_pool) {
+    let selector: Option<BTreeMap<String, String>> =
+        (!cli.service_selector.is_empty()).then(|| cli.service_selector.iter().cloned().collect());
+    match (cli.publish_service, selector, &cli.address_pool) {
         (None, None, Some(pool)) => Ok(Publish::Local(pool.clone())),
         (None, None, None) => {
             Err("--address-pool is required (or --publish-service with --service-selector)".into())
@@ -120,14 +107,14 @@ fn publish(cli: &Cli) -> Result<Publish, String> {
             "--publish-service LoadBalancer takes addresses from the load balancer: drop --address-pool"
                 .into(),
         ),
-        (Some(ServiceType::ClusterIp), Some(Labels(selector)), Some(pool)) => Ok(Publish::Service {
+        (Some(ServiceType::ClusterIp), Some(selector), Some(pool)) => Ok(Publish::Service {
             kind: ServiceKind::ExternalIps(pool.clone()),
-            selector: selector.clone(),
+            selector,
             namespace,
         }),
-        (Some(ServiceType::LoadBalancer), Some(Labels(selector)), None) => Ok(Publish::Service {
+        (Some(ServiceType::LoadBalancer), Some(selector), None) => Ok(Publish::Service {
             kind: ServiceKind::LoadBalancer,
-            selector: selector.clone(),
+            selector,
             namespace,
         }),
     }

@@ -22,6 +22,18 @@ pub struct LogArgs {
     pub log: String,
 }
 
+/// A `key=value` flag value (a label), for clap's `value_parser`: the
+/// value may be empty, the key may not.
+pub fn parse_label(text: &str) -> Result<(String, String), String> {
+    let (key, value) = text
+        .split_once('=')
+        .ok_or_else(|| format!("{text:?} is not key=value"))?;
+    if key.is_empty() {
+        return Err(format!("{text:?} has an empty key"));
+    }
+    Ok((key.to_owned(), value.to_owned()))
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum LogFormat {
     Plain,
