@@ -2,8 +2,9 @@
 # The Fedway journey (the steps `cargo test -p fedway-e2e --test federation
 # journey` asserts locally, fedway_e2e::journey) on kind clusters: a hub and
 # members member-eu/us/ap, the images built from deploy/docker, Fedway
-# installed with its Helm chart (charts/fedway), members joined with
-# `fedway-hub join`.
+# installed with its Helm chart (charts/fedway) at its defaults where a user
+# would keep them (LoadBalancer Services, from MetalLB: e2e/kind/metallb.sh),
+# members joined with `fedway-hub join`.
 #
 #   e2e/kind/run.sh [all]     up, then check (default)
 #   e2e/kind/run.sh up        create the clusters, build and load the
@@ -146,32 +147,41 @@ create_cluster() {
   kind get kubeconfig --name "$prefix$cluster" >"$dir/$cluster.kubeconfig"
 }
 
-# The images users build (deploy/docker, e2e/kind/images.sh) and the
-# journey's echo backend, loaded into every cluster so that the nodes pull
-# nothing.
+# The images users build (deploy/docker, e2e/kind/images.sh), MetalLB's
+# and the journey's echo backend, loaded into every cluster so that the
+# nodes pull nothing.
 build_and_load() {
   local images=() cluster
   mapfile -t images < <("$here/images.sh")
   [[ ${#images[@]} -eq 4 ]] || die "images.sh built ${#images[@]} images, not 4"
-  images+=("$(echo_image)")
+  mapfile -t metallb_images < <("$here/metallb.sh" images "$(local_base)")
+  [[ ${#metallb_images[@]} -eq 2 ]] || die "metallb.sh built ${#metallb_images[@]} images, not 2"
+  images+=("${metallb_images[@]}" "$(echo_image)")
   for cluster in hub "${members[@]%%:*}"; do
     say "loading images into $prefix$cluster"
     kind load docker-image --name "$prefix$cluster" "${images[@]}"
   done
 }
 
+# What images built here from Go binaries sit on: the local Debian base
+# offline, else Debian's slim image.
+local_base() {
+  if [[ $offline == 1 ]]; then
+    "$repo/e2e/scripts/docker.sh"
+  else
+    echo debian:bookworm-slim
+  fi
+}
+
 # The journey's backend: echo-basic from the pinned Gateway API module (the
-# binary e2e/scripts/control-plane.sh builds), on the local Debian base
-# offline, else on Debian's slim image.
+# binary e2e/scripts/control-plane.sh builds).
 echo_image() {
-  local image base ctx
+  local image ctx
   image=fedway.local/echo-basic:$(gateway_api version)
   if ! docker image inspect "$image" >/dev/null 2>&1; then
-    base=debian:bookworm-slim
-    [[ $offline == 1 ]] && base=$("$repo/e2e/scripts/docker.sh")
     ctx=$(mktemp -d)
     cp "$cp_bin/echo-basic" "$ctx/"
-    printf 'FROM %s\nCOPY echo-basic /usr/local/bin/echo-basic\nUSER 65532:65532\nENTRYPOINT ["/usr/local/bin/echo-basic"]\n' "$base" >"$ctx/Dockerfile"
+    printf 'FROM %s\nCOPY echo-basic /usr/local/bin/echo-basic\nUSER 65532:65532\nENTRYPOINT ["/usr/local/bin/echo-basic"]\n' "$(local_base)" >"$ctx/Dockerfile"
     docker build -q -t "$image" "$ctx" >/dev/null
     rm -rf "$ctx"
   fi
@@ -185,16 +195,77 @@ install_crds() {
   kc "$cluster" wait --for condition=Established crd --all --timeout=60s
 }
 
-# Fedway from the chart (charts/fedway), as users install it: the
-# images build_and_load put in the nodes, each DNS Service a NodePort (kind
-# has no load balancer; the host reaches <node IP>:<node port>, which
-# KindEnv reads from the Service). helm --wait: every Deployment rolled out.
+# An IPv4 address as a number and back.
+ip_number() {
+  local a b c d
+  IFS=. read -r a b c d <<<"$1"
+  echo $(((a << 24) | (b << 16) | (c << 8) | d))
+}
+number_ip() {
+  echo "$(($1 >> 24 & 255)).$(($1 >> 16 & 255)).$(($1 >> 8 & 255)).$(($1 & 255))"
+}
+
+# The load balancer addresses of the index-th cluster (hub 0, then the
+# members): eight at the top of kind's IPv4 network, below its broadcast
+# address, a range of their own per cluster. Docker gives containers
+# addresses from the bottom, so the nodes never take one.
+pool_range() {
+  local index=$1 subnet net bits last
+  subnet=$(docker network inspect kind -f '{{range .IPAM.Config}}{{.Subnet}} {{end}}' | tr ' ' '\n' | grep -m1 -F .) ||
+    die "no IPv4 subnet on Docker network kind"
+  net=$(ip_number "${subnet%/*}")
+  bits=${subnet#*/}
+  ((bits <= 26)) || die "Docker network kind is a /$bits: too small for four address pools"
+  last=$((net + (1 << (32 - bits)) - 2 - 8 * index))
+  echo "$(number_ip $((last - 7)))-$(number_ip "$last")"
+}
+
+# MetalLB (e2e/kind/metallb.sh): its own chart with the images
+# build_and_load put in the nodes, layer 2 only (no FRR), announcing from
+# the control-plane node kind's clusters have (kubeadm labels it
+# exclude-from-external-load-balancers), and an address pool of the
+# cluster's own. The pool is applied until MetalLB's webhook answers.
+install_load_balancer() {
+  local cluster=$1 range=$2 controller=${metallb_images[0]} speaker=${metallb_images[1]}
+  say "MetalLB in $prefix$cluster: addresses $range"
+  helm upgrade --install metallb "$("$here/metallb.sh" chart)" --kubeconfig "$dir/$cluster.kubeconfig" \
+    --namespace metallb-system --create-namespace \
+    --set "controller.image.repository=${controller%:*}" --set "controller.image.tag=${controller##*:}" \
+    --set "speaker.image.repository=${speaker%:*}" --set "speaker.image.tag=${speaker##*:}" \
+    --set speaker.frr.enabled=false --set speaker.ignoreExcludeLB=true --wait --timeout 180s >/dev/null
+  local attempt
+  for attempt in $(seq 30); do
+    kc "$cluster" apply -f - >/dev/null 2>&1 <<YAML && return 0
+apiVersion: metallb.io/v1beta1
+kind: IPAddressPool
+metadata:
+  name: kind
+  namespace: metallb-system
+spec:
+  addresses: [$range]
+---
+apiVersion: metallb.io/v1beta1
+kind: L2Advertisement
+metadata:
+  name: kind
+  namespace: metallb-system
+spec:
+  ipAddressPools: [kind]
+YAML
+    sleep 2
+  done
+  die "MetalLB's address pool in $prefix$cluster: not accepted after $attempt attempts (kubectl -n metallb-system get pods)"
+}
+
+# Fedway from the chart (charts/fedway), as users install it: the images
+# build_and_load put in the nodes, fedway-dns behind its LoadBalancer
+# Service (KindEnv asks its address at port 53). helm --wait: every
+# Deployment rolled out, every Service with an address.
 install_chart() {
   local cluster=$1
   shift
   helm upgrade --install fedway "$repo/charts/fedway" --kubeconfig "$dir/$cluster.kubeconfig" \
-    --namespace fedway-system --create-namespace --set dns.enabled=true \
-    --set dns.service.type=NodePort "$@" --wait --timeout 180s
+    --namespace fedway-system --create-namespace --set dns.enabled=true "$@" --wait --timeout 180s
 }
 
 install_hub() {
@@ -207,7 +278,7 @@ install_hub() {
 }
 
 install_member() {
-  local member=$1 region=$2 gwapi=$3 ip hub_ip
+  local member=$1 region=$2 gwapi=$3 hub_ip
   say "installing $member ($region) and joining it"
   install_crds "$member" "$gwapi"
   hub_ip=$(node_ip hub)
@@ -218,21 +289,16 @@ install_member() {
     --hub-server "https://$hub_ip:6443" --kubeconfig "$dir/hub.kubeconfig" \
     --output "$dir/$member-agent.kubeconfig"
   # fedway-proxy as a cluster's gateway: two replicas in the pod network
-  # behind a Service per Gateway. kind has no load balancer, so the Service
-  # is a ClusterIP with the node's own address as its external IP (the pool):
-  # kube-proxy forwards <node IP>:80 to the replicas, and the Gateway's
-  # address is the node's, reachable from this host and from the other
-  # clusters. A rejoin's new credential restarts the agent (the chart's pod
-  # template carries its checksum).
-  ip=$(node_ip "$member")
+  # behind a LoadBalancer Service per Gateway (the chart's default), whose
+  # address MetalLB gives and the Gateway reports, reachable from this host
+  # and from the other clusters. A rejoin's new credential restarts the
+  # agent (the chart's pod template carries its checksum).
   install_chart "$member" --set agent.enabled=true --set "agent.clusterName=$member" \
     --set-file "agent.hubKubeconfig=$dir/$member-agent.kubeconfig" \
-    --set proxy.enabled=true --set proxy.publish=service --set proxy.service.type=ClusterIP \
-    --set "proxy.addressPool=$ip-$ip"
+    --set proxy.enabled=true --set proxy.publish=service
 }
 
-# What up needs on PATH: kind, helm and cloud-provider-kind from their
-# pinned modules, kubectl of the pinned release; offline, a Docker engine
+# What up needs on PATH: kind and helm from their pinned modules, kubectl of the pinned release; offline, a Docker engine
 # that starts privileged containers and a node image built here.
 tools() {
   need go cargo docker
@@ -257,6 +323,11 @@ up() {
     create_cluster "${site%%:*}" "${site#*:}"
   done
   build_and_load
+  local index=0 cluster
+  for cluster in hub "${members[@]%%:*}"; do
+    install_load_balancer "$cluster" "$(pool_range $index)"
+    index=$((index + 1))
+  done
   gwapi=$(gateway_api dir)
   install_hub "$gwapi"
   for site in "${members[@]}"; do

@@ -6,8 +6,6 @@
 #   ${XDG_CACHE_HOME:-$HOME/.cache}/fedway/kind-tools-<key>/bin
 #     kind                 sigs.k8s.io/kind
 #     helm                 helm.sh/helm/v4 (the chart's lint, template, install)
-#     cloud-provider-kind  sigs.k8s.io/cloud-provider-kind (LoadBalancer
-#                          Services on kind clusters)
 #
 # where <key> hashes e2e/go-kind and this script, so a change of a pinned
 # version builds a new set; nothing of upstream is copied.
@@ -38,11 +36,10 @@ bin="$dir/bin"
 build_tools() {
   (cd "$gomod" && CGO_ENABLED=0 go build -trimpath -buildvcs=false -o "$1/" \
     -ldflags "-X helm.sh/helm/v4/internal/version.version=$HELM_VERSION -X helm.sh/helm/v4/internal/version.gitTreeState=clean" \
-    sigs.k8s.io/kind helm.sh/helm/v4/cmd/helm sigs.k8s.io/cloud-provider-kind)
+    sigs.k8s.io/kind helm.sh/helm/v4/cmd/helm)
 }
 
-cache_build "$bin" "kind helm cloud-provider-kind" \
-  "tools.sh: building kind $KIND_VERSION, helm $HELM_VERSION and cloud-provider-kind" build_tools
+cache_build "$bin" "kind helm" "tools.sh: building kind $KIND_VERSION and helm $HELM_VERSION" build_tools
 
 case "${1:-}" in
   --env) echo "FEDWAY_KIND_TOOLS=$bin" ;;

@@ -137,7 +137,7 @@ pub fn traefik() -> Result<&'static Path> {
 }
 
 /// helm, built once from its pinned Go module by `e2e/kind/tools.sh` (with
-/// kind and cloud-provider-kind) into its own cache directory: the chart
+/// kind) into its own cache directory: the chart
 /// tests render and install `charts/fedway` with it. `FEDWAY_KIND_TOOLS`
 /// (that script's `--env` output) skips the script.
 pub fn helm() -> Result<&'static Path> {

@@ -5,8 +5,8 @@
 //! [`LocalEnv`](super::LocalEnv):
 //!
 //! - gateway addresses come from each member Gateway's status (fedway-proxy,
-//!   two replicas behind a Service per Gateway whose external IP is the
-//!   node's Docker IP);
+//!   two replicas behind a LoadBalancer Service per Gateway, its address
+//!   from MetalLB on kind's Docker network);
 //! - a gateway is killed by scaling Deployment `fedway-system/fedway-proxy`
 //!   to 0 and deleting its pods without grace, and restored to the replicas
 //!   it had;
@@ -19,15 +19,16 @@
 //!   pod with it) and comes back with `docker start` at the same address;
 //! - the hub is stopped by scaling Deployment `fedway-system/fedway-hub` to
 //!   0, then stopping the hub's API server as above;
-//! - DNS servers are each cluster's `fedway-system/fedway-dns` Service,
-//!   made a NodePort by run.sh, at the node's Docker IP;
+//! - DNS servers are each cluster's `fedway-system/fedway-dns`
+//!   LoadBalancer Service (the chart's default) at its load balancer
+//!   address, port 53;
 //! - the hub controller's writes are read from the hub's audit log
 //!   (`docker exec <hub node> cat`), written under the audit policy run.sh
 //!   passes through the kind config; its user is its ServiceAccount;
 //! - backends are real pods of the echo-basic image run.sh builds.
 //!
-//! Node IPs are reachable from the host on Linux (Docker's bridge); not
-//! with Docker Desktop's VM.
+//! Node and load balancer addresses are reachable from the host on Linux
+//! (Docker's bridge); not with Docker Desktop's VM.
 
 use std::{
     collections::BTreeMap,
@@ -38,7 +39,7 @@ use std::{
 use anyhow::{Context, Result, bail};
 use k8s_openapi::api::{
     apps::v1::Deployment,
-    core::v1::{Node, Pod, Service},
+    core::v1::{Pod, Service},
 };
 use kube::{
     Api, Client,
@@ -366,53 +367,42 @@ pub fn node_container(prefix: &str, cluster: &str) -> String {
     format!("{prefix}{cluster}-control-plane")
 }
 
-/// A cluster's fedway-dns as the host reaches it: its node's IP (the
-/// Docker network's) and the Service's UDP node port.
+/// A cluster's fedway-dns as the host reaches it: its Service's load
+/// balancer address, port 53 (the Service's DNS port).
 async fn dns_server(cluster: &str, client: &Client) -> Result<DnsServer> {
-    let nodes = Api::<Node>::all(client.clone())
-        .list(&Default::default())
-        .await
-        .with_context(|| format!("listing {cluster}'s nodes"))?;
-    let ip = nodes
-        .items
-        .iter()
-        .find_map(node_internal_ipv4)
-        .with_context(|| format!("{cluster}: no node with an InternalIP"))?;
-    let service = Api::<Service>::namespaced(client.clone(), SYSTEM_NAMESPACE)
-        .get("fedway-dns")
-        .await
-        .with_context(|| format!("reading {cluster}'s Service fedway-system/fedway-dns"))?;
-    let port = udp_node_port(&service).with_context(|| {
-        format!("{cluster}: Service fedway-system/fedway-dns has no UDP node port (run.sh makes it a NodePort)")
-    })?;
+    let services = Api::<Service>::namespaced(client.clone(), SYSTEM_NAMESPACE);
+    // MetalLB may still be assigning it when run.sh's helm --wait returns.
+    let ip = wait_for(
+        &format!(
+            "{cluster}'s Service {SYSTEM_NAMESPACE}/fedway-dns has an IPv4 load balancer address (MetalLB, which e2e/kind/run.sh installs, gives it)"
+        ),
+        60,
+        || {
+            let services = services.clone();
+            async move {
+                let service = services.get_opt("fedway-dns").await?;
+                Ok(service.as_ref().and_then(load_balancer_ipv4))
+            }
+        },
+    )
+    .await?;
     Ok(DnsServer {
         cluster: cluster.to_owned(),
-        address: SocketAddr::new(IpAddr::V4(ip), port),
+        address: SocketAddr::new(IpAddr::V4(ip), 53),
     })
 }
 
-/// A node's first IPv4 InternalIP (in kind: its container's address on
-/// the Docker network).
-pub fn node_internal_ipv4(node: &Node) -> Option<Ipv4Addr> {
-    node.status
-        .as_ref()?
-        .addresses
-        .as_ref()?
-        .iter()
-        .filter(|a| a.type_ == "InternalIP")
-        .find_map(|a| a.address.parse().ok())
-}
-
-/// The node port of a Service's first UDP port.
-pub fn udp_node_port(service: &Service) -> Option<u16> {
+/// A Service's first IPv4 load balancer ingress address.
+pub fn load_balancer_ipv4(service: &Service) -> Option<Ipv4Addr> {
     service
-        .spec
+        .status
         .as_ref()?
-        .ports
+        .load_balancer
+        .as_ref()?
+        .ingress
         .as_ref()?
         .iter()
-        .filter(|p| p.protocol.as_deref() == Some("UDP"))
-        .find_map(|p| u16::try_from(p.node_port?).ok())
+        .find_map(|i| i.ip.as_deref()?.parse().ok())
 }
 
 /// The first IPv4 address in a Gateway's `status.addresses`.
@@ -488,57 +478,27 @@ mod tests {
     use super::*;
 
     #[test]
-    fn node_internal_ipv4_takes_the_first_ipv4_internal_ip() {
-        for (addresses, want) in [
+    fn load_balancer_ipv4_takes_the_first_ipv4_ingress() {
+        for (status, want) in [
             (
-                json!([{"type": "Hostname", "address": "fedway-hub-control-plane"},
-                       {"type": "InternalIP", "address": "172.18.0.3"}]),
-                Some(Ipv4Addr::new(172, 18, 0, 3)),
+                json!({"loadBalancer": {"ingress": [{"ip": "172.18.255.250"}]}}),
+                Some(Ipv4Addr::new(172, 18, 255, 250)),
             ),
             (
-                json!([{"type": "InternalIP", "address": "fc00:f853:ccd:e793::3"},
-                       {"type": "InternalIP", "address": "172.18.0.4"}]),
-                Some(Ipv4Addr::new(172, 18, 0, 4)),
+                json!({"loadBalancer": {"ingress": [{"hostname": "lb.example.com"},
+                                                    {"ip": "fc00:f853:ccd:e793::fa"},
+                                                    {"ip": "172.18.255.249"}]}}),
+                Some(Ipv4Addr::new(172, 18, 255, 249)),
             ),
-            (
-                json!([{"type": "ExternalIP", "address": "203.0.113.9"}]),
-                None,
-            ),
-            (json!([]), None),
-        ] {
-            let node: Node = serde_json::from_value(json!({
-                "metadata": {"name": "n"}, "status": {"addresses": addresses.clone()},
-            }))
-            .expect("a Node");
-            assert_eq!(node_internal_ipv4(&node), want, "{addresses}");
-        }
-        assert_eq!(node_internal_ipv4(&Node::default()), None, "no status");
-    }
-
-    #[test]
-    fn udp_node_port_is_the_udp_ports() {
-        for (ports, want) in [
-            (
-                json!([{"name": "dns-tcp", "port": 53, "protocol": "TCP", "nodePort": 31001},
-                       {"name": "dns-udp", "port": 53, "protocol": "UDP", "nodePort": 31000}]),
-                Some(31000),
-            ),
-            // Not yet a NodePort (the manifests' LoadBalancer without a
-            // load balancer still gets node ports; a ClusterIP does not).
-            (
-                json!([{"name": "dns-udp", "port": 53, "protocol": "UDP"}]),
-                None,
-            ),
-            (
-                json!([{"name": "dns-tcp", "port": 53, "protocol": "TCP", "nodePort": 31001}]),
-                None,
-            ),
+            // Not yet assigned.
+            (json!({"loadBalancer": {}}), None),
+            (json!({}), None),
         ] {
             let service: Service = serde_json::from_value(json!({
-                "metadata": {"name": "fedway-dns"}, "spec": {"ports": ports.clone()},
+                "metadata": {"name": "fedway-dns"}, "status": status.clone(),
             }))
             .expect("a Service");
-            assert_eq!(udp_node_port(&service), want, "{ports}");
+            assert_eq!(load_balancer_ipv4(&service), want, "{status}");
         }
     }
 
