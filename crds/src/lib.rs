@@ -10,7 +10,7 @@
 //!
 //! This crate holds the Rust types of those objects, renders their CRD YAML
 //! ([`render`]), and the pure decision logic that more than one binary needs
-//! ([`placement`], [`selector`]). It does no I/O: the binaries and the e2e
+//! ([`placement`], [`selector`], [`reference_grant`]). It does no I/O: the binaries and the e2e
 //! harness do that.
 
 pub mod dns_policy;
@@ -20,6 +20,7 @@ pub mod duration;
 pub mod member_cluster;
 pub mod placement;
 pub mod placement_policy;
+pub mod reference_grant;
 pub mod render;
 pub mod selector;
 pub mod target_ref;

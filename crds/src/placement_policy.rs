@@ -3,6 +3,7 @@
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, LabelSelector};
 use kube::{CustomResource, KubeSchema};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::{
@@ -48,6 +49,21 @@ pub struct PlacementPolicySpec {
     pub takeover: TakeoverPolicy,
     #[serde(default)]
     pub deletion_policy: DeletionPolicy,
+    /// Where the listeners' certificates in the chosen members come from.
+    #[serde(default)]
+    pub certificates: CertificateSource,
+}
+
+/// Who provides the Secrets a Gateway's listeners reference in a member.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum CertificateSource {
+    /// The hub's Secrets, copied into every chosen member and kept in step
+    /// (a renewal in the hub reaches the members).
+    #[default]
+    Hub,
+    /// The members' own (e.g. a cert-manager in each member): Fedway never
+    /// writes them there.
+    Member,
 }
 
 /// Members (by name or by labels) and the GatewayClass they should use.

@@ -43,6 +43,31 @@ pub struct WorkSpec {
     /// What deleting this Work does to the objects it applied.
     #[serde(default)]
     pub deletion_policy: DeletionPolicy,
+    /// Secrets the member needs (the listeners' certificates), by
+    /// reference: each is a Secret the hub wrote into this Work's namespace,
+    /// which the agent copies into the member. Their keys never sit in the
+    /// Work itself, which encryption at rest does not cover as it covers
+    /// Secrets.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 256))]
+    pub secrets: Vec<SecretCopy>,
+}
+
+/// A Secret of the Work's namespace and where its copy goes in the member.
+#[derive(
+    Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "camelCase")]
+pub struct SecretCopy {
+    /// The Secret in the Work's namespace (the member's hub namespace).
+    #[schemars(length(min = 1, max = 253))]
+    pub from: String,
+    /// The copy's namespace in the member.
+    #[schemars(length(min = 1, max = 63))]
+    pub namespace: String,
+    /// The copy's name in the member.
+    #[schemars(length(min = 1, max = 253))]
+    pub name: String,
 }
 
 /// One Kubernetes object, stored losslessly.

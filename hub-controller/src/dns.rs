@@ -438,6 +438,7 @@ async fn write_work(
         // made by someone else is reported, not overwritten.
         takeover: TakeoverPolicy::IfNoDiff,
         deletion_policy: DeletionPolicy::Delete,
+        secrets: vec![],
     };
     let current = works.get(&ObjectRef::new(DNS_WORK).within(&namespace));
     match &current {

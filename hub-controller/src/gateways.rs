@@ -9,6 +9,7 @@ use fedway_crds::{
     DNSZone, MemberCluster, PlacementPolicy, Work,
     member_cluster::condition as member_condition,
     placement::{self, Member},
+    placement_policy::CertificateSource,
     work::WorkSpec,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
@@ -25,7 +26,7 @@ use kube::{
 use serde_json::{Value, json};
 
 use crate::{
-    Error, FIELD_MANAGER, api_error, gateway_check, join,
+    Error, FIELD_MANAGER, api_error, certificate_copies, gateway_check, join,
     metrics::HubMetrics,
     status::{self, MemberReport},
     work_builder::{self, ObjectKey, Sources},
@@ -222,15 +223,31 @@ async fn place(ctx: &Context, gateway: &DynamicObject) -> Result<Action, Error> 
         .as_ref()
         .map(|p| p.spec.deletion_policy)
         .unwrap_or_default();
-    // All members' Works at once: propagation then costs one write's
-    // latency, not one per member.
     let uid = gateway.uid().unwrap_or_default();
     let gateway_key = key(gateway);
+    // The listeners' certificates first, so that a Work never names a copy
+    // its agent cannot find yet.
+    let certificates = certificate_copies::read(client, &gateway_value, &grants).await?;
+    for (listener, unresolved) in &certificates.unresolved {
+        tracing::warn!(gateway = %gateway_key, listener, reason = unresolved.reason, "{}", unresolved.message);
+    }
+    let copy_to: Vec<String> = match policy.as_ref().map(|p| p.spec.certificates) {
+        Some(CertificateSource::Member) => vec![],
+        Some(CertificateSource::Hub) | None => decisions
+            .iter()
+            .map(|d| join::member_namespace(&d.cluster))
+            .collect(),
+    };
+    let secrets =
+        certificate_copies::sync(client, &uid, &gateway_key, &certificates, &copy_to).await?;
+    // All members' Works at once: propagation then costs one write's
+    // latency, not one per member.
     futures::future::try_join_all(decisions.iter().map(|decision| {
         let spec = WorkSpec {
             manifests: work_builder::manifests(&sources, &decision.gateway_class),
             takeover,
             deletion_policy: deletion,
+            secrets: secrets.clone(),
         };
         let namespace = join::member_namespace(&decision.cluster);
         let current = existing
@@ -411,6 +428,7 @@ async fn clean_up(ctx: &Context, gateway: &DynamicObject) -> Result<Action, Erro
             Api::namespaced(ctx.client.clone(), &work.namespace().unwrap_or_default());
         delete_ignoring_missing(ctx, &api, &work.name_any()).await?;
     }
+    certificate_copies::remove_all(&ctx.client, &gateway.uid().unwrap_or_default()).await?;
     tracing::info!(gateway = %key(gateway), "deleted its Works");
     Ok(Action::await_change())
 }
@@ -684,6 +702,7 @@ mod tests {
             manifests: vec![manifest(80)],
             takeover: TakeoverPolicy::default(),
             deletion_policy: DeletionPolicy::default(),
+            secrets: vec![],
         };
         let current = work(&spec, "uid-1", "web/shop");
         assert!(work_up_to_date(Some(&current), "uid-1", "web/shop", &spec));

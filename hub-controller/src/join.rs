@@ -123,8 +123,10 @@ pub async fn join(client: &Client, request: &JoinRequest<'_>) -> Result<String, 
                 // Exactly what the agent does (the deploy e2e test compares
                 // these grants with the audit log): watch its Works, apply
                 // their status, apply its heartbeat Lease, publish Events
-                // on its Works.
+                // on its Works; read the hub's copies of its Gateways'
+                // certificates (this namespace's Secrets, and no others).
                 {"apiGroups": ["fedway.dev"], "resources": ["works"], "verbs": ["list", "watch"]},
+                {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "list", "watch"]},
                 {"apiGroups": ["fedway.dev"], "resources": ["works/status"], "verbs": ["patch"]},
                 {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["create", "patch"]},
                 {"apiGroups": ["events.k8s.io"], "resources": ["events"], "verbs": ["create", "patch"]},

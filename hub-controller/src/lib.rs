@@ -4,11 +4,13 @@
 //!  gateway_check ─┐ (pure) is a hub Gateway placeable?
 //!  placement ─────┤ (pure, in fedway-crds) which members, which class
 //!  work_builder ──┤ (pure) the manifests of one member's Work
+//!  listener_certificates (pure) the Secrets listeners reference, their copies
 //!  status ────────┘ (pure) member reports -> hub Gateway/route status
 //!  dns_records ───  (pure) Gateways + DNSPolicies + members -> DNSRecords
 //!  dns ───────────  global DNS: writes DNSRecords, policy status, and the
 //!                   `fedway-dns` Work of every member (I/O)
 //!  gateways ──────  the Gateway controller: place, write Works, report (I/O)
+//!  certificate_copies  those Secrets copied into members' hub namespaces (I/O)
 //!  member_health ─  MemberCluster Ready from agent leases (I/O)
 //!  leader ────────  one active replica (Lease)
 //!  join ──────────  mints a member's identity, namespace and RBAC (I/O)
@@ -16,6 +18,7 @@
 //! ```
 
 pub mod agent_kubeconfig;
+pub mod certificate_copies;
 pub mod dns;
 pub mod dns_query;
 pub mod dns_records;
@@ -23,6 +26,7 @@ pub mod gateway_check;
 pub mod gateways;
 pub mod join;
 pub mod leader;
+pub mod listener_certificates;
 pub mod member_health;
 pub mod metrics;
 pub mod overview;

@@ -5,15 +5,15 @@ use std::{future::Future, sync::Arc};
 
 use fedway_crds::{DNSZone, MemberCluster, PlacementPolicy, Work};
 use futures::{StreamExt, stream};
-use k8s_openapi::api::core::v1::Namespace;
+use k8s_openapi::api::core::v1::{Namespace, Secret};
 use kube::{
     Api, Client, ResourceExt,
-    api::{DynamicObject, Patch, PatchParams},
+    api::{DynamicObject, PartialObjectMeta, Patch, PatchParams},
     runtime::{
         Controller, WatchStreamExt,
         controller::Action,
         events::{Recorder, Reporter},
-        reflector::ObjectRef,
+        reflector::{ObjectRef, Store},
         watcher,
     },
 };
@@ -23,7 +23,7 @@ use crate::{
     Error, FIELD_MANAGER, api_error, dns,
     gateways::{self, CONTROLLER_NAME, Context, GATEWAY_ANNOTATION},
     leader::{self, LeaderConfig},
-    member_health,
+    listener_certificates, member_health,
     metrics::HubMetrics,
 };
 
@@ -108,7 +108,18 @@ fn gateway_controller(client: Client) -> Controller<DynamicObject> {
             .map(drop)
             .boxed(),
     ]);
-    Controller::new_with(all(&gateways::gateways()), config(), gateways::gateways())
+    let controller =
+        Controller::new_with(all(&gateways::gateways()), config(), gateways::gateways());
+    // Secrets by metadata only (the hub holds no keys in memory): a change to
+    // one a listener references, or to one of the hub's copies, reconciles
+    // the Gateways concerned.
+    let gateway_store = controller.store();
+    controller
+        .watches(
+            Api::<PartialObjectMeta<Secret>>::all(client.clone()),
+            config(),
+            move |secret| gateways_of_secret(&gateway_store, &secret),
+        )
         .watches_with(
             all(&gateways::http_routes()),
             gateways::http_routes(),
@@ -139,6 +150,35 @@ fn gateway_controller(client: Client) -> Controller<DynamicObject> {
             Some(ObjectRef::new_with(name, gateways::gateways()).within(namespace))
         })
         .reconcile_all_on(everything)
+}
+
+/// The Gateways a Secret concerns: the one whose copy it is, or those with
+/// a listener that references it (grants aside: a needless reconcile
+/// changes nothing).
+fn gateways_of_secret(
+    store: &Store<DynamicObject>,
+    secret: &PartialObjectMeta<Secret>,
+) -> Vec<ObjectRef<DynamicObject>> {
+    if let Some((namespace, name)) = secret
+        .annotations()
+        .get(GATEWAY_ANNOTATION)
+        .and_then(|g| g.split_once('/'))
+    {
+        return vec![ObjectRef::new_with(name, gateways::gateways()).within(namespace)];
+    }
+    let key = listener_certificates::SecretKey {
+        namespace: secret.namespace().unwrap_or_default(),
+        name: secret.name_any(),
+    };
+    store
+        .state()
+        .iter()
+        .filter(|gateway| {
+            let gateway = serde_json::to_value(gateway.as_ref()).unwrap_or_default();
+            listener_certificates::named(&gateway).contains(&key)
+        })
+        .map(|gateway| ObjectRef::from_obj_with(gateway.as_ref(), gateways::gateways()))
+        .collect()
 }
 
 /// The Gateways a route names as parents.

@@ -13,8 +13,9 @@ use tokio::sync::RwLock;
 use crate::Error;
 
 /// Kinds Fedway places into members: watched for drift and swept when
-/// their Work is gone.
-pub const MANAGED_KINDS: [(&str, &str); 6] = [
+/// their Work is gone (Secrets: the listeners' certificates).
+pub const MANAGED_KINDS: [(&str, &str); 7] = [
+    ("", "Secret"),
     ("gateway.networking.k8s.io", "Gateway"),
     ("gateway.networking.k8s.io", "HTTPRoute"),
     ("gateway.networking.k8s.io", "GRPCRoute"),

@@ -46,6 +46,8 @@ pub enum Error {
     MissingNamespace(String),
     #[error("manifest {index}: {message}")]
     BadManifest { index: usize, message: String },
+    #[error("hub: {0} does not exist (yet)")]
+    MissingInHub(String),
 }
 
 pub(crate) fn hub_error(

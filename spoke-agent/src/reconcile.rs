@@ -7,10 +7,11 @@
 use std::{collections::BTreeSet, sync::Arc, time::Duration};
 
 use fedway_crds::work::{
-    DeletionPolicy, ManifestStatus, ObjectIdentity, Work, WorkStatus, condition as work_condition,
+    DeletionPolicy, ManifestStatus, ObjectIdentity, SecretCopy, Work, WorkStatus,
+    condition as work_condition,
 };
 use k8s_openapi::{
-    api::core::v1::Namespace,
+    api::core::v1::{Namespace, Secret},
     apimachinery::pkg::apis::meta::v1::{Condition, Time},
 };
 use kube::{
@@ -79,18 +80,29 @@ pub const MEMBER_NAMESPACE_PREFIX: &str = "fedway-member-";
 pub async fn reconcile(work: Arc<Work>, ctx: Arc<Context>) -> Result<Action, Error> {
     let _timer = ctx.metrics.works.start();
     let name = work.name_any();
-    let mut manifests = Vec::with_capacity(work.spec.manifests.len());
+    let mut manifests = Vec::with_capacity(work.spec.manifests.len() + work.spec.secrets.len());
     let mut current = BTreeSet::new();
     let previous = work.status.as_ref();
+    let mut objects = Vec::with_capacity(manifests.capacity());
     for (index, manifest) in work.spec.manifests.iter().enumerate() {
         let object = Value::Object(manifest.0.clone());
         let identity = identity_of(&object).ok_or_else(|| Error::BadManifest {
             index,
             message: "apiVersion, kind and metadata.name are required".into(),
         })?;
+        objects.push((identity, Ok(object)));
+    }
+    for copy in &work.spec.secrets {
+        objects.push(secret_from_hub(&ctx, copy).await);
+    }
+    for (identity, object) in objects {
         current.insert(identity.clone());
         let before = previous.and_then(|s| s.manifests.iter().find(|m| m.identity == identity));
-        let status = match apply_one(&ctx, &name, &work, object, &identity).await {
+        let applied = match object {
+            Ok(object) => apply_one(&ctx, &name, &work, object, &identity).await,
+            Err(missing) => Err(missing),
+        };
+        let status = match applied {
             Ok(outcome) => outcome.into_status(identity, before),
             Err(e) => {
                 ctx.metrics.apply_failures.inc();
@@ -139,6 +151,40 @@ pub async fn reconcile(work: Arc<Work>, ctx: Arc<Context>) -> Result<Action, Err
             ))?;
     }
     Ok(Action::await_change())
+}
+
+/// The member's copy of a Secret the Work names: the hub's copy in this
+/// member's hub namespace (which only this agent may read), with its type
+/// and data, under the name the member's Gateway refers to.
+async fn secret_from_hub(
+    ctx: &Context,
+    copy: &SecretCopy,
+) -> (ObjectIdentity, Result<Value, Error>) {
+    let identity = ObjectIdentity {
+        group: String::new(),
+        version: "v1".into(),
+        kind: "Secret".into(),
+        namespace: Some(copy.namespace.clone()),
+        name: copy.name.clone(),
+    };
+    let what = format!(
+        "Secret {}/{} (the copy of {}/{})",
+        ctx.namespace, copy.from, copy.namespace, copy.name
+    );
+    let object = Api::<Secret>::namespaced(ctx.hub.clone(), &ctx.namespace)
+        .get_opt(&copy.from)
+        .await
+        .map_err(hub_error("reading", what.clone()))
+        .and_then(|secret| secret.ok_or(Error::MissingInHub(what)))
+        .map(|secret| {
+            json!({
+                "apiVersion": "v1", "kind": "Secret",
+                "metadata": {"name": copy.name, "namespace": copy.namespace},
+                "type": secret.type_,
+                "data": secret.data,
+            })
+        });
+    (identity, object)
 }
 
 /// Retries a failed reconcile after a pause; watches trigger earlier ones.

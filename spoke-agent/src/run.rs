@@ -6,9 +6,10 @@ use std::{collections::BTreeSet, future::Future, sync::Arc, time::Duration};
 
 use fedway_crds::work::Work;
 use futures::StreamExt;
+use k8s_openapi::api::core::v1::Secret;
 use kube::{
     Api, ResourceExt,
-    api::{DynamicObject, ListParams},
+    api::{DynamicObject, ListParams, PartialObjectMeta},
     runtime::{Controller, reflector::ObjectRef, watcher},
 };
 
@@ -35,6 +36,22 @@ pub async fn run(
     );
     let works: Api<Work> = Api::namespaced(ctx.hub.clone(), &ctx.namespace);
     let mut controller = Controller::new(works, watcher::Config::default());
+    // The hub's copies of the listeners' certificates, in this member's hub
+    // namespace: a renewal there reaches the member within a watch event.
+    let work_store = controller.store();
+    controller = controller.watches(
+        Api::<PartialObjectMeta<Secret>>::namespaced(ctx.hub.clone(), &ctx.namespace),
+        watcher::Config::default(),
+        move |secret| {
+            let name = secret.name_any();
+            work_store
+                .state()
+                .into_iter()
+                .filter(|work| work.spec.secrets.iter().any(|copy| copy.from == name))
+                .map(|work| ObjectRef::from_obj(work.as_ref()))
+                .collect::<Vec<_>>()
+        },
+    );
     let selector = format!("{MANAGED_LABEL}={MANAGED_VALUE}");
     for resource in &managed {
         let api: Api<DynamicObject> = Api::all_with(ctx.member.clone(), resource);

@@ -1,9 +1,11 @@
 //! What every Fedway binary does before its own work: parse the shared
 //! logging flags, install the one rustls crypto provider of the workspace,
-//! build Kubernetes clients and wait for a shutdown signal.
+//! build Kubernetes clients and wait for a shutdown signal; and read TLS
+//! Secrets as certificates, the same way in the hub and in fedway-proxy.
 //!
 //! It lives in its own crate so `fedway-crds` stays free of I/O.
 
+pub mod certificates;
 pub mod metrics;
 
 use std::path::{Path, PathBuf};

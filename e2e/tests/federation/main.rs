@@ -4,6 +4,7 @@
 //! process (as they would in their binaries), against a real hub and real
 //! members, each agent with the credential `fedway-hub join` minted.
 
+mod certificates;
 mod define_once;
 mod dns_records;
 mod global_dns;

@@ -154,6 +154,30 @@ async fn an_agent_credential_reaches_only_its_own_member_namespace() {
         works_b.list(&ListParams::default()).await.map(drop),
         "listing member-b's Works",
     );
+    // Secrets: its own hub namespace's (the hub's copies of its
+    // certificates), no other.
+    for namespace in [
+        fedway_hub::join::member_namespace("member-b"),
+        "default".to_owned(),
+    ] {
+        let secrets: Api<k8s_openapi::api::core::v1::Secret> =
+            Api::namespaced(agent_a.clone(), &namespace);
+        forbidden(
+            secrets.list(&ListParams::default()).await.map(drop),
+            &format!("listing Secrets in {namespace}"),
+        );
+        forbidden(
+            secrets.get("anything").await.map(drop),
+            &format!("reading a Secret in {namespace}"),
+        );
+    }
+    forbidden(
+        Api::<k8s_openapi::api::core::v1::Secret>::all(agent_a.clone())
+            .list(&ListParams::default())
+            .await
+            .map(drop),
+        "listing Secrets cluster-wide",
+    );
     let members: Api<fedway_crds::MemberCluster> = Api::all(agent_a.clone());
     forbidden(
         members.get("member-b").await.map(drop),
@@ -191,6 +215,13 @@ async fn an_agent_credential_reaches_only_its_own_member_namespace() {
     .list(&ListParams::default())
     .await
     .expect("listing its own Works");
+    Api::<k8s_openapi::api::core::v1::Secret>::namespaced(
+        agent_a.clone(),
+        &fedway_hub::join::member_namespace("member-a"),
+    )
+    .list(&ListParams::default())
+    .await
+    .expect("listing its own hub namespace's Secrets");
     members
         .get("member-a")
         .await

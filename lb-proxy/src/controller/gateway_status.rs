@@ -13,10 +13,11 @@ use gateway_api::referencegrants::ReferenceGrant;
 use k8s_openapi::api::core::v1::Secret;
 use rustls::sign::CertifiedKey;
 
+use fedway_runtime::certificates::{self, CertificateError};
+
 use super::{
     ObjectKey,
     addresses::Assignment,
-    certificates::{self, CertificateError},
     conditions::Cond,
     refs::{self, GATEWAY, GATEWAY_GROUP, SECRET},
 };
@@ -320,7 +321,14 @@ fn certificate(
                 format!("certificateRef {group}/{kind} {name}: only core Secrets are supported"),
             ));
         }
-        if !refs::permitted(grants, GATEWAY, namespace, SECRET, target, &r.name) {
+        if !refs::permitted(
+            refs::grant_views(grants),
+            GATEWAY,
+            namespace,
+            SECRET,
+            target,
+            &r.name,
+        ) {
             return Err((
                 "RefNotPermitted",
                 format!(

@@ -19,7 +19,6 @@
 
 pub mod addresses;
 pub mod attachment;
-pub mod certificates;
 pub mod class;
 pub mod compute;
 pub mod conditions;

@@ -9,61 +9,45 @@ use k8s_openapi::api::core::v1::Service;
 
 use crate::backends::{InvalidBackend, ResolveRefs, ServiceRef};
 
-pub const GATEWAY_GROUP: &str = "gateway.networking.k8s.io";
-
-/// The kind of one side of a reference: API group (`""` for core) and kind.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct GroupKind<'a> {
-    pub group: &'a str,
-    pub kind: &'a str,
-}
-
-pub const HTTP_ROUTE: GroupKind<'static> = GroupKind {
-    group: GATEWAY_GROUP,
-    kind: "HTTPRoute",
-};
-pub const GATEWAY: GroupKind<'static> = GroupKind {
-    group: GATEWAY_GROUP,
-    kind: "Gateway",
-};
-pub const SERVICE: GroupKind<'static> = GroupKind {
-    group: "",
-    kind: "Service",
-};
-pub const SECRET: GroupKind<'static> = GroupKind {
-    group: "",
-    kind: "Secret",
+use fedway_crds::reference_grant::Grant;
+pub use fedway_crds::reference_grant::{
+    GATEWAY, GATEWAY_GROUP, GroupKind, HTTP_ROUTE, SECRET, SERVICE, permitted,
 };
 
-/// Whether an object of kind `from` in `from_namespace` may refer to
-/// `to_namespace/to_name` of kind `to`. Same-namespace references need no
-/// grant; others need a ReferenceGrant in the target's namespace naming
-/// both sides (with no `to.name`, every object of that kind).
-pub fn permitted(
-    grants: &[ReferenceGrant],
-    from: GroupKind<'_>,
-    from_namespace: &str,
-    to: GroupKind<'_>,
-    to_namespace: &str,
-    to_name: &str,
-) -> bool {
-    if from_namespace == to_namespace {
-        return true;
-    }
-    grants
-        .iter()
-        .filter(|g| g.metadata.namespace.as_deref() == Some(to_namespace))
-        .any(|g| {
-            g.spec.from.iter().any(|f| {
-                f.group == from.group && f.kind == from.kind && f.namespace == from_namespace
-            }) && g.spec.to.iter().any(|t| {
-                t.group == to.group
-                    && t.kind == to.kind
-                    && t.name
-                        .as_deref()
-                        .is_none_or(|n| n.is_empty() || n == to_name)
+/// Typed ReferenceGrants as [`permitted`] (the rule the hub applies too)
+/// reads them.
+pub fn grant_views(grants: &[ReferenceGrant]) -> impl Iterator<Item = Grant<'_>> {
+    grants.iter().map(|g| Grant {
+        namespace: g.metadata.namespace.as_deref().unwrap_or_default(),
+        from: g
+            .spec
+            .from
+            .iter()
+            .map(|f| {
+                (
+                    GroupKind {
+                        group: &f.group,
+                        kind: &f.kind,
+                    },
+                    f.namespace.as_str(),
+                )
             })
-        })
+            .collect(),
+        to: g
+            .spec
+            .to
+            .iter()
+            .map(|t| {
+                (
+                    GroupKind {
+                        group: &t.group,
+                        kind: &t.kind,
+                    },
+                    t.name.as_deref(),
+                )
+            })
+            .collect(),
+    })
 }
 
 /// What the routing core may reference: Services (with their ports) and
@@ -116,7 +100,7 @@ impl ResolveRefs for Refs {
         // The grant is checked first, so a route cannot probe for Services in
         // namespaces it has no access to.
         if !permitted(
-            &self.grants,
+            grant_views(&self.grants),
             HTTP_ROUTE,
             route_namespace,
             SERVICE,

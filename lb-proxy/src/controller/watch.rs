@@ -31,9 +31,10 @@ use kube::{
 use serde::de::DeserializeOwned;
 use tokio::sync::Notify;
 
+use fedway_runtime::certificates::TLS_SECRET_TYPE;
+
 use super::{
     ConfigSink, Error, FIELD_MANAGER, ObjectKey, Settings,
-    certificates::TLS_SECRET_TYPE,
     compute::{self, RouteOutcome, Snapshot},
     conditions::Cond,
     events, publish, status_writer,

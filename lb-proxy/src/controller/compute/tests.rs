@@ -4,7 +4,9 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use super::*;
-use crate::controller::{addresses::AddressPool, certificates::tests::tls_secret};
+use fedway_runtime::certificates::testing::tls_secret;
+
+use crate::controller::addresses::AddressPool;
 
 fn obj<K: DeserializeOwned>(v: Value) -> Arc<K> {
     Arc::new(serde_json::from_value(v).expect("valid object"))

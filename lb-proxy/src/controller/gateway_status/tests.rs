@@ -18,7 +18,7 @@ fn ip() -> Assignment {
 }
 
 fn secrets() -> Secrets {
-    let secret = crate::controller::certificates::tests::tls_secret("cert", "shop.example.com");
+    let secret = fedway_runtime::certificates::testing::tls_secret("cert", "shop.example.com");
     let mut secret = secret;
     secret.metadata.namespace = Some("infra".into());
     Secrets::from([(("infra".into(), "cert".into()), Arc::new(secret))])

@@ -1,6 +1,8 @@
 //! A listener's certificate from a `kubernetes.io/tls` Secret: the PEM chain
 //! in `tls.crt`, the key in `tls.key`, checked to belong together so a
 //! mismatched pair is reported on the listener instead of failing handshakes.
+//! fedway-proxy serves what this returns; the hub checks a Secret with it
+//! before copying it to members, so both report the same reasons.
 
 use std::sync::Arc;
 
@@ -73,16 +75,20 @@ pub fn certified_key(secret: &Secret) -> Result<Arc<CertifiedKey>, CertificateEr
     Ok(Arc::new(certified))
 }
 
-#[cfg(test)]
-pub(crate) mod tests {
+/// Self-signed TLS Secrets, for tests here and in other crates (feature
+/// `testing`).
+#[cfg(any(test, feature = "testing"))]
+pub mod testing {
     use std::collections::BTreeMap;
 
-    use k8s_openapi::ByteString;
-    use kube::api::ObjectMeta;
+    use k8s_openapi::{
+        ByteString, api::core::v1::Secret, apimachinery::pkg::apis::meta::v1::ObjectMeta,
+    };
 
-    use super::*;
+    use super::TLS_SECRET_TYPE;
 
-    pub(crate) fn tls_secret(name: &str, host: &str) -> Secret {
+    /// Secret `default/<name>` with a fresh key and a certificate for `host`.
+    pub fn tls_secret(name: &str, host: &str) -> Secret {
         let key = rcgen::KeyPair::generate().expect("key");
         let cert = rcgen::CertificateParams::new(vec![host.to_owned()])
             .expect("params")
@@ -91,7 +97,8 @@ pub(crate) mod tests {
         secret(name, cert.pem().as_bytes(), key.serialize_pem().as_bytes())
     }
 
-    fn secret(name: &str, crt: &[u8], key: &[u8]) -> Secret {
+    /// Secret `default/<name>` of type `kubernetes.io/tls` holding `crt` and `key`.
+    pub fn secret(name: &str, crt: &[u8], key: &[u8]) -> Secret {
         Secret {
             metadata: ObjectMeta {
                 namespace: Some("default".into()),
@@ -106,6 +113,14 @@ pub(crate) mod tests {
             ..Default::default()
         }
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{
+        testing::{secret, tls_secret},
+        *,
+    };
 
     #[test]
     fn valid_pair_parses() {

@@ -1,0 +1,151 @@
+//! Copies of the hub Secrets a Gateway's listeners serve, in the hub
+//! namespace of every member that runs the Gateway, where that member's
+//! agent (and only it) may read them. The Work names them
+//! ([`SecretCopy`]); their keys never sit in the Work. Written only when
+//! they differ, so a restart writes nothing; removed with the Gateway or
+//! when a member or a reference goes.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use fedway_crds::work::SecretCopy;
+use k8s_openapi::api::core::v1::Secret;
+use kube::{
+    Api, Client, ResourceExt,
+    api::{DeleteParams, ListParams, Patch, PatchParams},
+};
+use serde_json::Value;
+
+use crate::{
+    Error, FIELD_MANAGER, api_error,
+    gateways::GATEWAY_UID_LABEL,
+    listener_certificates::{self, ListenerCertificates, SecretKey, Unresolved},
+};
+
+/// A Gateway's certificates as the hub has them.
+#[derive(Debug, Default)]
+pub struct Certificates {
+    /// Secrets every listener reference resolved to and that can serve.
+    pub usable: BTreeMap<SecretKey, Secret>,
+    /// Listeners with a reference that cannot be followed or a Secret that
+    /// is missing or unusable, with why.
+    pub unresolved: Vec<(String, Unresolved)>,
+}
+
+/// Reads the Secrets the Gateway's listeners reference (only those).
+pub async fn read(
+    client: &Client,
+    gateway: &Value,
+    grants: &[Value],
+) -> Result<Certificates, Error> {
+    let mut certificates = Certificates::default();
+    for ListenerCertificates { listener, secrets } in
+        listener_certificates::referenced(gateway, grants)
+    {
+        let keys = match secrets {
+            Ok(keys) => keys,
+            Err(unresolved) => {
+                certificates.unresolved.push((listener, unresolved));
+                continue;
+            }
+        };
+        for key in keys {
+            let secret = Api::<Secret>::namespaced(client.clone(), &key.namespace)
+                .get_opt(&key.name)
+                .await
+                .map_err(api_error("reading", format!("Secret {key}")))?;
+            match listener_certificates::usable(&key, secret.as_ref()) {
+                Ok(()) => {
+                    if let Some(secret) = secret {
+                        certificates.usable.insert(key, secret);
+                    }
+                }
+                Err(unresolved) => certificates.unresolved.push((listener.clone(), unresolved)),
+            }
+        }
+    }
+    Ok(certificates)
+}
+
+/// Makes the Gateway's copies exactly `certificates.usable` in each of
+/// `namespaces` (members' hub namespaces), and none elsewhere. Returns
+/// what each of those members' Works names (nothing without namespaces).
+pub async fn sync(
+    client: &Client,
+    gateway_uid: &str,
+    gateway: &str,
+    certificates: &Certificates,
+    namespaces: &[String],
+) -> Result<Vec<SecretCopy>, Error> {
+    let existing = copies_of(client, gateway_uid).await?;
+    let mut wanted = BTreeSet::new();
+    for namespace in namespaces {
+        for (source, secret) in &certificates.usable {
+            let copy = listener_certificates::copy(secret, source, gateway_uid, gateway, namespace);
+            let name = listener_certificates::copy_name(gateway_uid, source);
+            let current = existing
+                .iter()
+                .find(|s| s.namespace().as_deref() == Some(namespace) && s.name_any() == name);
+            if !current.is_some_and(|c| listener_certificates::copy_up_to_date(c, &copy)) {
+                Api::<Secret>::namespaced(client.clone(), namespace)
+                    .patch(
+                        &name,
+                        &PatchParams::apply(FIELD_MANAGER).force(),
+                        &Patch::Apply(&copy),
+                    )
+                    .await
+                    .map_err(api_error("writing", format!("Secret {namespace}/{name}")))?;
+            }
+            wanted.insert((namespace.clone(), name));
+        }
+    }
+    for stale in existing
+        .iter()
+        .filter(|s| !wanted.contains(&(s.namespace().unwrap_or_default(), s.name_any())))
+    {
+        delete(client, stale).await?;
+    }
+    if namespaces.is_empty() {
+        // The members keep their own (or there are none): no Work names a copy.
+        return Ok(vec![]);
+    }
+    Ok(certificates
+        .usable
+        .keys()
+        .map(|source| SecretCopy {
+            from: listener_certificates::copy_name(gateway_uid, source),
+            namespace: source.namespace.clone(),
+            name: source.name.clone(),
+        })
+        .collect())
+}
+
+/// Removes every copy of the Gateway's certificates (it is being deleted).
+pub async fn remove_all(client: &Client, gateway_uid: &str) -> Result<(), Error> {
+    for copy in copies_of(client, gateway_uid).await? {
+        delete(client, &copy).await?;
+    }
+    Ok(())
+}
+
+async fn copies_of(client: &Client, gateway_uid: &str) -> Result<Vec<Secret>, Error> {
+    Ok(Api::<Secret>::all(client.clone())
+        .list(&ListParams::default().labels(&format!("{GATEWAY_UID_LABEL}={gateway_uid}")))
+        .await
+        .map_err(api_error("listing", "certificate copies"))?
+        .items)
+}
+
+async fn delete(client: &Client, copy: &Secret) -> Result<(), Error> {
+    let namespace = copy.namespace().unwrap_or_default();
+    let name = copy.name_any();
+    match Api::<Secret>::namespaced(client.clone(), &namespace)
+        .delete(&name, &DeleteParams::default())
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(status)) if status.code == 404 => Ok(()),
+        Err(e) => Err(api_error("deleting", format!("Secret {namespace}/{name}"))(
+            e,
+        )),
+    }
+}
