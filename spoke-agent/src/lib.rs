@@ -19,6 +19,7 @@ pub mod metrics;
 pub mod reconcile;
 pub mod run;
 pub mod takeover;
+pub mod triggers;
 
 /// Field manager of everything the agent writes.
 pub const FIELD_MANAGER: &str = "fedway-agent";

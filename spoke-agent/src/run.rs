@@ -10,13 +10,18 @@ use k8s_openapi::api::core::v1::Secret;
 use kube::{
     Api, ResourceExt,
     api::{DynamicObject, ListParams, PartialObjectMeta},
-    runtime::{Controller, reflector::ObjectRef, watcher},
+    runtime::{
+        Controller, WatchStreamExt,
+        reflector::{self, ObjectRef},
+        watcher,
+    },
 };
 
 use crate::{
     Error, heartbeat, hub_error, member_error,
     reconcile::{self, Context},
     takeover::{MANAGED_LABEL, MANAGED_VALUE, WORK_ANNOTATION},
+    triggers,
 };
 
 /// How often objects whose Work is gone are looked for.
@@ -34,14 +39,25 @@ pub async fn run(
         kinds = ?managed.iter().map(|r| r.kind.as_str()).collect::<Vec<_>>(),
         "agent starting"
     );
+    // Every watch through `triggers::isolated`: a hub that is down must not
+    // delay the member's watches (drift is corrected without the hub).
     let works: Api<Work> = Api::namespaced(ctx.hub.clone(), &ctx.namespace);
-    let mut controller = Controller::new(works, watcher::Config::default());
+    let (work_store, writer) = reflector::store();
+    let work_events = watcher(works, watcher::Config::default());
+    let mut controller = Controller::for_stream(
+        triggers::isolated("hub Works".into(), work_events)
+            .reflect(writer)
+            .applied_objects(),
+        work_store.clone(),
+    );
     // The hub's copies of the listeners' certificates, in this member's hub
     // namespace: a renewal there reaches the member within a watch event.
-    let work_store = controller.store();
-    controller = controller.watches(
+    let secrets = watcher(
         Api::<PartialObjectMeta<Secret>>::namespaced(ctx.hub.clone(), &ctx.namespace),
         watcher::Config::default(),
+    );
+    controller = controller.watches_stream(
+        triggers::isolated("hub Secrets".into(), secrets).touched_objects(),
         move |secret| {
             let name = secret.name_any();
             work_store
@@ -56,16 +72,16 @@ pub async fn run(
     for resource in &managed {
         let api: Api<DynamicObject> = Api::all_with(ctx.member.clone(), resource);
         let namespace = ctx.namespace.clone();
-        controller = controller.watches_with(
-            api,
-            resource.clone(),
-            watcher::Config::default().labels(&selector),
+        let events = watcher(api, watcher::Config::default().labels(&selector));
+        controller = controller.watches_stream_with(
+            triggers::isolated(format!("member {}", resource.plural), events).touched_objects(),
             move |object: DynamicObject| {
                 object
                     .annotations()
                     .get(WORK_ANNOTATION)
                     .map(|work| ObjectRef::<Work>::new(work).within(&namespace))
             },
+            resource.clone(),
         );
     }
 
