@@ -157,7 +157,7 @@ pub struct Feedback {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 8))]
     pub conditions: Vec<FeedbackCondition>,
-    /// Gateway listeners: name, attached routes, programmed.
+    /// Gateway listeners: name, attached routes, conditions.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 64))]
     pub listeners: Vec<ListenerFeedback>,
@@ -187,7 +187,10 @@ pub struct FeedbackCondition {
 pub struct ListenerFeedback {
     pub name: String,
     pub attached_routes: i32,
-    pub programmed: bool,
+    /// The listener's `Accepted`, `ResolvedRefs` and `Programmed`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 3))]
+    pub conditions: Vec<FeedbackCondition>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]

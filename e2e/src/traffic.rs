@@ -1,17 +1,19 @@
 //! What a user's client does: ask a DNS server for a global hostname's
 //! addresses (optionally with an EDNS Client Subnet, as a public resolver
-//! would send), then speak HTTP/1.1 to one of them with that Host. Small
-//! and dependency-free on purpose: the journey's narration prints exactly
+//! would send), then speak HTTP/1.1 (or HTTPS) to one of them with that
+//! Host. Small on purpose: the journey's narration prints exactly
 //! what went over the wire.
 
 use std::{
     net::{IpAddr, SocketAddr},
+    sync::Arc,
     time::Duration,
 };
 
+use rustls::pki_types::pem::PemObject;
 use serde_json::Value;
 use tokio::{
-    io::{AsyncReadExt, AsyncWriteExt},
+    io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt},
     net::TcpStream,
 };
 
@@ -41,27 +43,79 @@ pub async fn get(
     path: &str,
     headers: &[(&str, &str)],
 ) -> Result<Reply, String> {
-    let exchange = async {
-        let mut conn = TcpStream::connect(address)
+    within_3s(address, async {
+        let conn = TcpStream::connect(address)
             .await
             .map_err(|e| format!("connect {address}: {e}"))?;
-        let mut request = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n");
-        for (name, value) in headers {
-            request.push_str(&format!("{name}: {value}\r\n"));
-        }
-        request.push_str("\r\n");
-        conn.write_all(request.as_bytes())
+        exchange(conn, host, path, headers).await
+    })
+    .await
+}
+
+/// `GET path` over TLS to `address`, with SNI and `Host: host`, trusting
+/// only `trusted` (PEM certificates): an answer proves the gateway served
+/// a certificate for `host` that chains to one of them.
+pub async fn get_https(
+    address: SocketAddr,
+    host: &str,
+    path: &str,
+    trusted: &[u8],
+) -> Result<Reply, String> {
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls::pki_types::CertificateDer::pem_slice_iter(trusted) {
+        roots
+            .add(cert.map_err(|e| format!("trusted certificate: {e}"))?)
+            .map_err(|e| format!("trusted certificate: {e}"))?;
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let client = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("TLS versions: {e}"))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let name = rustls::pki_types::ServerName::try_from(host.to_owned())
+        .map_err(|e| format!("server name {host}: {e}"))?;
+    within_3s(address, async {
+        let tcp = TcpStream::connect(address)
             .await
-            .map_err(|e| format!("send: {e}"))?;
-        let mut reply = Vec::new();
-        conn.read_to_end(&mut reply)
+            .map_err(|e| format!("connect {address}: {e}"))?;
+        let tls = tokio_rustls::TlsConnector::from(Arc::new(client))
+            .connect(name, tcp)
             .await
-            .map_err(|e| format!("receive: {e}"))?;
-        Ok::<Vec<u8>, String>(reply)
-    };
-    let reply = tokio::time::timeout(Duration::from_secs(3), exchange)
+            .map_err(|e| format!("TLS handshake with {address} for {host}: {e}"))?;
+        exchange(tls, host, path, &[]).await
+    })
+    .await
+}
+
+async fn within_3s(
+    address: SocketAddr,
+    exchange: impl Future<Output = Result<Reply, String>>,
+) -> Result<Reply, String> {
+    tokio::time::timeout(Duration::from_secs(3), exchange)
         .await
-        .map_err(|_| format!("no answer from {address} within 3s"))??;
+        .map_err(|_| format!("no answer from {address} within 3s"))?
+}
+
+/// One request on `conn`, read until the server closes it.
+async fn exchange(
+    mut conn: impl AsyncRead + AsyncWrite + Unpin,
+    host: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> Result<Reply, String> {
+    let mut request = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n");
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    request.push_str("\r\n");
+    conn.write_all(request.as_bytes())
+        .await
+        .map_err(|e| format!("send: {e}"))?;
+    let mut reply = Vec::new();
+    conn.read_to_end(&mut reply)
+        .await
+        .map_err(|e| format!("receive: {e}"))?;
     let reply = String::from_utf8_lossy(&reply);
     let (head, body) = reply.split_once("\r\n\r\n").unwrap_or((&reply, ""));
     let status = head

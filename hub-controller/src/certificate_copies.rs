@@ -29,6 +29,11 @@ pub struct Certificates {
     /// Listeners with a reference that cannot be followed or a Secret that
     /// is missing or unusable, with why.
     pub unresolved: Vec<(String, Unresolved)>,
+    /// Secrets that exist but cannot serve (a botched renewal, say): the
+    /// copies members already have are kept as they are, never replaced by
+    /// what cannot serve nor removed, until the Secret is fixed or no
+    /// listener names it.
+    pub held: BTreeSet<SecretKey>,
 }
 
 /// Reads the Secrets the Gateway's listeners reference (only those).
@@ -53,32 +58,57 @@ pub async fn read(
                 .get_opt(&key.name)
                 .await
                 .map_err(api_error("reading", format!("Secret {key}")))?;
-            match listener_certificates::usable(&key, secret.as_ref()) {
-                Ok(()) => {
-                    if let Some(secret) = secret {
-                        certificates.usable.insert(key, secret);
-                    }
+            match (listener_certificates::usable(&key, secret.as_ref()), secret) {
+                (Ok(()), Some(secret)) => {
+                    certificates.usable.insert(key, secret);
                 }
-                Err(unresolved) => certificates.unresolved.push((listener.clone(), unresolved)),
+                (Ok(()), None) => {}
+                (Err(mut unresolved), secret) => {
+                    if secret.is_some() {
+                        unresolved
+                            .message
+                            .push_str("; members keep the copy they have");
+                        certificates.held.insert(key);
+                    }
+                    certificates.unresolved.push((listener.clone(), unresolved));
+                }
             }
         }
     }
     Ok(certificates)
 }
 
-/// Makes the Gateway's copies exactly `certificates.usable` in each of
-/// `namespaces` (members' hub namespaces), and none elsewhere. Returns
-/// what each of those members' Works names (nothing without namespaces).
+/// Makes the Gateway's copies `certificates.usable` (and the `held` ones
+/// already there) in each of `namespaces` (members' hub namespaces), and
+/// none elsewhere. Returns what each of those members' Work names, by
+/// namespace.
 pub async fn sync(
     client: &Client,
     gateway_uid: &str,
     gateway: &str,
     certificates: &Certificates,
     namespaces: &[String],
-) -> Result<Vec<SecretCopy>, Error> {
+) -> Result<BTreeMap<String, Vec<SecretCopy>>, Error> {
     let existing = copies_of(client, gateway_uid).await?;
     let mut wanted = BTreeSet::new();
+    let mut named: BTreeMap<String, Vec<SecretCopy>> = BTreeMap::new();
+    let reference = |source: &SecretKey| SecretCopy {
+        from: listener_certificates::copy_name(gateway_uid, source),
+        namespace: source.namespace.clone(),
+        name: source.name.clone(),
+    };
     for namespace in namespaces {
+        let names = named.entry(namespace.clone()).or_default();
+        for source in &certificates.held {
+            let name = listener_certificates::copy_name(gateway_uid, source);
+            if existing
+                .iter()
+                .any(|s| s.namespace().as_deref() == Some(namespace) && s.name_any() == name)
+            {
+                names.push(reference(source));
+                wanted.insert((namespace.clone(), name));
+            }
+        }
         for (source, secret) in &certificates.usable {
             let copy = listener_certificates::copy(secret, source, gateway_uid, gateway, namespace);
             let name = listener_certificates::copy_name(gateway_uid, source);
@@ -95,8 +125,10 @@ pub async fn sync(
                     .await
                     .map_err(api_error("writing", format!("Secret {namespace}/{name}")))?;
             }
+            names.push(reference(source));
             wanted.insert((namespace.clone(), name));
         }
+        names.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
     }
     for stale in existing
         .iter()
@@ -104,19 +136,7 @@ pub async fn sync(
     {
         delete(client, stale).await?;
     }
-    if namespaces.is_empty() {
-        // The members keep their own (or there are none): no Work names a copy.
-        return Ok(vec![]);
-    }
-    Ok(certificates
-        .usable
-        .keys()
-        .map(|source| SecretCopy {
-            from: listener_certificates::copy_name(gateway_uid, source),
-            namespace: source.namespace.clone(),
-            name: source.name.clone(),
-        })
-        .collect())
+    Ok(named)
 }
 
 /// Removes every copy of the Gateway's certificates (it is being deleted).

@@ -27,6 +27,7 @@ use serde_json::{Value, json};
 
 use crate::{
     Error, FIELD_MANAGER, api_error, certificate_copies, gateway_check, join,
+    listener_status::{self, ListenerStatus},
     metrics::HubMetrics,
     status::{self, MemberReport},
     work_builder::{self, ObjectKey, Sources},
@@ -174,7 +175,7 @@ async fn place(ctx: &Context, gateway: &DynamicObject) -> Result<Action, Error> 
                 "the Gateway is not accepted".to_owned(),
             ),
         ];
-        write_gateway_status(ctx, gateway, &conditions, &[]).await?;
+        write_gateway_status(ctx, gateway, &conditions, &[], None).await?;
         return Ok(Action::await_change());
     }
 
@@ -247,7 +248,10 @@ async fn place(ctx: &Context, gateway: &DynamicObject) -> Result<Action, Error> 
             manifests: work_builder::manifests(&sources, &decision.gateway_class),
             takeover,
             deletion_policy: deletion,
-            secrets: secrets.clone(),
+            secrets: secrets
+                .get(&join::member_namespace(&decision.cluster))
+                .cloned()
+                .unwrap_or_default(),
         };
         let namespace = join::member_namespace(&decision.cluster);
         let current = existing
@@ -284,6 +288,7 @@ async fn place(ctx: &Context, gateway: &DynamicObject) -> Result<Action, Error> 
         .iter()
         .map(|d| MemberReport {
             cluster: &d.cluster,
+            ready: views.iter().any(|m| m.name == d.cluster && m.ready),
             work: by_namespace
                 .get(&join::member_namespace(&d.cluster))
                 .and_then(|w| w.status.as_ref()),
@@ -291,6 +296,7 @@ async fn place(ctx: &Context, gateway: &DynamicObject) -> Result<Action, Error> 
         .collect();
     let name = gateway.name_any();
     let programmed = status::gateway_programmed(&name, &reports);
+    let degraded = status::gateway_degraded(&name, &reports);
     let placed_in: Vec<String> = decisions
         .iter()
         .map(|d| format!("{} ({})", d.cluster, d.gateway_class))
@@ -308,12 +314,20 @@ async fn place(ctx: &Context, gateway: &DynamicObject) -> Result<Action, Error> 
             programmed.reason.as_str(),
             programmed.message,
         ),
+        (
+            status::DEGRADED,
+            degraded.status,
+            degraded.reason.as_str(),
+            degraded.message,
+        ),
     ];
+    let listeners = listener_status::listeners(&gateway_value, &certificates.unresolved, &reports);
     write_gateway_status(
         ctx,
         gateway,
         &conditions,
         &status::gateway_addresses(&name, &reports),
+        Some(&listeners),
     )
     .await?;
     let gateway_key = ObjectKey::of(&gateway_value);
@@ -481,15 +495,73 @@ fn same_conditions(before: &Value, after: &[Condition]) -> bool {
         })
 }
 
+/// `status.listeners` as the API wants them, keeping each condition's
+/// transition time from `previous` (the current status's listeners).
+fn listener_values(
+    previous: &Value,
+    generation: Option<i64>,
+    listeners: &[ListenerStatus],
+) -> Vec<Value> {
+    listeners
+        .iter()
+        .map(|l| {
+            let before = previous
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|p| p["name"] == l.name.as_str())
+                .map(|p| p["conditions"].clone())
+                .unwrap_or(Value::Null);
+            let wanted = [
+                ("Accepted", &l.accepted),
+                ("ResolvedRefs", &l.resolved_refs),
+                ("Programmed", &l.programmed),
+            ]
+            .map(|(type_, s)| (type_, s.status, s.reason.as_str(), s.message.clone()));
+            json!({
+                "name": l.name,
+                "supportedKinds": l.supported_kinds.iter()
+                    .map(|k| json!({"group": work_builder::GATEWAY_API_GROUP, "kind": k}))
+                    .collect::<Vec<_>>(),
+                "attachedRoutes": l.attached_routes,
+                "conditions": conditions(&before, generation, &wanted),
+            })
+        })
+        .collect()
+}
+
+/// Whether `before` (the current status's listeners) already says what
+/// `after` would, transition times aside.
+fn same_listeners(before: &Value, after: &[Value]) -> bool {
+    let before = before.as_array().map(Vec::as_slice).unwrap_or_default();
+    before.len() == after.len()
+        && before.iter().zip(after).all(|(b, a)| {
+            b["name"] == a["name"]
+                && b["supportedKinds"] == a["supportedKinds"]
+                && b["attachedRoutes"] == a["attachedRoutes"]
+                && serde_json::from_value::<Vec<Condition>>(a["conditions"].clone())
+                    .is_ok_and(|c| same_conditions(&b["conditions"], &c))
+        })
+}
+
+/// Writes the Gateway's conditions, addresses and (for an accepted
+/// Gateway) listeners, when they differ from what it has.
 async fn write_gateway_status(
     ctx: &Context,
     gateway: &DynamicObject,
     wanted: &Conditions<'_>,
     addresses: &[String],
+    listeners: Option<&[ListenerStatus]>,
 ) -> Result<(), Error> {
     let client = &ctx.client;
     let previous = &gateway.data["status"];
-    let conditions = conditions(&previous["conditions"], gateway.metadata.generation, wanted);
+    let generation = gateway.metadata.generation;
+    let conditions = conditions(&previous["conditions"], generation, wanted);
+    let listeners = listener_values(
+        &previous["listeners"],
+        generation,
+        listeners.unwrap_or_default(),
+    );
     let addresses: Vec<Value> = addresses
         .iter()
         .map(|a| {
@@ -506,12 +578,18 @@ async fn write_gateway_status(
         .map(Vec::as_slice)
         .unwrap_or_default()
         == addresses.as_slice();
-    if same_conditions(&previous["conditions"], &conditions) && unchanged_addresses {
+    if same_conditions(&previous["conditions"], &conditions)
+        && unchanged_addresses
+        && same_listeners(&previous["listeners"], &listeners)
+    {
         return Ok(());
     }
     let mut status = json!({"conditions": conditions});
     if !addresses.is_empty() {
         status["addresses"] = addresses.into();
+    }
+    if !listeners.is_empty() {
+        status["listeners"] = listeners.into();
     }
     let patch =
         json!({"apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway", "status": status});
@@ -578,7 +656,9 @@ async fn publish_transitions(
 }
 
 /// Sets the route's parent status for this Gateway (controller
-/// `fedway.dev/hub`), keeping every other parent's entry.
+/// `fedway.dev/hub`): one entry per parentRef to it, as the spec writes it
+/// (a `sectionName` or `port` kept, two sections of one Gateway two
+/// entries), keeping every other parent's entry.
 async fn write_route_status(
     client: &Client,
     gateway: &ObjectKey,
@@ -588,53 +668,70 @@ async fn write_route_status(
     let kind = route["kind"].as_str().unwrap_or_default();
     let route_key = ObjectKey::of(route);
     let generation = route["metadata"]["generation"].as_i64();
-    let summary = |type_| {
-        status::route_condition(
-            kind,
-            &route_key.namespace,
-            &route_key.name,
-            &gateway.name,
-            type_,
-            reports,
-        )
-    };
-    let (accepted, resolved) = (summary("Accepted"), summary("ResolvedRefs"));
-    let parent_ref = json!({"group": work_builder::GATEWAY_API_GROUP, "kind": "Gateway", "namespace": gateway.namespace, "name": gateway.name});
     let parents = route["status"]["parents"]
         .as_array()
         .cloned()
         .unwrap_or_default();
-    let previous = parents
-        .iter()
-        .find(|p| p["controllerName"] == CONTROLLER_NAME && p["parentRef"] == parent_ref)
-        .map(|p| p["conditions"].clone())
-        .unwrap_or(Value::Null);
-    let conditions = conditions(
-        &previous,
-        generation,
-        &[
-            (
-                "Accepted",
-                accepted.status,
-                accepted.reason.as_str(),
-                accepted.message,
-            ),
-            (
-                "ResolvedRefs",
-                resolved.status,
-                resolved.reason.as_str(),
-                resolved.message,
-            ),
-        ],
-    );
-    if same_conditions(&previous, &conditions) {
+    let ours = |p: &Value| {
+        p["controllerName"] == CONTROLLER_NAME
+            && p["parentRef"]["kind"] == "Gateway"
+            && p["parentRef"]["namespace"] == gateway.namespace.as_str()
+            && p["parentRef"]["name"] == gateway.name.as_str()
+    };
+    let mut entries = Vec::new();
+    for spec_ref in work_builder::parent_refs_to(route, gateway) {
+        let section = spec_ref["sectionName"].as_str();
+        let mut parent_ref = json!({"group": work_builder::GATEWAY_API_GROUP, "kind": "Gateway",
+                                    "namespace": gateway.namespace, "name": gateway.name});
+        for field in ["sectionName", "port"] {
+            if !spec_ref[field].is_null() {
+                parent_ref[field] = spec_ref[field].clone();
+            }
+        }
+        let summary = |type_| {
+            status::route_condition(
+                kind,
+                &route_key.namespace,
+                &route_key.name,
+                &gateway.name,
+                section,
+                type_,
+                reports,
+            )
+        };
+        let (accepted, resolved) = (summary("Accepted"), summary("ResolvedRefs"));
+        let previous = parents
+            .iter()
+            .find(|p| ours(p) && p["parentRef"] == parent_ref)
+            .map(|p| p["conditions"].clone())
+            .unwrap_or(Value::Null);
+        let conditions = conditions(
+            &previous,
+            generation,
+            &[
+                (
+                    "Accepted",
+                    accepted.status,
+                    accepted.reason.as_str(),
+                    accepted.message,
+                ),
+                (
+                    "ResolvedRefs",
+                    resolved.status,
+                    resolved.reason.as_str(),
+                    resolved.message,
+                ),
+            ],
+        );
+        let unchanged = same_conditions(&previous, &conditions);
+        entries.push((unchanged, json!({"parentRef": parent_ref, "controllerName": CONTROLLER_NAME, "conditions": conditions})));
+    }
+    let before = parents.iter().filter(|p| ours(p)).count();
+    if before == entries.len() && entries.iter().all(|(unchanged, _)| *unchanged) {
         return Ok(());
     }
-    let mut updated: Vec<Value> = parents
-        .into_iter()
-        .filter(|p| !(p["controllerName"] == CONTROLLER_NAME && p["parentRef"] == parent_ref))
-        .collect();
-    updated.push(json!({"parentRef": parent_ref, "controllerName": CONTROLLER_NAME, "conditions": conditions}));
+    let mut updated: Vec<Value> = parents.into_iter().filter(|p| !ours(p)).collect();
+    updated.extend(entries.into_iter().map(|(_, entry)| entry));
     updated.truncate(32);
     let resource = if kind == "GRPCRoute" {
         grpc_routes()

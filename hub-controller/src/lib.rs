@@ -27,6 +27,7 @@ pub mod gateways;
 pub mod join;
 pub mod leader;
 pub mod listener_certificates;
+pub mod listener_status;
 pub mod member_health;
 pub mod metrics;
 pub mod overview;

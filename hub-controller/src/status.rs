@@ -4,7 +4,9 @@
 
 use std::collections::BTreeSet;
 
-use fedway_crds::work::{ManifestStatus, WorkStatus, condition as work_condition};
+use fedway_crds::work::{
+    FeedbackCondition, ManifestStatus, WorkStatus, condition as work_condition,
+};
 
 /// Gateway status addresses are limited to 16 by the Gateway API.
 pub const MAX_ADDRESSES: usize = 16;
@@ -12,6 +14,9 @@ pub const MAX_ADDRESSES: usize = 16;
 /// One placed member and what its agent last reported for the Work.
 pub struct MemberReport<'a> {
     pub cluster: &'a str,
+    /// The member is Ready. A NotReady member's report is stale: it never
+    /// counts as programmed, whatever it last said.
+    pub ready: bool,
     pub work: Option<&'a WorkStatus>,
 }
 
@@ -25,8 +30,44 @@ pub struct Summary {
     pub message: String,
 }
 
+/// Fedway's condition on a hub Gateway: some placed members serve it while
+/// others fail (or serve it with a failing listener).
+pub const DEGRADED: &str = "fedway.dev/Degraded";
+
+/// Where the Gateway is programmed and where not, and why.
+struct Rollup {
+    programmed: Vec<String>,
+    /// `member (why)` for every placed member not programmed.
+    failing: Vec<String>,
+    /// `member: listener (why)` for listeners not programmed in members
+    /// whose Gateway is.
+    failing_listeners: Vec<String>,
+}
+
+fn rollup(gateway_name: &str, reports: &[MemberReport<'_>]) -> Rollup {
+    let mut rollup = Rollup {
+        programmed: vec![],
+        failing: vec![],
+        failing_listeners: vec![],
+    };
+    for report in reports {
+        match member_state(gateway_name, report) {
+            Ok(()) => {
+                rollup.programmed.push(report.cluster.to_owned());
+                rollup.failing_listeners.extend(
+                    failing_listeners(gateway_name, report.work)
+                        .map(|(listener, why)| format!("{}: {listener} ({why})", report.cluster)),
+                );
+            }
+            Err(why) => rollup.failing.push(format!("{} ({why})", report.cluster)),
+        }
+    }
+    rollup
+}
+
 /// The hub Gateway's `Programmed`: true when every placed member programs
-/// its copy; the message names where it is and is not programmed.
+/// its copy; the message counts and names where it is and is not
+/// programmed, and the listeners that fail where it is.
 pub fn gateway_programmed(gateway_name: &str, reports: &[MemberReport<'_>]) -> Summary {
     if reports.is_empty() {
         return Summary {
@@ -35,34 +76,116 @@ pub fn gateway_programmed(gateway_name: &str, reports: &[MemberReport<'_>]) -> S
             message: "placed in no member cluster".into(),
         };
     }
-    let mut programmed = Vec::new();
-    let mut not = Vec::new();
-    for report in reports {
-        match member_gateway_state(gateway_name, report.work) {
-            Ok(()) => programmed.push(report.cluster.to_owned()),
-            Err(why) => not.push(format!("{} ({why})", report.cluster)),
-        }
-    }
-    let mut message = String::new();
+    let Rollup {
+        programmed,
+        failing,
+        failing_listeners,
+    } = rollup(gateway_name, reports);
+    let mut message = format!(
+        "programmed in {} of {} members",
+        programmed.len(),
+        reports.len()
+    );
     if !programmed.is_empty() {
-        message.push_str(&format!("programmed in {}", programmed.join(", ")));
+        message.push_str(&format!(": {}", programmed.join(", ")));
     }
-    if !not.is_empty() {
-        if !message.is_empty() {
-            message.push_str("; ");
-        }
-        message.push_str(&format!("not programmed in {}", not.join(", ")));
+    if !failing.is_empty() {
+        message.push_str(&format!("; not programmed in {}", failing.join(", ")));
     }
+    if !failing_listeners.is_empty() {
+        message.push_str(&format!(
+            "; listeners not programmed: {}",
+            failing_listeners.join(", ")
+        ));
+    }
+    let status = failing.is_empty();
     Summary {
-        status: not.is_empty(),
-        reason: if not.is_empty() {
-            "Programmed"
-        } else {
-            "Pending"
-        }
-        .into(),
+        status,
+        reason: if status { "Programmed" } else { "Pending" }.into(),
         message,
     }
+}
+
+/// [`DEGRADED`]: true while some members serve the Gateway and others do
+/// not, or a listener fails where the Gateway is programmed; it names them.
+pub fn gateway_degraded(gateway_name: &str, reports: &[MemberReport<'_>]) -> Summary {
+    let Rollup {
+        programmed,
+        failing,
+        failing_listeners,
+    } = rollup(gateway_name, reports);
+    let (status, reason, message) = if programmed.is_empty() {
+        (
+            false,
+            "NotServing",
+            "no placed member serves the Gateway (see Programmed)".to_owned(),
+        )
+    } else if !failing.is_empty() {
+        (
+            true,
+            "MembersFailing",
+            format!(
+                "{} of {} members serve; failing: {}",
+                programmed.len(),
+                reports.len(),
+                failing.join(", ")
+            ),
+        )
+    } else if !failing_listeners.is_empty() {
+        (
+            true,
+            "ListenersFailing",
+            format!("listeners not programmed: {}", failing_listeners.join(", ")),
+        )
+    } else {
+        (
+            false,
+            "AllServing",
+            format!(
+                "every placed member serves every listener ({})",
+                programmed.len()
+            ),
+        )
+    };
+    Summary {
+        status,
+        reason: reason.into(),
+        message,
+    }
+}
+
+/// Why a NotReady member is not counted.
+pub(crate) const STALE: &str = "NotReady: its last report may be stale";
+
+/// A member's condition that is not True, for a message.
+pub(crate) fn why(c: &FeedbackCondition) -> String {
+    if c.message.is_empty() {
+        format!("{}={}: {}", c.type_, c.status, c.reason)
+    } else {
+        format!("{}={}: {}: {}", c.type_, c.status, c.reason, c.message)
+    }
+}
+
+fn member_state(gateway_name: &str, report: &MemberReport<'_>) -> Result<(), String> {
+    if !report.ready {
+        return Err(STALE.into());
+    }
+    member_gateway_state(gateway_name, report.work)
+}
+
+/// Listeners the member's implementation reports with `Programmed` other
+/// than True, and why.
+fn failing_listeners<'a>(
+    gateway_name: &str,
+    work: Option<&'a WorkStatus>,
+) -> impl Iterator<Item = (&'a str, String)> {
+    work.and_then(|w| find(w, "Gateway", gateway_name)?.feedback.as_ref())
+        .into_iter()
+        .flat_map(|f| f.listeners.iter())
+        .filter_map(|l| {
+            let c = l.conditions.iter().find(|c| c.type_ == "Programmed")?;
+            (c.status != "True").then(|| (l.name.as_str(), why(c)))
+        })
 }
 
 /// Whether a member's copy of the Gateway is programmed, and its addresses,
@@ -97,7 +220,7 @@ pub fn member_gateway_state(gateway_name: &str, work: Option<&WorkStatus>) -> Re
     }
 }
 
-fn find<'a>(work: &'a WorkStatus, kind: &str, name: &str) -> Option<&'a ManifestStatus> {
+pub(crate) fn find<'a>(work: &'a WorkStatus, kind: &str, name: &str) -> Option<&'a ManifestStatus> {
     work.manifests
         .iter()
         .find(|m| m.identity.kind == kind && m.identity.name == name)
@@ -118,8 +241,9 @@ pub fn gateway_addresses(gateway_name: &str, reports: &[MemberReport<'_>]) -> Ve
         .collect()
 }
 
-/// A route's condition `condition_type` for its parent Gateway, across
-/// members: true when every placed member reports it true. When a member
+/// A route's condition `condition_type` for its parent Gateway (and the
+/// listener `section_name`, when its parentRef names one), across members:
+/// true when every placed member reports it true. When a member
 /// reports it false, the reason is the one its implementation gave (the
 /// first such member's, in member order; every member's is in the message,
 /// attributed to it), so "BackendNotFound" from a member's Traefik reads
@@ -129,6 +253,7 @@ pub fn route_condition(
     route_namespace: &str,
     route_name: &str,
     gateway_name: &str,
+    section_name: Option<&str>,
     condition_type: &str,
     reports: &[MemberReport<'_>],
 ) -> Summary {
@@ -146,7 +271,11 @@ pub fn route_condition(
                 })
             })
             .and_then(|m| m.feedback.as_ref())
-            .and_then(|f| f.parents.iter().find(|p| p.gateway == gateway_name))
+            .and_then(|f| {
+                f.parents.iter().find(|p| {
+                    p.gateway == gateway_name && p.section_name.as_deref() == section_name
+                })
+            })
             .and_then(|p| p.conditions.iter().find(|c| c.type_ == condition_type));
         match condition {
             Some(c) if c.status == "True" => yes.push(report.cluster.to_owned()),
@@ -187,7 +316,7 @@ pub fn route_condition(
 /// characters, a letter first, then letters, digits, `_`, `,`, `:`, not
 /// ending in `,` or `:`). A member's implementation is outside input: a
 /// reason the API server would refuse must not make the hub's write fail.
-fn is_valid_reason(reason: &str) -> bool {
+pub(crate) fn is_valid_reason(reason: &str) -> bool {
     let mut chars = reason.chars();
     chars.next().is_some_and(|c| c.is_ascii_alphabetic())
         && reason.len() <= 1024
@@ -284,26 +413,126 @@ mod tests {
             ),
             (
                 "everywhere",
-                vec![MemberReport { cluster: "a", work: Some(&a) }, MemberReport { cluster: "c", work: Some(&a) }],
-                Summary { status: true, reason: "Programmed".into(), message: "programmed in a, c".into() },
+                vec![MemberReport { cluster: "a", ready: true, work: Some(&a) }, MemberReport { cluster: "c", ready: true, work: Some(&a) }],
+                Summary { status: true, reason: "Programmed".into(), message: "programmed in 2 of 2 members: a, c".into() },
             ),
             (
                 "partly",
                 vec![
-                    MemberReport { cluster: "a", work: Some(&a) },
-                    MemberReport { cluster: "b", work: Some(&b) },
-                    MemberReport { cluster: "c", work: None },
-                    MemberReport { cluster: "d", work: Some(&conflict) },
+                    MemberReport { cluster: "a", ready: true, work: Some(&a) },
+                    MemberReport { cluster: "b", ready: true, work: Some(&b) },
+                    MemberReport { cluster: "c", ready: true, work: None },
+                    MemberReport { cluster: "d", ready: true, work: Some(&conflict) },
                 ],
                 Summary {
                     status: false,
                     reason: "Pending".into(),
-                    message: "programmed in a; not programmed in b (Programmed=False: Programmed), c (not reported yet), d (Conflict: Gateway web/shop exists)".into(),
+                    message: "programmed in 1 of 4 members: a; not programmed in b (Programmed=False: Programmed), c (not reported yet), d (Conflict: Gateway web/shop exists)".into(),
                 },
             ),
         ];
         for (name, reports, want) in cases {
             assert_eq!(gateway_programmed("shop", &reports), want, "{name}");
+        }
+    }
+
+    /// A member Gateway programmed, with listener `https` as `https` says.
+    fn with_https_listener(https: &str) -> WorkStatus {
+        let mut gateway = gateway_status("True", &[]);
+        let feedback = gateway.feedback.as_mut().expect("feedback");
+        feedback.listeners = vec![fedway_crds::work::ListenerFeedback {
+            name: "https".into(),
+            attached_routes: 1,
+            conditions: vec![FeedbackCondition {
+                message: "bad certificate".into(),
+                ..condition("Programmed", https, "Invalid")
+            }],
+        }];
+        work(vec![gateway])
+    }
+
+    #[test]
+    fn stale_members_and_failing_listeners_degrade_the_gateway() {
+        let good = with_https_listener("True");
+        let bad_listener = with_https_listener("False");
+        let pending = work(vec![gateway_status("False", &[])]);
+        let report = |cluster, ready, work| MemberReport {
+            cluster,
+            ready,
+            work: Some(work),
+        };
+        // (case, reports, Programmed (status, message), Degraded (status, reason, message))
+        type Case<'a> = (
+            &'a str,
+            Vec<MemberReport<'a>>,
+            (bool, &'a str),
+            (bool, &'a str, &'a str),
+        );
+        let cases: Vec<Case<'_>> = vec![
+            (
+                "all serve",
+                vec![report("a", true, &good), report("b", true, &good)],
+                (true, "programmed in 2 of 2 members: a, b"),
+                (
+                    false,
+                    "AllServing",
+                    "every placed member serves every listener (2)",
+                ),
+            ),
+            (
+                "a NotReady member's programmed report is stale",
+                vec![report("a", true, &good), report("b", false, &good)],
+                (
+                    false,
+                    "programmed in 1 of 2 members: a; not programmed in b (NotReady: its last report may be stale)",
+                ),
+                (
+                    true,
+                    "MembersFailing",
+                    "1 of 2 members serve; failing: b (NotReady: its last report may be stale)",
+                ),
+            ),
+            (
+                "a listener fails where the Gateway is programmed",
+                vec![report("a", true, &good), report("b", true, &bad_listener)],
+                (
+                    true,
+                    "programmed in 2 of 2 members: a, b; listeners not programmed: b: https (Programmed=False: Invalid: bad certificate)",
+                ),
+                (
+                    true,
+                    "ListenersFailing",
+                    "listeners not programmed: b: https (Programmed=False: Invalid: bad certificate)",
+                ),
+            ),
+            (
+                "none serves",
+                vec![report("a", true, &pending), report("b", false, &good)],
+                (
+                    false,
+                    "programmed in 0 of 2 members; not programmed in a (Programmed=False: Programmed), b (NotReady: its last report may be stale)",
+                ),
+                (
+                    false,
+                    "NotServing",
+                    "no placed member serves the Gateway (see Programmed)",
+                ),
+            ),
+        ];
+        for (name, reports, (programmed, programmed_message), (degraded, reason, message)) in cases
+        {
+            let got = gateway_programmed("shop", &reports);
+            assert_eq!(
+                (got.status, got.message.as_str()),
+                (programmed, programmed_message),
+                "{name}"
+            );
+            let got = gateway_degraded("shop", &reports);
+            assert_eq!(
+                (got.status, got.reason.as_str(), got.message.as_str()),
+                (degraded, reason, message),
+                "{name}"
+            );
         }
     }
 
@@ -319,10 +548,12 @@ mod tests {
         let reports = [
             MemberReport {
                 cluster: "a",
+                ready: true,
                 work: Some(&a),
             },
             MemberReport {
                 cluster: "b",
+                ready: true,
                 work: Some(&b),
             },
         ];
@@ -341,28 +572,32 @@ mod tests {
         let all = [
             MemberReport {
                 cluster: "a",
+                ready: true,
                 work: Some(&yes),
             },
             MemberReport {
                 cluster: "b",
+                ready: true,
                 work: Some(&yes),
             },
         ];
-        let got = route_condition("HTTPRoute", "web", "r", "shop", "Accepted", &all);
+        let got = route_condition("HTTPRoute", "web", "r", "shop", None, "Accepted", &all);
         assert!(got.status, "{got:?}");
         assert_eq!(got.message, "Accepted in a, b");
         assert_eq!(got.reason, "Accepted");
         let mixed = [
             MemberReport {
                 cluster: "a",
+                ready: true,
                 work: Some(&yes),
             },
             MemberReport {
                 cluster: "b",
+                ready: true,
                 work: Some(&no),
             },
         ];
-        let got = route_condition("HTTPRoute", "web", "r", "shop", "Accepted", &mixed);
+        let got = route_condition("HTTPRoute", "web", "r", "shop", None, "Accepted", &mixed);
         assert!(!got.status);
         assert_eq!(
             got.message,
@@ -370,9 +605,56 @@ mod tests {
         );
         // The member implementation's own reason, not a generic one.
         assert_eq!(got.reason, "NotAllowedByListeners");
-        let wrong_namespace = route_condition("HTTPRoute", "api", "r", "shop", "Accepted", &all);
+        let wrong_namespace =
+            route_condition("HTTPRoute", "api", "r", "shop", None, "Accepted", &all);
         assert!(!wrong_namespace.status);
         // Nothing reported false, only nothing reported: Pending.
         assert_eq!(wrong_namespace.reason, "Pending");
+    }
+
+    #[test]
+    fn each_section_of_a_parent_keeps_its_own_status() {
+        let mut sections = route_status("True");
+        let feedback = sections.feedback.as_mut().expect("feedback");
+        feedback.parents = vec![
+            ParentFeedback {
+                gateway: "shop".into(),
+                section_name: Some("http".into()),
+                conditions: vec![condition("Accepted", "True", "Accepted")],
+            },
+            ParentFeedback {
+                gateway: "shop".into(),
+                section_name: Some("https".into()),
+                conditions: vec![condition("Accepted", "False", "NoMatchingListenerHostname")],
+            },
+        ];
+        let work = work(vec![sections]);
+        let reports = [MemberReport {
+            cluster: "a",
+            ready: true,
+            work: Some(&work),
+        }];
+        let accepted = |section| {
+            let got = route_condition(
+                "HTTPRoute",
+                "web",
+                "r",
+                "shop",
+                section,
+                "Accepted",
+                &reports,
+            );
+            (got.status, got.reason)
+        };
+        assert_eq!(accepted(Some("http")), (true, "Accepted".to_owned()));
+        assert_eq!(
+            accepted(Some("https")),
+            (false, "NoMatchingListenerHostname".to_owned())
+        );
+        assert_eq!(
+            accepted(None),
+            (false, "Pending".to_owned()),
+            "a parentRef without a section is another parent"
+        );
     }
 }

@@ -21,6 +21,7 @@ use serde_json::{Value, json};
 
 use crate::{
     dns_records::{self, Inputs, MemberGateway, PlacedGateway},
+    listener_status,
     status::{self, MemberReport},
 };
 
@@ -305,16 +306,21 @@ fn ready_member(name: &str, classes: Vec<DiscoveredGatewayClass>) -> MemberClust
     member
 }
 
-/// The endpoint DNS would publish for one member with this Work status:
-/// (addresses, hub-healthy), or None when it is left out.
-fn dns_endpoint(member: &MemberCluster, work: &WorkStatus) -> Option<(Vec<String>, bool)> {
-    let (programmed, addresses) = status::member_gateway("shop", Some(work));
-    let hub_gateway = json!({
+/// The hub Gateway the members run: one HTTP listener.
+fn hub_gateway() -> Value {
+    json!({
         "apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
         "metadata": {"name": "shop", "namespace": "web", "creationTimestamp": T},
         "spec": {"gatewayClassName": "fedway",
                  "listeners": [{"name": "http", "port": 80, "protocol": "HTTP", "hostname": HOSTNAME}]},
-    });
+    })
+}
+
+/// The endpoint DNS would publish for one member with this Work status:
+/// (addresses, hub-healthy), or None when it is left out.
+fn dns_endpoint(member: &MemberCluster, work: &WorkStatus) -> Option<(Vec<String>, bool)> {
+    let (programmed, addresses) = status::member_gateway("shop", Some(work));
+    let hub_gateway = hub_gateway();
     let placed = [PlacedGateway {
         gateway: &hub_gateway,
         members: vec![MemberGateway {
@@ -365,25 +371,26 @@ fn every_documented_shape_reaches_hub_status_and_dns() {
         let work = work_status(&[&shape.programmed, &shape.rejected]);
         let reports = [MemberReport {
             cluster: "member",
+            ready: true,
             work: Some(&work),
         }];
         let programmed = status::gateway_programmed("shop", &reports);
         assert!(programmed.status, "{name}: {programmed:?}");
-        assert_eq!(programmed.message, "programmed in member", "{name}");
+        assert_eq!(
+            programmed.message, "programmed in 1 of 1 members: member",
+            "{name}"
+        );
         assert_eq!(
             status::gateway_addresses("shop", &reports),
             shape.hub_addresses,
             "{name}: hub addresses"
         );
-        let listeners = &work.manifests[0]
-            .feedback
-            .as_ref()
-            .expect("gateway feedback")
-            .listeners;
+        let listeners = listener_status::listeners(&hub_gateway(), &[], &reports);
         assert!(
-            listeners
-                .iter()
-                .all(|l| l.programmed && l.attached_routes == 2),
+            listeners.iter().all(|l| l.accepted.status
+                && l.resolved_refs.status
+                && l.programmed.status
+                && l.attached_routes == 2),
             "{name}: listeners {listeners:?}"
         );
         let want_dns = (!shape.dns_addresses.is_empty()).then(|| {
@@ -409,6 +416,7 @@ fn every_documented_shape_reaches_hub_status_and_dns() {
             "web",
             "stock",
             "shop",
+            None,
             "ResolvedRefs",
             &reports,
         );
@@ -422,8 +430,15 @@ fn every_documented_shape_reaches_hub_status_and_dns() {
             "{name}: {}",
             resolved.message
         );
-        let accepted =
-            status::route_condition("HTTPRoute", "web", "stock", "shop", "Accepted", &reports);
+        let accepted = status::route_condition(
+            "HTTPRoute",
+            "web",
+            "stock",
+            "shop",
+            None,
+            "Accepted",
+            &reports,
+        );
         assert!(accepted.status, "{name}: {accepted:?}");
 
         // Not programmed yet: the hub says why, in the implementation's
@@ -431,6 +446,7 @@ fn every_documented_shape_reaches_hub_status_and_dns() {
         let work = work_status(&[&shape.pending]);
         let reports = [MemberReport {
             cluster: "member",
+            ready: true,
             work: Some(&work),
         }];
         let pending = status::gateway_programmed("shop", &reports);
@@ -450,7 +466,7 @@ fn every_documented_shape_reaches_hub_status_and_dns() {
             assert_eq!(
                 pending.message,
                 format!(
-                    "not programmed in member (Programmed=False: {})",
+                    "programmed in 0 of 1 members; not programmed in member (Programmed=False: {})",
                     pending_condition["reason"].as_str().unwrap_or_default()
                 ),
                 "{name}"
@@ -483,6 +499,7 @@ fn route_reasons_from_members_are_kept_only_when_valid() {
         let work = work_status(&[&bad(reason)]);
         let reports = [MemberReport {
             cluster: "m",
+            ready: true,
             work: Some(&work),
         }];
         let got = status::route_condition(
@@ -490,6 +507,7 @@ fn route_reasons_from_members_are_kept_only_when_valid() {
             "web",
             "stock",
             "shop",
+            None,
             "ResolvedRefs",
             &reports,
         );

@@ -74,6 +74,16 @@ pub fn attaches_to(route: &Value, gateway: &ObjectKey) -> bool {
     parent_refs(route).any(|p| refers_to(p, route_namespace, gateway))
 }
 
+/// The route's parentRefs to the Gateway `gateway`, as written (one per
+/// section or port it names).
+pub fn parent_refs_to<'a>(
+    route: &'a Value,
+    gateway: &'a ObjectKey,
+) -> impl Iterator<Item = &'a Value> + 'a {
+    let route_namespace = str_at(route, &["metadata", "namespace"]);
+    parent_refs(route).filter(move |p| refers_to(p, route_namespace, gateway))
+}
+
 fn parent_refs(route: &Value) -> impl Iterator<Item = &Value> {
     route["spec"]["parentRefs"].as_array().into_iter().flatten()
 }

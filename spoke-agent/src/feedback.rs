@@ -10,6 +10,7 @@ const MAX_PARENTS: usize = 32;
 const MAX_MESSAGE: usize = 1024;
 const GATEWAY_CONDITIONS: [&str; 2] = ["Accepted", "Programmed"];
 const ROUTE_CONDITIONS: [&str; 2] = ["Accepted", "ResolvedRefs"];
+const LISTENER_CONDITIONS: [&str; 3] = ["Accepted", "ResolvedRefs", "Programmed"];
 
 /// Feedback for Gateways and routes; `None` for other kinds or before the
 /// implementation has written any status.
@@ -36,11 +37,7 @@ pub fn extract(live: &Value) -> Option<Feedback> {
                         .as_i64()
                         .and_then(|n| i32::try_from(n).ok())
                         .unwrap_or(0),
-                    programmed: l["conditions"]
-                        .as_array()
-                        .into_iter()
-                        .flatten()
-                        .any(|c| c["type"] == "Programmed" && c["status"] == "True"),
+                    conditions: conditions(&l["conditions"], &LISTENER_CONDITIONS),
                 })
                 .collect(),
             parents: vec![],
@@ -111,7 +108,11 @@ mod tests {
                     {"type": "Programmed", "status": "False", "reason": "Pending", "message": "x".repeat(5000)},
                     {"type": "VendorSpecific", "status": "True"},
                 ],
-                "listeners": [{"name": "http", "attachedRoutes": 2, "conditions": [{"type": "Programmed", "status": "True"}]}],
+                "listeners": [{"name": "http", "attachedRoutes": 2, "conditions": [
+                    {"type": "Programmed", "status": "True", "reason": "Programmed"},
+                    {"type": "ResolvedRefs", "status": "False", "reason": "InvalidCertificateRef", "message": "Secret web/shop-tls does not exist"},
+                    {"type": "Conflicted", "status": "False"},
+                ]}],
             },
         });
         let feedback = extract(&live).expect("feedback");
@@ -123,7 +124,20 @@ mod tests {
             [ListenerFeedback {
                 name: "http".into(),
                 attached_routes: 2,
-                programmed: true
+                conditions: vec![
+                    FeedbackCondition {
+                        type_: "Programmed".into(),
+                        status: "True".into(),
+                        reason: "Programmed".into(),
+                        message: String::new(),
+                    },
+                    FeedbackCondition {
+                        type_: "ResolvedRefs".into(),
+                        status: "False".into(),
+                        reason: "InvalidCertificateRef".into(),
+                        message: "Secret web/shop-tls does not exist".into(),
+                    },
+                ],
             }]
         );
     }

@@ -84,6 +84,11 @@ pub async fn reconcile(work: Arc<Work>, ctx: Arc<Context>) -> Result<Action, Err
     let mut current = BTreeSet::new();
     let previous = work.status.as_ref();
     let mut objects = Vec::with_capacity(manifests.capacity());
+    // Certificates first: a Gateway applied before its Secret would be
+    // invalid in the member until the next pass.
+    for copy in &work.spec.secrets {
+        objects.push(secret_from_hub(&ctx, copy).await);
+    }
     for (index, manifest) in work.spec.manifests.iter().enumerate() {
         let object = Value::Object(manifest.0.clone());
         let identity = identity_of(&object).ok_or_else(|| Error::BadManifest {
@@ -91,9 +96,6 @@ pub async fn reconcile(work: Arc<Work>, ctx: Arc<Context>) -> Result<Action, Err
             message: "apiVersion, kind and metadata.name are required".into(),
         })?;
         objects.push((identity, Ok(object)));
-    }
-    for copy in &work.spec.secrets {
-        objects.push(secret_from_hub(&ctx, copy).await);
     }
     for (identity, object) in objects {
         current.insert(identity.clone());

@@ -36,9 +36,28 @@ fn https_gateway() -> Value {
                 // Cross-namespace, no grant: never copied.
                 {"name": "denied", "port": 9443, "protocol": "HTTPS", "hostname": "denied.example.com",
                  "tls": {"certificateRefs": [{"name": "private", "namespace": "vault"}]}},
+                // Its Secret is created later.
+                {"name": "late", "port": 10443, "protocol": "HTTPS", "hostname": "late.example.com",
+                 "tls": {"certificateRefs": [{"name": "late-tls"}]}},
             ],
         },
     })
+}
+
+/// The hub Gateway listener's `ResolvedRefs` as (status, reason, message),
+/// once it has one.
+async fn resolved_refs(hub: &kube::Client, listener: &str) -> Option<(String, String, String)> {
+    let gateway = crate::gateways(hub, "web").get_opt("shop").await.ok()??;
+    let status = gateway.data["status"]["listeners"]
+        .as_array()?
+        .iter()
+        .find(|l| l["name"] == listener)?["conditions"]
+        .as_array()?
+        .iter()
+        .find(|c| c["type"] == "ResolvedRefs")?
+        .clone();
+    let text = |field: &str| status[field].as_str().unwrap_or_default().to_owned();
+    Some((text("status"), text("reason"), text("message")))
 }
 
 async fn data(api: &Api<Secret>, name: &str) -> Option<Value> {
@@ -119,6 +138,58 @@ async fn listener_certificates_reach_members_by_reference_and_follow_renewals() 
         }
     }
 
+    // The hub Gateway's listeners say which references resolve, and why
+    // the others do not.
+    for (listener, want) in [
+        ("https", ("True", "ResolvedRefs", None)),
+        ("shared", ("True", "ResolvedRefs", None)),
+        (
+            "denied",
+            (
+                "False",
+                "RefNotPermitted",
+                Some("Secret vault/private: no ReferenceGrant in vault allows Gateways from web"),
+            ),
+        ),
+        (
+            "late",
+            (
+                "False",
+                "InvalidCertificateRef",
+                Some("Secret web/late-tls does not exist in the hub"),
+            ),
+        ),
+    ] {
+        let got = eventually(
+            &format!("listener {listener}'s ResolvedRefs"),
+            30,
+            || async {
+                Ok(resolved_refs(&hub, listener)
+                    .await
+                    .filter(|(status, reason, _)| {
+                        (status.as_str(), reason.as_str()) == (want.0, want.1)
+                    }))
+            },
+        )
+        .await;
+        if let Some(message) = want.2 {
+            assert!(got.2.starts_with(message), "listener {listener}: {got:?}");
+        }
+    }
+    // The missing Secret created: the listener resolves, members get it.
+    apply(&hub, secret("web", "late-tls", "late.example.com")).await;
+    eventually("listener late resolved", 30, || async {
+        Ok(resolved_refs(&hub, "late")
+            .await
+            .filter(|(status, _, _)| status == "True"))
+    })
+    .await;
+    let web = Api::<Secret>::namespaced(fed.member("member-a").cluster.client(), "web");
+    eventually("member-a to hold the late certificate", 30, || async {
+        Ok(data(&web, "late-tls").await.map(drop))
+    })
+    .await;
+
     // A renewal in the hub (what cert-manager does) reaches every member.
     apply(&hub, secret("web", "shop-tls", "shop.example.com")).await;
     let renewed = data(&hub_secrets("web"), "shop-tls")
@@ -138,6 +209,52 @@ async fn listener_certificates_reach_members_by_reference_and_follow_renewals() 
         .await;
     }
     println!("renewal reached both members in {:?}", started.elapsed());
+
+    // A botched renewal (no certificate in it): the hub says so on the
+    // listener, and members keep serving the copy they have.
+    let mut botched = tls_secret("shop-tls", "shop.example.com");
+    botched.metadata.namespace = Some("web".into());
+    botched.data.get_or_insert_default().insert(
+        "tls.crt".into(),
+        k8s_openapi::ByteString(b"not a certificate".to_vec()),
+    );
+    let mut botched = serde_json::to_value(botched).expect("a Secret");
+    botched["apiVersion"] = "v1".into();
+    botched["kind"] = "Secret".into();
+    apply(&hub, botched).await;
+    let refused = eventually("listener https refuses the botched Secret", 30, || async {
+        Ok(resolved_refs(&hub, "https")
+            .await
+            .filter(|(status, _, _)| status == "False"))
+    })
+    .await;
+    assert_eq!(refused.1, "InvalidCertificateRef", "{refused:?}");
+    assert!(
+        refused.2.ends_with("members keep the copy they have"),
+        "{refused:?}"
+    );
+    // The hub wrote its status after its copies and Works: they are final.
+    for member in ["member-a", "member-b"] {
+        let work = fed.work(member, "web.shop").await.expect("the Work");
+        let copy = work
+            .spec
+            .secrets
+            .iter()
+            .find(|c| (c.namespace.as_str(), c.name.as_str()) == ("web", "shop-tls"))
+            .unwrap_or_else(|| panic!("{member}'s Work still names shop-tls"));
+        let hub_copies = hub_secrets(&fedway_hub::join::member_namespace(member));
+        assert_eq!(
+            data(&hub_copies, &copy.from).await.as_ref(),
+            Some(&renewed),
+            "{member}'s copy in the hub is the last that could serve"
+        );
+        let web = Api::<Secret>::namespaced(fed.member(member).cluster.client(), "web");
+        assert_eq!(
+            data(&web, "shop-tls").await.as_ref(),
+            Some(&renewed),
+            "{member} keeps the last certificate that could serve"
+        );
+    }
 
     // The Gateway deleted: its copies go from the hub, and (deletion policy
     // Delete) the certificates from the members.

@@ -228,7 +228,7 @@ async fn gateway_and_routes_defined_once_run_in_every_chosen_member() {
     .await;
     assert_eq!(
         condition(&hub_gateway.data, "Programmed").expect("Programmed")["message"],
-        "programmed in member-a, member-b"
+        "programmed in 2 of 2 members: member-a, member-b"
     );
     assert_eq!(
         hub_gateway.data["status"]["addresses"],

@@ -39,6 +39,8 @@ const TRAEFIK_CLASS: &str = "traefik";
 const TRAEFIK_HOST: u8 = 20;
 const DNS_HOST: u8 = 53;
 const PORT: u16 = 80;
+/// The HTTPS listener's port, with the hub's certificate.
+const TLS_PORT: u16 = 8443;
 const ECHO_IMAGE: &str = "registry.k8s.io/gateway-api/echo-basic:v1.6.3";
 /// The DNSPolicy's health check: every second, 2 failures out, 2 successes in.
 const FAILURES: u32 = 2;
@@ -75,8 +77,29 @@ fn gateway() -> Value {
         "apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
         "metadata": {"name": "shop", "namespace": "web"},
         "spec": {"gatewayClassName": "fedway",
-                 "listeners": [{"name": "http", "port": PORT, "protocol": "HTTP", "hostname": HOSTNAME}]},
+                 "listeners": [
+                     {"name": "http", "port": PORT, "protocol": "HTTP", "hostname": HOSTNAME},
+                     {"name": "https", "port": TLS_PORT, "protocol": "HTTPS", "hostname": HOSTNAME,
+                      "tls": {"certificateRefs": [{"name": "shop-tls"}]}},
+                 ]},
     })
+}
+
+/// The hub's certificate for [`HOSTNAME`] (self-signed), as a user or
+/// cert-manager writes it; and its PEM, which clients then trust alone.
+fn certificate() -> (Value, Vec<u8>) {
+    let mut secret = fedway_runtime::certificates::testing::tls_secret("shop-tls", HOSTNAME);
+    secret.metadata.namespace = Some("web".into());
+    let pem = secret
+        .data
+        .as_ref()
+        .and_then(|d| d.get("tls.crt"))
+        .map(|c| c.0.clone())
+        .unwrap_or_default();
+    let mut value = serde_json::to_value(secret).unwrap_or_default();
+    value["apiVersion"] = "v1".into();
+    value["kind"] = "Secret".into();
+    (value, pem)
 }
 
 fn route(name: &str, path: &str, backend: &str) -> Value {
@@ -256,9 +279,14 @@ async fn traefik_programs_a_placed_gateway_and_its_status_reaches_the_hub_and_dn
 
     // Traefik in its member: its own class, which only Traefik accepts.
     let traefik_ip = traefik_cluster.address(TRAEFIK_HOST);
-    let mut traefik = Traefik::start(traefik_cluster, TRAEFIK_CLASS, traefik_ip, &[PORT])
-        .await
-        .expect("starting Traefik");
+    let mut traefik = Traefik::start(
+        traefik_cluster,
+        TRAEFIK_CLASS,
+        traefik_ip,
+        &[PORT, TLS_PORT],
+    )
+    .await
+    .expect("starting Traefik");
     let classes = Api::<kube::api::DynamicObject>::all_with(
         traefik_cluster.client(),
         &crate::resource("GatewayClass", "v1", "gatewayclasses"),
@@ -334,6 +362,8 @@ async fn traefik_programs_a_placed_gateway_and_its_status_reaches_the_hub_and_dn
     apply(&hub, zone()).await;
     namespace(&hub, "web").await;
     apply(&hub, policy()).await;
+    let (certificate, trusted) = certificate();
+    apply(&hub, certificate).await;
     apply(&hub, gateway()).await;
     let placed = Instant::now();
     for (name, path, backend) in [("shop", "/", "shop"), ("cart", "/cart", "cart")] {
@@ -362,6 +392,7 @@ async fn traefik_programs_a_placed_gateway_and_its_status_reaches_the_hub_and_dn
         let gateway = gateway.and_then(|g| serde_json::to_value(g).ok());
         Ok(gateway.filter(|g| {
             condition(g, "Programmed").is_some_and(|p| p["status"] == "True")
+                && condition(g, "fedway.dev/Degraded").is_some_and(|d| d["status"] == "False")
                 && g["status"]["addresses"]
                     .as_array()
                     .is_some_and(|a| a.len() == 2)
@@ -382,7 +413,9 @@ async fn traefik_programs_a_placed_gateway_and_its_status_reaches_the_hub_and_dn
     let programmed = condition(&hub_gateway, "Programmed").expect("Programmed")["message"].clone();
     assert_eq!(
         programmed,
-        json!(format!("programmed in {PROXY_MEMBER}, {TRAEFIK_MEMBER}"))
+        json!(format!(
+            "programmed in 2 of 2 members: {PROXY_MEMBER}, {TRAEFIK_MEMBER}"
+        ))
     );
     let addresses: Vec<Ipv4Addr> = hub_gateway["status"]["addresses"]
         .as_array()
@@ -401,27 +434,48 @@ async fn traefik_programs_a_placed_gateway_and_its_status_reaches_the_hub_and_dn
         "lb-proxy's address is in its member's slot"
     );
 
-    // Traefik's listener status reaches the hub too (in member-traefik's
-    // Work): its listener programmed, with both routes attached.
-    let listeners = eventually("Traefik's listener status in the Work", 60, || async {
-        let work = fed.work(TRAEFIK_MEMBER, "web.shop").await;
-        let listeners = work
-            .and_then(|w| w.status)
-            .and_then(|s| {
-                s.manifests
-                    .into_iter()
-                    .find(|m| m.identity.kind == "Gateway")?
-                    .feedback
-            })
-            .map(|f| f.listeners)
-            .unwrap_or_default();
-        Ok(listeners
-            .iter()
-            .any(|l| l.name == "http" && l.attached_routes == 2)
-            .then_some(listeners))
-    })
+    // Both implementations' listener status reaches the hub Gateway's
+    // `status.listeners`: each listener programmed in both, both routes
+    // attached (the HTTPS one with the hub's certificate, which the agents
+    // copied into each member).
+    let listeners = eventually(
+        "the hub listeners' status from both members",
+        90,
+        || async {
+            let gateway = hub_gateways.get_opt("shop").await.ok().flatten();
+            let gateway = gateway.and_then(|g| serde_json::to_value(g).ok());
+            Ok(gateway
+                .and_then(|g| g["status"]["listeners"].as_array().cloned())
+                .filter(|listeners| {
+                    listeners.len() == 2
+                        && listeners.iter().all(|l| {
+                            l["attachedRoutes"] == 2
+                                && l["conditions"].as_array().is_some_and(|c| {
+                                    c.iter()
+                                        .any(|c| c["type"] == "Programmed" && c["status"] == "True")
+                                })
+                        })
+                }))
+        },
+    )
     .await;
-    assert!(listeners.iter().all(|l| l.programmed), "{listeners:?}");
+    for (listener, name) in listeners.iter().zip(["http", "https"]) {
+        assert_eq!(listener["name"], name);
+        assert_eq!(
+            listener["supportedKinds"],
+            json!([{"group": "gateway.networking.k8s.io", "kind": "HTTPRoute"},
+                   {"group": "gateway.networking.k8s.io", "kind": "GRPCRoute"}])
+        );
+        for type_ in ["Accepted", "ResolvedRefs", "Programmed"] {
+            let c = listener["conditions"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|c| c["type"] == type_)
+                .unwrap_or_else(|| panic!("listener {name} {type_}: {listener}"));
+            assert_eq!(c["status"], "True", "listener {name} {type_}: {c}");
+        }
+    }
 
     // Real requests through each member's gateway reach the right backend.
     for (ip, who) in [(traefik_ip, "Traefik"), (proxy_ip, "lb-proxy")] {
@@ -435,6 +489,26 @@ async fn traefik_programs_a_placed_gateway_and_its_status_reaches_the_hub_and_dn
             .await;
             println!("{path} via {who} ({ip}) reached {backend} ({took:?})");
         }
+    }
+    // HTTPS through each member's gateway with the hub's certificate: the
+    // client trusts that certificate alone, so an answer proves the member
+    // served it.
+    for (ip, who) in [(traefik_ip, "Traefik"), (proxy_ip, "lb-proxy")] {
+        let address = SocketAddr::new(IpAddr::V4(ip), TLS_PORT);
+        let reply = eventually(&format!("HTTPS via {who} reaches shop"), 60, || async {
+            Ok(
+                fedway_e2e::traffic::get_https(address, HOSTNAME, "/", &trusted)
+                    .await
+                    .ok()
+                    .filter(|r| r.status == 200),
+            )
+        })
+        .await;
+        assert!(
+            reply.pod.as_deref().is_some_and(|p| p.starts_with("shop-")),
+            "HTTPS via {who}: {reply:?}"
+        );
+        println!("HTTPS via {who} ({address}) answered by {:?}", reply.pod);
     }
 
     // A route Traefik rejects (its backend Service does not exist in its
