@@ -10,6 +10,9 @@ use std::{
     time::Duration,
 };
 
+use bytes::Bytes;
+use http_body_util::{BodyExt, Empty};
+use hyper_util::rt::TokioIo;
 use rustls::pki_types::pem::PemObject;
 use serde_json::Value;
 use tokio::{
@@ -61,6 +64,19 @@ pub async fn get_https(
     path: &str,
     trusted: &[u8],
 ) -> Result<Reply, String> {
+    within_3s(address, async {
+        let tls = tls_connect(address, host, trusted).await?;
+        exchange(tls, host, path, &[]).await
+    })
+    .await
+}
+
+/// A TLS connection to `address` for `host`, trusting only `trusted`.
+async fn tls_connect(
+    address: SocketAddr,
+    host: &str,
+    trusted: &[u8],
+) -> Result<tokio_rustls::client::TlsStream<TcpStream>, String> {
     let mut roots = rustls::RootCertStore::empty();
     for cert in rustls::pki_types::CertificateDer::pem_slice_iter(trusted) {
         roots
@@ -75,17 +91,69 @@ pub async fn get_https(
         .with_no_client_auth();
     let name = rustls::pki_types::ServerName::try_from(host.to_owned())
         .map_err(|e| format!("server name {host}: {e}"))?;
-    within_3s(address, async {
-        let tcp = TcpStream::connect(address)
+    let tcp = TcpStream::connect(address)
+        .await
+        .map_err(|e| format!("connect {address}: {e}"))?;
+    tokio_rustls::TlsConnector::from(Arc::new(client))
+        .connect(name, tcp)
+        .await
+        .map_err(|e| format!("TLS handshake with {address} for {host}: {e}"))
+}
+
+/// One HTTPS connection kept open (HTTP/1.1 keep-alive), as a browser
+/// holds one: what a certificate swap must leave alone.
+pub struct HttpsConnection {
+    address: SocketAddr,
+    host: String,
+    sender: hyper::client::conn::http1::SendRequest<Empty<Bytes>>,
+}
+
+impl HttpsConnection {
+    /// Opens it, trusting only `trusted` (PEM certificates).
+    pub async fn open(address: SocketAddr, host: &str, trusted: &[u8]) -> Result<Self, String> {
+        let tls = tokio::time::timeout(Duration::from_secs(3), tls_connect(address, host, trusted))
             .await
-            .map_err(|e| format!("connect {address}: {e}"))?;
-        let tls = tokio_rustls::TlsConnector::from(Arc::new(client))
-            .connect(name, tcp)
+            .map_err(|_| format!("no TLS handshake with {address} within 3s"))??;
+        let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
             .await
-            .map_err(|e| format!("TLS handshake with {address} for {host}: {e}"))?;
-        exchange(tls, host, path, &[]).await
-    })
-    .await
+            .map_err(|e| format!("HTTP/1.1 on {address}: {e}"))?;
+        // Ends when either side closes the connection.
+        tokio::spawn(connection);
+        Ok(Self {
+            address,
+            host: host.to_owned(),
+            sender,
+        })
+    }
+
+    /// `GET path` on this connection (never a new one).
+    pub async fn get(&mut self, path: &str) -> Result<Reply, String> {
+        let request = http::Request::get(path)
+            .header(http::header::HOST, &self.host)
+            .body(Empty::new())
+            .map_err(|e| format!("request: {e}"))?;
+        let address = self.address;
+        let sender = &mut self.sender;
+        within_3s(address, async move {
+            let response = sender
+                .send_request(request)
+                .await
+                .map_err(|e| format!("GET {path} on the open connection to {address}: {e}"))?;
+            let status = response.status().as_u16();
+            let body = response
+                .into_body()
+                .collect()
+                .await
+                .map_err(|e| format!("body: {e}"))?
+                .to_bytes();
+            let body = String::from_utf8_lossy(&body).into_owned();
+            let pod = serde_json::from_str::<Value>(&body)
+                .ok()
+                .and_then(|echo| echo["pod"].as_str().map(str::to_owned));
+            Ok(Reply { status, pod, body })
+        })
+        .await
+    }
 }
 
 async fn within_3s(

@@ -362,8 +362,8 @@ async fn traefik_programs_a_placed_gateway_and_its_status_reaches_the_hub_and_dn
     apply(&hub, zone()).await;
     namespace(&hub, "web").await;
     apply(&hub, policy()).await;
-    let (certificate, trusted) = certificate();
-    apply(&hub, certificate).await;
+    let (secret, trusted) = certificate();
+    apply(&hub, secret).await;
     apply(&hub, gateway()).await;
     let placed = Instant::now();
     for (name, path, backend) in [("shop", "/", "shop"), ("cart", "/cart", "cart")] {
@@ -510,6 +510,48 @@ async fn traefik_programs_a_placed_gateway_and_its_status_reaches_the_hub_and_dn
         );
         println!("HTTPS via {who} ({address}) answered by {:?}", reply.pod);
     }
+
+    // A renewal in the hub (what cert-manager does): both members serve the
+    // new certificate within seconds, and fedway-proxy keeps a connection
+    // opened before it.
+    let proxy_https = SocketAddr::new(IpAddr::V4(proxy_ip), TLS_PORT);
+    let mut open = fedway_e2e::traffic::HttpsConnection::open(proxy_https, HOSTNAME, &trusted)
+        .await
+        .expect("an HTTPS connection to lb-proxy");
+    assert_eq!(
+        open.get("/").await.expect("GET before the renewal").status,
+        200
+    );
+    let (renewed, renewed_trusted) = certificate();
+    assert_ne!(renewed_trusted, trusted, "a new certificate");
+    apply(&hub, renewed).await;
+    let renewal = Instant::now();
+    for (ip, who) in [(traefik_ip, "Traefik"), (proxy_ip, "lb-proxy")] {
+        let address = SocketAddr::new(IpAddr::V4(ip), TLS_PORT);
+        eventually(
+            &format!("{who} serves the renewed certificate"),
+            30,
+            || async {
+                Ok(
+                    fedway_e2e::traffic::get_https(address, HOSTNAME, "/", &renewed_trusted)
+                        .await
+                        .ok()
+                        .filter(|r| r.status == 200)
+                        .map(drop),
+                )
+            },
+        )
+        .await;
+        println!(
+            "{who} served the renewed certificate {:?} after the hub's renewal",
+            renewal.elapsed()
+        );
+    }
+    let after = open
+        .get("/")
+        .await
+        .expect("the connection opened before the renewal still answers");
+    assert_eq!(after.status, 200, "{after:?}");
 
     // A route Traefik rejects (its backend Service does not exist in its
     // member): the hub route says so, with Traefik's reason, naming the
