@@ -71,6 +71,8 @@ const RETRY: Duration = Duration::from_secs(2);
 struct Stores {
     gateways: Store<DynamicObject>,
     classes: Store<DynamicObject>,
+    /// HTTPRoutes and GRPCRoutes: their hostnames serve listeners without one.
+    routes: [Store<DynamicObject>; 2],
     policies: Store<DNSPolicy>,
     zones: Store<DNSZone>,
     members: Store<MemberCluster>,
@@ -84,6 +86,8 @@ pub async fn run(client: Client, metrics: Arc<HubMetrics>) {
     let config = watcher::Config::default;
     let (gateways, gateways_writer) = dynamic(gateways::gateways());
     let (classes, classes_writer) = dynamic(gateways::gateway_classes());
+    let (http_routes, http_routes_writer) = dynamic(gateways::http_routes());
+    let (grpc_routes, grpc_routes_writer) = dynamic(gateways::grpc_routes());
     let (policies, policies_writer) = reflector::store();
     let (zones, zones_writer) = reflector::store();
     let (members, members_writer) = reflector::store();
@@ -100,6 +104,16 @@ pub async fn run(client: Client, metrics: Arc<HubMetrics>) {
             Api::all_with(client.clone(), &gateways::gateway_classes()),
             config(),
         ),
+        watch(
+            http_routes_writer,
+            Api::all_with(client.clone(), &gateways::http_routes()),
+            config(),
+        ),
+        watch(
+            grpc_routes_writer,
+            Api::all_with(client.clone(), &gateways::grpc_routes()),
+            config(),
+        ),
         watch(policies_writer, Api::all(client.clone()), config()),
         watch(zones_writer, Api::all(client.clone()), config()),
         watch(members_writer, Api::all(client.clone()), config()),
@@ -113,6 +127,7 @@ pub async fn run(client: Client, metrics: Arc<HubMetrics>) {
     let stores = Stores {
         gateways,
         classes,
+        routes: [http_routes, grpc_routes],
         policies,
         zones,
         members,
@@ -130,6 +145,8 @@ pub async fn run(client: Client, metrics: Arc<HubMetrics>) {
         let _ = tokio::join!(
             stores.gateways.wait_until_ready(),
             stores.classes.wait_until_ready(),
+            stores.routes[0].wait_until_ready(),
+            stores.routes[1].wait_until_ready(),
             stores.policies.wait_until_ready(),
             stores.zones.wait_until_ready(),
             stores.members.wait_until_ready(),
@@ -295,8 +312,15 @@ async fn reconcile(client: &Client, metrics: &HubMetrics, stores: &Stores) -> Re
         .map(|(name, record)| (name.clone(), record.spec.clone()))
         .collect();
 
+    let routes: Vec<Value> = stores
+        .routes
+        .iter()
+        .flat_map(|store| store.state())
+        .filter_map(|route| serde_json::to_value(route.as_ref()).ok())
+        .collect();
     let computed = dns_records::compute(&Inputs {
         gateways: &placed,
+        routes: &routes,
         policies: &policies,
         zones: &apexes,
         members: &members,

@@ -50,7 +50,10 @@ use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
 use serde_json::{Value, json};
 
-use crate::{gateway_check::in_zone, work_builder::str_at};
+use crate::{
+    gateway_check::in_zone,
+    work_builder::{self, ObjectKey, str_at},
+};
 
 /// The MemberCluster label naming its region when the policy names none.
 pub const DEFAULT_REGION_LABEL: &str = "topology.kubernetes.io/region";
@@ -83,6 +86,9 @@ pub struct PlacedGateway<'a> {
 /// Everything the records are computed from.
 pub struct Inputs<'a> {
     pub gateways: &'a [PlacedGateway<'a>],
+    /// The hub's HTTPRoutes and GRPCRoutes: a listener without a hostname
+    /// publishes the hostnames of the routes attached to it.
+    pub routes: &'a [Value],
     pub policies: &'a [DNSPolicy],
     /// The apexes of the DNSZones.
     pub zones: &'a [String],
@@ -156,7 +162,8 @@ pub fn compute(inputs: &Inputs<'_>) -> Computed {
             };
             note.targets_found += 1;
             let gateway = gateway_key(placed.gateway);
-            let listeners: Vec<(String, Option<String>)> = listeners(placed.gateway)
+            let listeners: Vec<(String, Option<String>)> = listeners(placed.gateway, inputs.routes)
+                .into_iter()
                 .filter(|(name, _)| target.section_name.as_ref().is_none_or(|s| s == name))
                 .collect();
             if let (Some(section), true) = (&target.section_name, listeners.is_empty()) {
@@ -167,7 +174,7 @@ pub fn compute(inputs: &Inputs<'_>) -> Computed {
                 covered.insert((index, listener.clone()));
                 let Some(hostname) = hostname else {
                     note.problems.push(format!(
-                        "listener {listener:?} of Gateway {gateway} has no hostname, so no DNS record"
+                        "listener {listener:?} of Gateway {gateway} has no hostname, nor do the routes attached to it, so no DNS record"
                     ));
                     continue;
                 };
@@ -185,7 +192,7 @@ pub fn compute(inputs: &Inputs<'_>) -> Computed {
         }
     }
     for (index, placed) in inputs.gateways.iter().enumerate() {
-        for (listener, hostname) in listeners(placed.gateway) {
+        for (listener, hostname) in listeners(placed.gateway, inputs.routes) {
             if covered.contains(&(index, listener.clone())) {
                 continue;
             }
@@ -311,20 +318,46 @@ fn publishable(hostname: &str, zones: &[String]) -> Result<(String, String), Str
     Ok((hostname, record))
 }
 
-fn listeners(gateway: &Value) -> impl Iterator<Item = (String, Option<String>)> + '_ {
-    gateway["spec"]["listeners"]
+/// Each listener's hostnames, `(listener, hostname)`: its own, or — a
+/// listener without one takes every hostname — those of the routes
+/// attached to it (parentRef to the Gateway, naming this listener or none,
+/// this port or none); `(listener, None)` when there are none.
+fn listeners(gateway: &Value, routes: &[Value]) -> Vec<(String, Option<String>)> {
+    let key = ObjectKey::of(gateway);
+    let mut out = Vec::new();
+    for l in gateway["spec"]["listeners"]
         .as_array()
         .into_iter()
         .flatten()
-        .map(|l| {
-            (
-                str_at(l, &["name"]).to_owned(),
-                l["hostname"]
-                    .as_str()
-                    .filter(|h| !h.is_empty())
-                    .map(str::to_owned),
-            )
-        })
+    {
+        let name = str_at(l, &["name"]);
+        if let Some(hostname) = l["hostname"].as_str().filter(|h| !h.is_empty()) {
+            out.push((name.to_owned(), Some(hostname.to_owned())));
+            continue;
+        }
+        let from_routes: BTreeSet<&str> = routes
+            .iter()
+            .filter(|route| {
+                work_builder::parent_refs_to(route, &key).any(|p| {
+                    p["sectionName"].as_str().is_none_or(|s| s == name)
+                        && p["port"]
+                            .as_u64()
+                            .is_none_or(|port| Some(port) == l["port"].as_u64())
+                })
+            })
+            .flat_map(|route| route["spec"]["hostnames"].as_array().into_iter().flatten())
+            .filter_map(|h| h.as_str().filter(|h| !h.is_empty()))
+            .collect();
+        if from_routes.is_empty() {
+            out.push((name.to_owned(), None));
+        }
+        out.extend(
+            from_routes
+                .into_iter()
+                .map(|h| (name.to_owned(), Some(h.to_owned()))),
+        );
+    }
+    out
 }
 
 fn listener_port(gateway: &Value, listener: &str) -> Option<u16> {
@@ -633,6 +666,7 @@ mod tests {
         zones: Vec<String>,
         members: Vec<MemberCluster>,
         previous: BTreeMap<String, DNSRecordSpec>,
+        routes: Vec<Value>,
     }
 
     impl World {
@@ -656,6 +690,7 @@ mod tests {
                     member("us-1", Some("us-east"), true),
                 ],
                 previous: BTreeMap::new(),
+                routes: vec![],
             }
         }
 
@@ -671,6 +706,7 @@ mod tests {
                 .collect();
             compute(&Inputs {
                 gateways: &placed,
+                routes: &self.routes,
                 policies: &self.policies,
                 zones: &self.zones,
                 members: &self.members,
@@ -1045,7 +1081,7 @@ mod tests {
                 vec![],
                 false,
                 "Invalid",
-                "listener \"http\" of Gateway web/shop has no hostname, so no DNS record",
+                "listener \"http\" of Gateway web/shop has no hostname, nor do the routes attached to it, so no DNS record",
             ),
             (
                 "hostname outside every zone",
@@ -1163,6 +1199,70 @@ mod tests {
                 verdict.message
             );
         }
+    }
+
+    #[test]
+    fn a_listener_without_hostname_publishes_its_routes_hostnames() {
+        let route = |name: &str, parent: Value, hostnames: &[&str]| {
+            json!({"kind": "HTTPRoute", "metadata": {"name": name, "namespace": "web"},
+                   "spec": {"parentRefs": [parent], "hostnames": hostnames}})
+        };
+        let mut world = World::new();
+        world.routes = vec![
+            route(
+                "both",
+                json!({"name": "shop"}),
+                &["a.global.example.com", "b.global.example.com"],
+            ),
+            route(
+                "same-again",
+                json!({"name": "shop", "sectionName": "http", "port": 80}),
+                &["a.global.example.com"],
+            ),
+            route(
+                "other-section",
+                json!({"name": "shop", "sectionName": "admin"}),
+                &["c.global.example.com"],
+            ),
+            route(
+                "other-port",
+                json!({"name": "shop", "port": 8080}),
+                &["d.global.example.com"],
+            ),
+            route(
+                "other-gateway",
+                json!({"name": "blog"}),
+                &["e.global.example.com"],
+            ),
+            route(
+                "other-namespace",
+                json!({"name": "shop", "namespace": "api"}),
+                &["f.global.example.com"],
+            ),
+            route(
+                "outside-zones",
+                json!({"name": "shop"}),
+                &["shop.example.org"],
+            ),
+        ];
+        let records =
+            |world: &World| -> Vec<String> { world.compute().records.into_keys().collect() };
+        world.gateways = vec![gateway("shop", 0, json!([listener("http", None)]))];
+        assert_eq!(
+            records(&world),
+            ["a.global.example.com", "b.global.example.com"],
+            "this listener's routes, once each, in the zones"
+        );
+        world.gateways = vec![gateway(
+            "shop",
+            0,
+            json!([listener("http", Some("shop.global.example.com"))]),
+        )];
+        assert_eq!(
+            records(&world),
+            ["shop.global.example.com"],
+            "a listener's own hostname wins over its routes'"
+        );
     }
 
     #[test]

@@ -15,14 +15,16 @@ pub struct Rejection {
 }
 
 /// Checks a hub Gateway. `zones` are the apexes of the DNSZones Fedway
-/// serves; when there are any, every listener hostname must lie in one, or
-/// Fedway's DNS could never answer for it.
-pub fn check(gateway: &Value, zones: &[String]) -> Result<(), Rejection> {
+/// serves: a listener hostname in none of them is federated all the same
+/// (creating a first zone must not freeze Gateways that ran before it), but
+/// Fedway's DNS cannot answer for it; the returned notes say so.
+pub fn check(gateway: &Value, zones: &[String]) -> Result<Vec<String>, Rejection> {
     let listeners = gateway["spec"]["listeners"]
         .as_array()
         .map(Vec::as_slice)
         .unwrap_or_default();
     let mut problems = Vec::new();
+    let mut notes = Vec::new();
 
     let mut names: BTreeMap<&str, usize> = BTreeMap::new();
     let mut bindings: BTreeMap<(i64, &str), &str> = BTreeMap::new();
@@ -41,8 +43,8 @@ pub fn check(gateway: &Value, zones: &[String]) -> Result<(), Rejection> {
             && !zones.is_empty()
             && !zones.iter().any(|zone| in_zone(hostname, zone))
         {
-            problems.push(format!(
-                "listener {name:?} hostname {hostname:?} is in none of Fedway's DNS zones ({})",
+            notes.push(format!(
+                "listener {name:?} hostname {hostname:?} is in none of Fedway's DNS zones ({}): not published in DNS",
                 zones.join(", ")
             ));
         }
@@ -51,7 +53,7 @@ pub fn check(gateway: &Value, zones: &[String]) -> Result<(), Rejection> {
         problems.insert(0, format!("listener name {name:?} is used {count} times"));
     }
     if problems.is_empty() {
-        Ok(())
+        Ok(notes)
     } else {
         Err(Rejection {
             reason: "ListenersNotValid",
@@ -116,25 +118,11 @@ mod tests {
                 &zones,
                 Some("listeners \"a\" and \"b\" both bind port 80 for hostname \"*\""),
             ),
-            (
-                "hostname outside the zones",
-                json!([{"name": "a", "port": 80, "hostname": "shop.example.org"}]),
-                &zones,
-                Some(
-                    "listener \"a\" hostname \"shop.example.org\" is in none of Fedway's DNS zones (global.example.com)",
-                ),
-            ),
-            (
-                "a zone suffix that is not a label boundary",
-                json!([{"name": "a", "port": 80, "hostname": "evilglobal.example.com"}]),
-                &zones,
-                Some("is in none of Fedway's DNS zones"),
-            ),
         ];
         for (name, listeners, zones, want) in cases {
             let got = check(&gateway(listeners), zones);
             match want {
-                None => assert_eq!(got, Ok(()), "{name}"),
+                None => assert_eq!(got, Ok(vec![]), "{name}"),
                 Some(part) => {
                     let rejection = got.expect_err(name);
                     assert_eq!(rejection.reason, "ListenersNotValid", "{name}");
@@ -146,6 +134,27 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn hostnames_outside_the_zones_are_federated_not_published() {
+        let zones = vec!["global.example.com".to_owned()];
+        let got = check(
+            &gateway(json!([
+                {"name": "a", "port": 80, "hostname": "shop.example.org"},
+                {"name": "b", "port": 80, "hostname": "evilglobal.example.com"},
+                {"name": "c", "port": 80, "hostname": "shop.global.example.com"},
+            ])),
+            &zones,
+        );
+        assert_eq!(
+            got,
+            Ok(vec![
+                "listener \"a\" hostname \"shop.example.org\" is in none of Fedway's DNS zones (global.example.com): not published in DNS".to_owned(),
+                "listener \"b\" hostname \"evilglobal.example.com\" is in none of Fedway's DNS zones (global.example.com): not published in DNS".to_owned(),
+            ]),
+            "a zone suffix that is not a label boundary is outside too"
+        );
     }
 
     #[test]

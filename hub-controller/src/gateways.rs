@@ -152,32 +152,35 @@ async fn place(ctx: &Context, gateway: &DynamicObject) -> Result<Action, Error> 
         .into_iter()
         .map(|z| z.spec.zone)
         .collect();
-    if let Err(rejection) = gateway_check::check(&gateway_value, &zones) {
-        let kept = if existing.is_empty() {
-            String::new()
-        } else {
-            format!(
-                "; its last accepted version keeps running in {} members",
-                existing.len()
-            )
-        };
-        let conditions = [
-            (
-                "Accepted",
-                false,
-                rejection.reason,
-                format!("{}{kept}", rejection.message),
-            ),
-            (
-                "Programmed",
-                false,
-                "Invalid",
-                "the Gateway is not accepted".to_owned(),
-            ),
-        ];
-        write_gateway_status(ctx, gateway, &conditions, &[], None).await?;
-        return Ok(Action::await_change());
-    }
+    let notes = match gateway_check::check(&gateway_value, &zones) {
+        Ok(notes) => notes,
+        Err(rejection) => {
+            let kept = if existing.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    "; its last accepted version keeps running in {} members",
+                    existing.len()
+                )
+            };
+            let conditions = [
+                (
+                    "Accepted",
+                    false,
+                    rejection.reason,
+                    format!("{}{kept}", rejection.message),
+                ),
+                (
+                    "Programmed",
+                    false,
+                    "Invalid",
+                    "the Gateway is not accepted".to_owned(),
+                ),
+            ];
+            write_gateway_status(ctx, gateway, &conditions, &[], None).await?;
+            return Ok(Action::await_change());
+        }
+    };
 
     let policy = policy_for(client, gateway).await?;
     let members = Api::<MemberCluster>::all(client.clone())
@@ -301,11 +304,15 @@ async fn place(ctx: &Context, gateway: &DynamicObject) -> Result<Action, Error> 
         .iter()
         .map(|d| format!("{} ({})", d.cluster, d.gateway_class))
         .collect();
-    let accepted_message = if placed_in.is_empty() {
+    let mut accepted_message = if placed_in.is_empty() {
         "accepted; placed in no member cluster".to_owned()
     } else {
         format!("accepted; placed in {}", placed_in.join(", "))
     };
+    for note in &notes {
+        accepted_message.push_str("; ");
+        accepted_message.push_str(note);
+    }
     let conditions = [
         ("Accepted", true, "Accepted", accepted_message),
         (

@@ -331,6 +331,7 @@ fn dns_endpoint(member: &MemberCluster, work: &WorkStatus) -> Option<(Vec<String
     }];
     let computed = dns_records::compute(&Inputs {
         gateways: &placed,
+        routes: &[],
         policies: &[],
         zones: &["global.example.com".to_owned()],
         members: std::slice::from_ref(member),

@@ -17,8 +17,8 @@ use kube::{
 use serde_json::{Value, json};
 
 use crate::{
-    AGENT_USER, Federation, apply, condition, eventually, gateways, implementation_reports,
-    namespace,
+    AGENT_USER, Federation, apply, condition, eventually, gateways, http_routes,
+    implementation_reports, namespace,
 };
 
 const REGION: &str = "topology.kubernetes.io/region";
@@ -259,16 +259,60 @@ async fn dns_records_reach_every_member_and_outlive_a_lost_member_and_hub() {
         })
         .await;
     }
-    // And the members' copies of the Gateway (the agents sweep them every
+    // A listener without a hostname publishes its routes' hostnames; the
+    // record goes with the route.
+    let mut routed = gateway("routed", "");
+    routed["spec"]["listeners"][0]
+        .as_object_mut()
+        .map(|l| l.remove("hostname"));
+    apply(&hub, routed).await;
+    apply(
+        &hub,
+        json!({
+            "apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
+            "metadata": {"name": "routed", "namespace": "web"},
+            "spec": {"parentRefs": [{"name": "routed"}], "hostnames": ["routed.global.example.com"],
+                     "rules": [{"backendRefs": [{"name": "shop", "port": 80}]}]},
+        }),
+    )
+    .await;
+    for client in [hub.clone(), fed.member("member-a").cluster.client()] {
+        eventually("the record of the route's hostname", 30, || async {
+            Ok(record(&client, "routed.global.example.com").await)
+        })
+        .await;
+    }
+    http_routes(&hub, "web")
+        .delete("routed", &Default::default())
+        .await
+        .expect("deleting HTTPRoute routed");
+    gateways(&hub, "web")
+        .delete("routed", &Default::default())
+        .await
+        .expect("deleting Gateway routed");
+    eventually("the route's record to be gone", 30, || async {
+        Ok(record(&hub, "routed.global.example.com")
+            .await
+            .is_none()
+            .then_some(()))
+    })
+    .await;
+
+    // And the members' copies of the Gateways (the agents sweep them every
     // 5 s): a restart below must find nothing left to do.
-    for member in ["member-a", "member-b"] {
+    for (member, name) in [
+        ("member-a", "extra"),
+        ("member-b", "extra"),
+        ("member-a", "routed"),
+        ("member-b", "routed"),
+    ] {
         let client = fed.member(member).cluster.client();
         eventually(
-            "the member's copy of Gateway extra to be gone",
+            &format!("the member's copy of Gateway {name} to be gone"),
             30,
             || async {
                 Ok(gateways(&client, "web")
-                    .get_opt("extra")
+                    .get_opt(name)
                     .await
                     .map_err(|e| fed.member(member).cluster.kube_error(e))?
                     .is_none()

@@ -250,32 +250,48 @@ async fn an_agent_credential_reaches_only_its_own_member_namespace() {
 }
 
 #[tokio::test]
-async fn an_invalid_gateway_is_not_accepted_and_placed_nowhere() {
+async fn an_invalid_gateway_is_placed_nowhere_and_one_outside_the_zones_runs_unpublished() {
     let fed = Federation::start(&[("member-a", &[])]).await;
     let hub = fed.hub.client();
     apply(&hub, json!({"apiVersion": "fedway.dev/v1alpha1", "kind": "DNSZone", "metadata": {"name": "global"},
                        "spec": {"zone": "global.example.com", "nameServers": [{"name": "ns1.global.example.com", "addresses": ["127.0.0.53"]}]}}))
     .await;
     namespace(&hub, "web").await;
-    apply(&hub, gateway("shop.elsewhere.org")).await;
+    // Two listeners binding one port for one hostname (the API server only
+    // refuses that for one protocol): no member could run it.
+    let mut invalid = gateway("shop.global.example.com");
+    invalid["spec"]["listeners"] = json!([
+        {"name": "http", "port": 80, "protocol": "HTTP", "hostname": "shop.global.example.com"},
+        {"name": "https", "port": 80, "protocol": "HTTPS", "hostname": "shop.global.example.com",
+         "tls": {"certificateRefs": [{"name": "shop-tls"}]}},
+    ]);
+    apply(&hub, invalid).await;
 
     let hub_gateways = gateways(&hub, "web");
-    let accepted = eventually("Accepted=False on the hub Gateway", 30, || async {
-        let gw = hub_gateways
-            .get("shop")
-            .await
-            .map_err(|e| fed.hub.kube_error(e))?;
-        Ok(condition(&gw.data, "Accepted")
-            .filter(|c| c["status"] == "False")
-            .cloned())
-    })
-    .await;
-    assert_eq!(accepted["reason"], "ListenersNotValid");
+    let accepted = |status: &'static str| {
+        let hub_gateways = hub_gateways.clone();
+        let fed = &fed;
+        move || {
+            let hub_gateways = hub_gateways.clone();
+            async move {
+                let gw = hub_gateways
+                    .get("shop")
+                    .await
+                    .map_err(|e| fed.hub.kube_error(e))?;
+                Ok(condition(&gw.data, "Accepted")
+                    .filter(|c| c["status"] == status)
+                    .cloned())
+            }
+        }
+    };
+    let refused = eventually("Accepted=False on the hub Gateway", 30, accepted("False")).await;
+    assert_eq!(refused["reason"], "ListenersNotValid");
     assert!(
-        accepted["message"]
+        refused["message"]
             .as_str()
             .expect("message")
-            .contains("\"shop.elsewhere.org\" is in none of Fedway's DNS zones")
+            .contains("listeners \"http\" and \"https\" both bind port 80 for hostname \"shop.global.example.com\""),
+        "{refused}"
     );
     assert!(
         fed.work("member-a", "web.shop").await.is_none(),
@@ -289,9 +305,17 @@ async fn an_invalid_gateway_is_not_accepted_and_placed_nowhere() {
             .is_none()
     );
 
-    // Fixed, it is placed.
-    apply(&hub, gateway("shop.global.example.com")).await;
-    eventually("the fixed Gateway in member-a", 30, || async {
+    // A hostname outside every DNS zone: federated all the same, and the
+    // hub says it is not published.
+    apply(&hub, gateway("shop.elsewhere.org")).await;
+    let outside = eventually("Accepted=True outside the zones", 30, accepted("True")).await;
+    assert!(
+        outside["message"].as_str().expect("message").contains(
+            "\"shop.elsewhere.org\" is in none of Fedway's DNS zones (global.example.com): not published in DNS"
+        ),
+        "{outside}"
+    );
+    eventually("the Gateway outside the zones in member-a", 30, || async {
         Ok(gateways(&fed.member("member-a").cluster.client(), "web")
             .get_opt("shop")
             .await
@@ -299,4 +323,36 @@ async fn an_invalid_gateway_is_not_accepted_and_placed_nowhere() {
             .flatten())
     })
     .await;
+
+    // In a zone: the member's copy follows, and the note is gone.
+    apply(&hub, gateway("shop.global.example.com")).await;
+    eventually("member-a's copy in the zone", 30, || async {
+        Ok(gateways(&fed.member("member-a").cluster.client(), "web")
+            .get_opt("shop")
+            .await
+            .ok()
+            .flatten()
+            .filter(|g| g.data["spec"]["listeners"][0]["hostname"] == "shop.global.example.com"))
+    })
+    .await;
+    let inside = eventually("Accepted without a note", 30, || async {
+        let gw = hub_gateways
+            .get("shop")
+            .await
+            .map_err(|e| fed.hub.kube_error(e))?;
+        Ok(condition(&gw.data, "Accepted")
+            .filter(|c| {
+                c["status"] == "True"
+                    && !c["message"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .contains("not published")
+            })
+            .cloned())
+    })
+    .await;
+    assert_eq!(
+        inside["message"],
+        "accepted; placed in member-a (fedway-proxy)"
+    );
 }
