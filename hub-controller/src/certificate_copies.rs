@@ -36,13 +36,18 @@ pub struct Certificates {
     pub held: BTreeSet<SecretKey>,
 }
 
-/// Reads the Secrets the Gateway's listeners reference (only those).
+/// Reads the Secrets the Gateway's listeners reference (only those, each
+/// once: listeners sharing one see the same version of it). With
+/// `from_hub` false (the members keep their own certificates) no Secret is
+/// read: only references that cannot be followed are reported.
 pub async fn read(
     client: &Client,
     gateway: &Value,
     grants: &[Value],
+    from_hub: bool,
 ) -> Result<Certificates, Error> {
     let mut certificates = Certificates::default();
+    let mut seen: BTreeMap<SecretKey, Option<Secret>> = BTreeMap::new();
     for ListenerCertificates { listener, secrets } in
         listener_certificates::referenced(gateway, grants)
     {
@@ -53,11 +58,21 @@ pub async fn read(
                 continue;
             }
         };
+        if !from_hub {
+            continue;
+        }
         for key in keys {
-            let secret = Api::<Secret>::namespaced(client.clone(), &key.namespace)
-                .get_opt(&key.name)
-                .await
-                .map_err(api_error("reading", format!("Secret {key}")))?;
+            let secret = match seen.get(&key) {
+                Some(secret) => secret.clone(),
+                None => {
+                    let secret = Api::<Secret>::namespaced(client.clone(), &key.namespace)
+                        .get_opt(&key.name)
+                        .await
+                        .map_err(api_error("reading", format!("Secret {key}")))?;
+                    seen.insert(key.clone(), secret.clone());
+                    secret
+                }
+            };
             match (listener_certificates::usable(&key, secret.as_ref()), secret) {
                 (Ok(()), Some(secret)) => {
                     certificates.usable.insert(key, secret);
@@ -67,7 +82,7 @@ pub async fn read(
                     if secret.is_some() {
                         unresolved
                             .message
-                            .push_str("; members keep the copy they have");
+                            .push_str("; members keep any copy they have");
                         certificates.held.insert(key);
                     }
                     certificates.unresolved.push((listener.clone(), unresolved));

@@ -120,6 +120,8 @@ struct Claim<'a> {
     policy: Option<&'a DNSPolicy>,
     gateway: &'a PlacedGateway<'a>,
     listener: String,
+    /// The hostname comes from a route, not the listener.
+    from_route: bool,
 }
 
 /// What happened to one policy's hostnames.
@@ -162,15 +164,25 @@ pub fn compute(inputs: &Inputs<'_>) -> Computed {
             };
             note.targets_found += 1;
             let gateway = gateway_key(placed.gateway);
-            let listeners: Vec<(String, Option<String>)> = listeners(placed.gateway, inputs.routes)
+            let listeners: Vec<ListenerHostname> = listeners(placed.gateway, inputs.routes)
                 .into_iter()
-                .filter(|(name, _)| target.section_name.as_ref().is_none_or(|s| s == name))
+                .filter(|l| {
+                    target
+                        .section_name
+                        .as_ref()
+                        .is_none_or(|s| *s == l.listener)
+                })
                 .collect();
             if let (Some(section), true) = (&target.section_name, listeners.is_empty()) {
                 note.problems
                     .push(format!("Gateway {gateway} has no listener {section:?}"));
             }
-            for (listener, hostname) in listeners {
+            for ListenerHostname {
+                listener,
+                hostname,
+                from_route,
+            } in listeners
+            {
                 covered.insert((index, listener.clone()));
                 let Some(hostname) = hostname else {
                     note.problems.push(format!(
@@ -185,6 +197,7 @@ pub fn compute(inputs: &Inputs<'_>) -> Computed {
                         policy: Some(policy),
                         gateway: placed,
                         listener,
+                        from_route,
                     }),
                     Err(why) => note.problems.push(why),
                 }
@@ -192,7 +205,12 @@ pub fn compute(inputs: &Inputs<'_>) -> Computed {
         }
     }
     for (index, placed) in inputs.gateways.iter().enumerate() {
-        for (listener, hostname) in listeners(placed.gateway, inputs.routes) {
+        for ListenerHostname {
+            listener,
+            hostname,
+            from_route,
+        } in listeners(placed.gateway, inputs.routes)
+        {
             if covered.contains(&(index, listener.clone())) {
                 continue;
             }
@@ -206,6 +224,7 @@ pub fn compute(inputs: &Inputs<'_>) -> Computed {
                     policy: None,
                     gateway: placed,
                     listener,
+                    from_route,
                 });
             }
         }
@@ -318,11 +337,22 @@ fn publishable(hostname: &str, zones: &[String]) -> Result<(String, String), Str
     Ok((hostname, record))
 }
 
-/// Each listener's hostnames, `(listener, hostname)`: its own, or — a
-/// listener without one takes every hostname — those of the routes
-/// attached to it (parentRef to the Gateway, naming this listener or none,
-/// this port or none); `(listener, None)` when there are none.
-fn listeners(gateway: &Value, routes: &[Value]) -> Vec<(String, Option<String>)> {
+/// One hostname a listener publishes (`None`: it has none).
+struct ListenerHostname {
+    listener: String,
+    hostname: Option<String>,
+    /// Taken from a route attached to it: such a claim ranks below a
+    /// listener's own hostname.
+    from_route: bool,
+}
+
+/// Each listener's hostnames: its own, or — a listener without one takes
+/// every hostname — those of the routes attached to it (parentRef to the
+/// Gateway naming this listener or none, this port or none, from a
+/// namespace its `allowedRoutes` admits: the Gateway's own by default, any
+/// with `from: All`; a namespace selector is not evaluated here, so it
+/// admits the Gateway's own only).
+fn listeners(gateway: &Value, routes: &[Value]) -> Vec<ListenerHostname> {
     let key = ObjectKey::of(gateway);
     let mut out = Vec::new();
     for l in gateway["spec"]["listeners"]
@@ -332,11 +362,19 @@ fn listeners(gateway: &Value, routes: &[Value]) -> Vec<(String, Option<String>)>
     {
         let name = str_at(l, &["name"]);
         if let Some(hostname) = l["hostname"].as_str().filter(|h| !h.is_empty()) {
-            out.push((name.to_owned(), Some(hostname.to_owned())));
+            out.push(ListenerHostname {
+                listener: name.to_owned(),
+                hostname: Some(hostname.to_owned()),
+                from_route: false,
+            });
             continue;
         }
+        let any_namespace = l["allowedRoutes"]["namespaces"]["from"] == "All";
         let from_routes: BTreeSet<&str> = routes
             .iter()
+            .filter(|route| {
+                any_namespace || str_at(route, &["metadata", "namespace"]) == key.namespace
+            })
             .filter(|route| {
                 work_builder::parent_refs_to(route, &key).any(|p| {
                     p["sectionName"].as_str().is_none_or(|s| s == name)
@@ -349,13 +387,17 @@ fn listeners(gateway: &Value, routes: &[Value]) -> Vec<(String, Option<String>)>
             .filter_map(|h| h.as_str().filter(|h| !h.is_empty()))
             .collect();
         if from_routes.is_empty() {
-            out.push((name.to_owned(), None));
+            out.push(ListenerHostname {
+                listener: name.to_owned(),
+                hostname: None,
+                from_route: false,
+            });
         }
-        out.extend(
-            from_routes
-                .into_iter()
-                .map(|h| (name.to_owned(), Some(h.to_owned()))),
-        );
+        out.extend(from_routes.into_iter().map(|h| ListenerHostname {
+            listener: name.to_owned(),
+            hostname: Some(h.to_owned()),
+            from_route: true,
+        }));
     }
     out
 }
@@ -376,6 +418,7 @@ type Rank = (
     Option<Timestamp>,
     String,
     String,
+    bool,
     Option<Timestamp>,
     String,
     String,
@@ -396,6 +439,7 @@ fn rank(claim: &Claim<'_>) -> Rank {
         policy_created,
         policy_namespace,
         policy_name,
+        claim.from_route,
         str_at(gateway, &["metadata", "creationTimestamp"])
             .parse::<Timestamp>()
             .ok(),
@@ -1245,13 +1289,32 @@ mod tests {
                 &["shop.example.org"],
             ),
         ];
+        let mut foreign = route(
+            "foreign",
+            json!({"name": "shop", "namespace": "web"}),
+            &["g.global.example.com"],
+        );
+        foreign["metadata"]["namespace"] = "api".into();
+        world.routes.push(foreign);
         let records =
             |world: &World| -> Vec<String> { world.compute().records.into_keys().collect() };
         world.gateways = vec![gateway("shop", 0, json!([listener("http", None)]))];
         assert_eq!(
             records(&world),
             ["a.global.example.com", "b.global.example.com"],
-            "this listener's routes, once each, in the zones"
+            "this listener's routes, once each, in the zones, from its namespace"
+        );
+        let mut open = listener("http", None);
+        open["allowedRoutes"] = json!({"namespaces": {"from": "All"}});
+        world.gateways = vec![gateway("shop", 0, json!([open]))];
+        assert_eq!(
+            records(&world),
+            [
+                "a.global.example.com",
+                "b.global.example.com",
+                "g.global.example.com"
+            ],
+            "allowedRoutes from All: other namespaces' routes too"
         );
         world.gateways = vec![gateway(
             "shop",

@@ -231,16 +231,18 @@ async fn place(ctx: &Context, gateway: &DynamicObject) -> Result<Action, Error> 
     let gateway_key = key(gateway);
     // The listeners' certificates first, so that a Work never names a copy
     // its agent cannot find yet.
-    let certificates = certificate_copies::read(client, &gateway_value, &grants).await?;
+    let from_hub = policy.as_ref().map(|p| p.spec.certificates) != Some(CertificateSource::Member);
+    let certificates = certificate_copies::read(client, &gateway_value, &grants, from_hub).await?;
     for (listener, unresolved) in &certificates.unresolved {
         tracing::warn!(gateway = %gateway_key, listener, reason = unresolved.reason, "{}", unresolved.message);
     }
-    let copy_to: Vec<String> = match policy.as_ref().map(|p| p.spec.certificates) {
-        Some(CertificateSource::Member) => vec![],
-        Some(CertificateSource::Hub) | None => decisions
+    let copy_to: Vec<String> = if from_hub {
+        decisions
             .iter()
             .map(|d| join::member_namespace(&d.cluster))
-            .collect(),
+            .collect()
+    } else {
+        vec![]
     };
     let secrets =
         certificate_copies::sync(client, &uid, &gateway_key, &certificates, &copy_to).await?;
@@ -543,8 +545,10 @@ fn same_listeners(before: &Value, after: &[Value]) -> bool {
     let before = before.as_array().map(Vec::as_slice).unwrap_or_default();
     before.len() == after.len()
         && before.iter().zip(after).all(|(b, a)| {
+            // An empty list may come back absent.
+            let kinds = |l: &Value| l["supportedKinds"].as_array().cloned().unwrap_or_default();
             b["name"] == a["name"]
-                && b["supportedKinds"] == a["supportedKinds"]
+                && kinds(b) == kinds(a)
                 && b["attachedRoutes"] == a["attachedRoutes"]
                 && serde_json::from_value::<Vec<Condition>>(a["conditions"].clone())
                     .is_ok_and(|c| same_conditions(&b["conditions"], &c))
@@ -737,8 +741,10 @@ async fn write_route_status(
     if before == entries.len() && entries.iter().all(|(unchanged, _)| *unchanged) {
         return Ok(());
     }
-    let mut updated: Vec<Value> = parents.into_iter().filter(|p| !ours(p)).collect();
-    updated.extend(entries.into_iter().map(|(_, entry)| entry));
+    // Ours first: the 32 the API allows never drop one of them (which
+    // would make every pass rewrite the list).
+    let mut updated: Vec<Value> = entries.into_iter().map(|(_, entry)| entry).collect();
+    updated.extend(parents.into_iter().filter(|p| !ours(p)));
     updated.truncate(32);
     let resource = if kind == "GRPCRoute" {
         grpc_routes()

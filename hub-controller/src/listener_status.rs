@@ -348,22 +348,10 @@ mod tests {
         ]);
         let b = work(vec![listener("http", 1, all_true())]);
         let reports = [
-            MemberReport {
-                cluster: "a",
-                ready: true,
-                work: Some(&a),
-            },
-            MemberReport {
-                cluster: "b",
-                ready: true,
-                work: Some(&b),
-            },
+            MemberReport::new("a", true, &a),
+            MemberReport::new("b", true, &b),
             // NotReady: what it last said is not counted, not even its failures.
-            MemberReport {
-                cluster: "c",
-                ready: false,
-                work: Some(&a),
-            },
+            MemberReport::new("c", false, &a),
         ];
         let hub_unresolved = [(
             "https".to_owned(),

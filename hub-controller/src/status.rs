@@ -20,6 +20,17 @@ pub struct MemberReport<'a> {
     pub work: Option<&'a WorkStatus>,
 }
 
+#[cfg(test)]
+impl<'a> MemberReport<'a> {
+    pub(crate) fn new(cluster: &'a str, ready: bool, work: &'a WorkStatus) -> Self {
+        MemberReport {
+            cluster,
+            ready,
+            work: Some(work),
+        }
+    }
+}
+
 /// A condition to set: status, reason, message.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Summary {
@@ -261,6 +272,10 @@ pub fn route_condition(
     let mut no = Vec::new();
     let mut member_reason = None;
     for report in reports {
+        if !report.ready {
+            no.push(format!("{} ({STALE})", report.cluster));
+            continue;
+        }
         let condition = report
             .work
             .and_then(|w| {
@@ -413,16 +428,16 @@ mod tests {
             ),
             (
                 "everywhere",
-                vec![MemberReport { cluster: "a", ready: true, work: Some(&a) }, MemberReport { cluster: "c", ready: true, work: Some(&a) }],
+                vec![MemberReport::new("a", true, &a), MemberReport::new("c", true, &a)],
                 Summary { status: true, reason: "Programmed".into(), message: "programmed in 2 of 2 members: a, c".into() },
             ),
             (
                 "partly",
                 vec![
-                    MemberReport { cluster: "a", ready: true, work: Some(&a) },
-                    MemberReport { cluster: "b", ready: true, work: Some(&b) },
+                    MemberReport::new("a", true, &a),
+                    MemberReport::new("b", true, &b),
                     MemberReport { cluster: "c", ready: true, work: None },
-                    MemberReport { cluster: "d", ready: true, work: Some(&conflict) },
+                    MemberReport::new("d", true, &conflict),
                 ],
                 Summary {
                     status: false,
@@ -456,11 +471,7 @@ mod tests {
         let good = with_https_listener("True");
         let bad_listener = with_https_listener("False");
         let pending = work(vec![gateway_status("False", &[])]);
-        let report = |cluster, ready, work| MemberReport {
-            cluster,
-            ready,
-            work: Some(work),
-        };
+        let report = MemberReport::new;
         // (case, reports, Programmed (status, message), Degraded (status, reason, message))
         type Case<'a> = (
             &'a str,
@@ -546,16 +557,8 @@ mod tests {
         )]);
         let b = work(vec![gateway_status("True", &many)]);
         let reports = [
-            MemberReport {
-                cluster: "a",
-                ready: true,
-                work: Some(&a),
-            },
-            MemberReport {
-                cluster: "b",
-                ready: true,
-                work: Some(&b),
-            },
+            MemberReport::new("a", true, &a),
+            MemberReport::new("b", true, &b),
         ];
         let addresses = gateway_addresses("shop", &reports);
         assert_eq!(addresses.len(), MAX_ADDRESSES);
@@ -570,32 +573,16 @@ mod tests {
         let yes = work(vec![route_status("True")]);
         let no = work(vec![route_status("False")]);
         let all = [
-            MemberReport {
-                cluster: "a",
-                ready: true,
-                work: Some(&yes),
-            },
-            MemberReport {
-                cluster: "b",
-                ready: true,
-                work: Some(&yes),
-            },
+            MemberReport::new("a", true, &yes),
+            MemberReport::new("b", true, &yes),
         ];
         let got = route_condition("HTTPRoute", "web", "r", "shop", None, "Accepted", &all);
         assert!(got.status, "{got:?}");
         assert_eq!(got.message, "Accepted in a, b");
         assert_eq!(got.reason, "Accepted");
         let mixed = [
-            MemberReport {
-                cluster: "a",
-                ready: true,
-                work: Some(&yes),
-            },
-            MemberReport {
-                cluster: "b",
-                ready: true,
-                work: Some(&no),
-            },
+            MemberReport::new("a", true, &yes),
+            MemberReport::new("b", true, &no),
         ];
         let got = route_condition("HTTPRoute", "web", "r", "shop", None, "Accepted", &mixed);
         assert!(!got.status);
@@ -610,6 +597,17 @@ mod tests {
         assert!(!wrong_namespace.status);
         // Nothing reported false, only nothing reported: Pending.
         assert_eq!(wrong_namespace.reason, "Pending");
+        // A NotReady member's true report is stale: not counted.
+        let stale = [
+            MemberReport::new("a", true, &yes),
+            MemberReport::new("b", false, &yes),
+        ];
+        let got = route_condition("HTTPRoute", "web", "r", "shop", None, "Accepted", &stale);
+        assert!(!got.status, "{got:?}");
+        assert_eq!(
+            got.message,
+            "Accepted in a; not in b (NotReady: its last report may be stale)"
+        );
     }
 
     #[test]
@@ -629,11 +627,7 @@ mod tests {
             },
         ];
         let work = work(vec![sections]);
-        let reports = [MemberReport {
-            cluster: "a",
-            ready: true,
-            work: Some(&work),
-        }];
+        let reports = [MemberReport::new("a", true, &work)];
         let accepted = |section| {
             let got = route_condition(
                 "HTTPRoute",

@@ -370,11 +370,7 @@ fn every_documented_shape_reaches_hub_status_and_dns() {
         // Programmed: the hub says so, with the member's addresses; DNS
         // publishes the IPs, healthy.
         let work = work_status(&[&shape.programmed, &shape.rejected]);
-        let reports = [MemberReport {
-            cluster: "member",
-            ready: true,
-            work: Some(&work),
-        }];
+        let reports = [MemberReport::new("member", true, &work)];
         let programmed = status::gateway_programmed("shop", &reports);
         assert!(programmed.status, "{name}: {programmed:?}");
         assert_eq!(
@@ -445,11 +441,7 @@ fn every_documented_shape_reaches_hub_status_and_dns() {
         // Not programmed yet: the hub says why, in the implementation's
         // words, and DNS publishes nothing for a member that never had an IP.
         let work = work_status(&[&shape.pending]);
-        let reports = [MemberReport {
-            cluster: "member",
-            ready: true,
-            work: Some(&work),
-        }];
+        let reports = [MemberReport::new("member", true, &work)];
         let pending = status::gateway_programmed("shop", &reports);
         let pending_condition = shape.pending["status"]["conditions"]
             .as_array()
@@ -498,11 +490,7 @@ fn route_reasons_from_members_are_kept_only_when_valid() {
         ("Trailing:", "Pending"),
     ] {
         let work = work_status(&[&bad(reason)]);
-        let reports = [MemberReport {
-            cluster: "m",
-            ready: true,
-            work: Some(&work),
-        }];
+        let reports = [MemberReport::new("m", true, &work)];
         let got = status::route_condition(
             "HTTPRoute",
             "web",

@@ -40,6 +40,24 @@ mod tests {
     use super::*;
 
     #[tokio::test(start_paused = true)]
+    async fn a_failing_watch_never_delays_another() {
+        // What the Controller does with its merged triggers: back off on
+        // any error. A hub watch failing at every retry, a member watch
+        // with an event: the event is there at once.
+        let failing = stream::repeat_with(|| Err(watcher::Error::NoResourceVersion));
+        let member = stream::iter([Ok(Event::Apply(7))]).chain(stream::pending());
+        let merged = stream::select(
+            isolated("hub".into(), failing),
+            isolated("member".into(), member),
+        );
+        let mut triggers = Box::pin(merged.default_backoff());
+        let started = tokio::time::Instant::now();
+        let first = triggers.next().await;
+        assert!(matches!(first, Some(Ok(Event::Apply(7)))), "{first:?}");
+        assert_eq!(started.elapsed(), Duration::ZERO, "no backoff in between");
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn errors_are_dropped_and_backed_off_events_pass() {
         let failure = || Err(watcher::Error::NoResourceVersion);
         let events = stream::iter([

@@ -286,10 +286,6 @@ async fn dns_records_reach_every_member_and_outlive_a_lost_member_and_hub() {
         .delete("routed", &Default::default())
         .await
         .expect("deleting HTTPRoute routed");
-    gateways(&hub, "web")
-        .delete("routed", &Default::default())
-        .await
-        .expect("deleting Gateway routed");
     eventually("the route's record to be gone", 30, || async {
         Ok(record(&hub, "routed.global.example.com")
             .await
@@ -297,6 +293,10 @@ async fn dns_records_reach_every_member_and_outlive_a_lost_member_and_hub() {
             .then_some(()))
     })
     .await;
+    gateways(&hub, "web")
+        .delete("routed", &Default::default())
+        .await
+        .expect("deleting Gateway routed");
 
     // And the members' copies of the Gateways (the agents sweep them every
     // 5 s): a restart below must find nothing left to do.

@@ -526,31 +526,38 @@ async fn traefik_programs_a_placed_gateway_and_its_status_reaches_the_hub_and_dn
     assert_ne!(renewed_trusted, trusted, "a new certificate");
     apply(&hub, renewed).await;
     let renewal = Instant::now();
-    for (ip, who) in [(traefik_ip, "Traefik"), (proxy_ip, "lb-proxy")] {
-        let address = SocketAddr::new(IpAddr::V4(ip), TLS_PORT);
-        eventually(
-            &format!("{who} serves the renewed certificate"),
-            30,
-            || async {
-                Ok(
-                    fedway_e2e::traffic::get_https(address, HOSTNAME, "/", &renewed_trusted)
-                        .await
-                        .ok()
-                        .filter(|r| r.status == 200)
-                        .map(drop),
-                )
-            },
-        )
-        .await;
-        println!(
-            "{who} served the renewed certificate {:?} after the hub's renewal",
-            renewal.elapsed()
+    // Until both members serve the new certificate, the open connection is
+    // used every half second (idle, a server may close it on its own): it
+    // answers throughout.
+    let mut pending = vec![(traefik_ip, "Traefik"), (proxy_ip, "lb-proxy")];
+    while !pending.is_empty() {
+        assert!(
+            renewal.elapsed() < Duration::from_secs(30),
+            "still serving the old certificate after 30 s: {pending:?}"
         );
+        let during = open
+            .get("/")
+            .await
+            .expect("the connection opened before the renewal answers during it");
+        assert_eq!(during.status, 200, "{during:?}");
+        let mut still = Vec::new();
+        for (ip, who) in pending {
+            let address = SocketAddr::new(IpAddr::V4(ip), TLS_PORT);
+            match fedway_e2e::traffic::get_https(address, HOSTNAME, "/", &renewed_trusted).await {
+                Ok(reply) if reply.status == 200 => println!(
+                    "{who} served the renewed certificate {:?} after the hub's renewal",
+                    renewal.elapsed()
+                ),
+                _ => still.push((ip, who)),
+            }
+        }
+        pending = still;
+        tokio::time::sleep(Duration::from_millis(500)).await;
     }
     let after = open
         .get("/")
         .await
-        .expect("the connection opened before the renewal still answers");
+        .expect("the connection opened before the renewal still answers after it");
     assert_eq!(after.status, 200, "{after:?}");
 
     // A route Traefik rejects (its backend Service does not exist in its
