@@ -255,7 +255,7 @@ fn programmed(gateway_name: &str, listener: &str, reports: &[MemberReport<'_>]) 
 
 #[cfg(test)]
 mod tests {
-    use fedway_crds::work::{Feedback, ManifestStatus, ObjectIdentity};
+    use fedway_crds::work::{Feedback, ManifestStatus};
     use serde_json::json;
 
     use super::*;
@@ -273,13 +273,7 @@ mod tests {
     fn work(listeners: Vec<ListenerFeedback>) -> WorkStatus {
         WorkStatus {
             manifests: vec![ManifestStatus {
-                identity: ObjectIdentity {
-                    group: GATEWAY_API_GROUP.into(),
-                    version: "v1".into(),
-                    kind: "Gateway".into(),
-                    namespace: Some("web".into()),
-                    name: "shop".into(),
-                },
+                identity: crate::status::test_identity("Gateway", "shop"),
                 conditions: vec![],
                 feedback: Some(Feedback {
                     listeners,

@@ -31,6 +31,18 @@ impl<'a> MemberReport<'a> {
     }
 }
 
+/// A Gateway API object `web/<name>` as a Work's status names it.
+#[cfg(test)]
+pub(crate) fn test_identity(kind: &str, name: &str) -> fedway_crds::work::ObjectIdentity {
+    fedway_crds::work::ObjectIdentity {
+        group: "gateway.networking.k8s.io".into(),
+        version: "v1".into(),
+        kind: kind.into(),
+        namespace: Some("web".into()),
+        name: name.into(),
+    }
+}
+
 /// A condition to set: status, reason, message.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Summary {
@@ -343,7 +355,7 @@ pub(crate) fn is_valid_reason(reason: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use fedway_crds::work::{Feedback, FeedbackCondition, ObjectIdentity, ParentFeedback};
+    use fedway_crds::work::{Feedback, FeedbackCondition, ParentFeedback};
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 
     use super::*;
@@ -359,13 +371,7 @@ mod tests {
 
     fn gateway_status(programmed: &str, addresses: &[&str]) -> ManifestStatus {
         ManifestStatus {
-            identity: ObjectIdentity {
-                group: "gateway.networking.k8s.io".into(),
-                version: "v1".into(),
-                kind: "Gateway".into(),
-                namespace: Some("web".into()),
-                name: "shop".into(),
-            },
+            identity: test_identity("Gateway", "shop"),
             conditions: vec![],
             feedback: Some(Feedback {
                 addresses: addresses.iter().map(|a| (*a).into()).collect(),
@@ -377,13 +383,7 @@ mod tests {
 
     fn route_status(accepted: &str) -> ManifestStatus {
         ManifestStatus {
-            identity: ObjectIdentity {
-                group: "gateway.networking.k8s.io".into(),
-                version: "v1".into(),
-                kind: "HTTPRoute".into(),
-                namespace: Some("web".into()),
-                name: "r".into(),
-            },
+            identity: test_identity("HTTPRoute", "r"),
             conditions: vec![],
             feedback: Some(Feedback {
                 parents: vec![ParentFeedback {
