@@ -17,7 +17,7 @@ use crate::dns_policy::{DnsStrategy, GeoSteering, HealthCheck};
     category = "fedway",
     printcolumn = r#"{"name":"Hostname","type":"string","jsonPath":".spec.hostname"}"#,
     printcolumn = r#"{"name":"Strategy","type":"string","jsonPath":".spec.strategy"}"#,
-    printcolumn = r#"{"name":"Clusters","type":"string","jsonPath":".spec.endpoints[*].clusterName"}"#,
+    printcolumn = r#"{"name":"Clusters","type":"string","jsonPath":".spec.clusters"}"#,
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
 )]
 #[serde(rename_all = "camelCase")]
@@ -48,6 +48,37 @@ pub struct DNSRecordSpec {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 1024))]
     pub endpoints: Vec<Endpoint>,
+    /// The endpoints' clusters in one line, for `kubectl get` (a printer
+    /// column shows only the first value of a list): see [`clusters`].
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    #[schemars(length(max = 512))]
+    pub clusters: String,
+}
+
+/// The longest [`DNSRecordSpec::clusters`] line before it is cut short.
+const MAX_CLUSTERS_LINE: usize = 480;
+
+/// Every endpoint's cluster, `(down)` after those the hub does not judge
+/// healthy, comma-separated; past [`MAX_CLUSTERS_LINE`] characters, the
+/// rest are counted instead: `eu-1, us-1 (down), … 40 more`.
+pub fn clusters(endpoints: &[Endpoint]) -> String {
+    let mut line = String::new();
+    for (shown, endpoint) in endpoints.iter().enumerate() {
+        let item = if endpoint.hub_healthy {
+            endpoint.cluster_name.clone()
+        } else {
+            format!("{} (down)", endpoint.cluster_name)
+        };
+        if line.len() + item.len() + 2 > MAX_CLUSTERS_LINE {
+            line.push_str(&format!(", … {} more", endpoints.len() - shown));
+            break;
+        }
+        if !line.is_empty() {
+            line.push_str(", ");
+        }
+        line.push_str(&item);
+    }
+    line
 }
 
 /// A namespaced reference to the DNSPolicy behind a record.
@@ -87,8 +118,10 @@ pub struct Endpoint {
     #[serde(default)]
     #[schemars(range(min = 0, max = 1000))]
     pub priority: u32,
-    /// The hub's view: member Ready and gateway Programmed. Probes by each
-    /// DNS server are combined with it.
+    /// The hub's view: member Ready and its gateway serving this hostname
+    /// (Gateway and the hostname's listeners Programmed, its routes
+    /// accepted and resolved there). Probes by each DNS server are combined
+    /// with it.
     pub hub_healthy: bool,
 }
 
@@ -98,7 +131,7 @@ fn default_weight() -> i64 {
 
 #[cfg(test)]
 mod tests {
-    use super::record_name;
+    use super::*;
 
     #[test]
     fn record_names_are_valid_object_names() {
@@ -109,5 +142,40 @@ mod tests {
         ] {
             assert_eq!(record_name(hostname), name, "{hostname}");
         }
+    }
+
+    fn endpoint(cluster: &str, healthy: bool) -> Endpoint {
+        Endpoint {
+            cluster_name: cluster.into(),
+            hub_healthy: healthy,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn the_clusters_line_names_every_cluster_and_fits_its_schema() {
+        assert_eq!(clusters(&[]), "");
+        assert_eq!(
+            clusters(&[endpoint("eu-1", true), endpoint("us-1", false)]),
+            "eu-1, us-1 (down)"
+        );
+        // 1024 endpoints (the schema's most) with the longest names a
+        // MemberCluster can have (63, a namespace label).
+        let many: Vec<Endpoint> = (0..1024)
+            .map(|i| endpoint(&format!("{i:0>63}"), i % 2 == 0))
+            .collect();
+        let line = clusters(&many);
+        assert!(line.chars().count() <= 512, "{}", line.len());
+        assert!(
+            line.starts_with(&format!("{:0>63}, {:0>63} (down), ", 0, 1)),
+            "{line}"
+        );
+        // One ", " before each cluster shown after the first, and one
+        // before the count.
+        let shown = line.matches(", ").count();
+        assert!(
+            line.ends_with(&format!(", … {} more", 1024 - shown)),
+            "{line}"
+        );
     }
 }

@@ -21,9 +21,10 @@ pub struct Member<'a> {
     pub labels: &'a BTreeMap<String, String>,
     /// Its agent's heartbeat is fresh.
     pub ready: bool,
-    /// It already runs this Gateway (it has a Work for it). A member that
-    /// goes NotReady keeps what it runs: config stays, traffic moves.
-    pub placed: bool,
+    /// It already runs this Gateway (it has a Work for it), with this
+    /// GatewayClass. A member that goes NotReady keeps what it runs: config
+    /// stays, traffic moves.
+    pub placed: Option<&'a str>,
     /// GatewayClasses its agent found.
     pub classes: &'a [DiscoveredGatewayClass],
 }
@@ -44,7 +45,7 @@ pub struct Decision {
 pub fn place(policy: Option<&PlacementPolicySpec>, members: &[Member<'_>]) -> Vec<Decision> {
     let mut decisions: Vec<Decision> = members
         .iter()
-        .filter(|m| m.ready || m.placed)
+        .filter(|m| m.ready || m.placed.is_some())
         .filter(|m| policy.is_none_or(|p| selects(p, m)))
         .map(|m| Decision {
             cluster: m.name.to_owned(),
@@ -66,8 +67,11 @@ fn selects(policy: &PlacementPolicySpec, member: &Member<'_>) -> bool {
             .is_some_and(|s| selector::matches(s, member.labels))
 }
 
-/// The policy's first matching class mapping, else the member's native
-/// class, else Fedway's proxy.
+/// The policy's first matching class mapping, else the native class the
+/// member's copy already uses while the member still has that class (even
+/// not accepted: an implementation restarting must not move the Gateway to
+/// Fedway's proxy and back), else the member's native class, else Fedway's
+/// proxy.
 fn class_for(policy: Option<&PlacementPolicySpec>, member: &Member<'_>) -> String {
     let mapped = policy
         .into_iter()
@@ -82,7 +86,12 @@ fn class_for(policy: Option<&PlacementPolicySpec>, member: &Member<'_>) -> Strin
     if let Some(mapping) = mapped {
         return mapping.gateway_class_name.clone();
     }
-    native_class(member.classes)
+    let kept = member.placed.filter(|current| {
+        member.classes.iter().any(|c| {
+            c.name == *current && !FEDWAY_CONTROLLERS.contains(&c.controller_name.as_str())
+        })
+    });
+    kept.or_else(|| native_class(member.classes))
         .unwrap_or(FALLBACK_CLASS)
         .to_owned()
 }
@@ -154,35 +163,35 @@ mod tests {
                     name: "eu-1",
                     labels: &self.eu,
                     ready: true,
-                    placed: false,
+                    placed: None,
                     classes: &self.istio,
                 },
                 Member {
                     name: "eu-2",
                     labels: &self.eu,
                     ready: false,
-                    placed: false,
+                    placed: None,
                     classes: &self.envoy_and_istio,
                 },
                 Member {
                     name: "eu-3",
                     labels: &self.eu,
                     ready: false,
-                    placed: true,
+                    placed: Some("fedway-proxy"),
                     classes: &self.only_fedway,
                 },
                 Member {
                     name: "us-1",
                     labels: &self.us,
                     ready: true,
-                    placed: false,
+                    placed: None,
                     classes: &self.not_accepted,
                 },
                 Member {
                     name: "us-2",
                     labels: &self.us,
                     ready: true,
-                    placed: false,
+                    placed: None,
                     classes: &self.envoy_and_istio,
                 },
             ]
@@ -300,5 +309,113 @@ mod tests {
         let mut reversed = fixture.envoy_and_istio.clone();
         reversed.reverse();
         assert_eq!(native_class(&reversed), Some("eg"));
+    }
+
+    #[test]
+    fn a_member_keeps_the_native_class_its_copy_uses_while_it_has_that_class() {
+        let labels = BTreeMap::new();
+        let istio_restarting = vec![class("istio", "istio.io/gateway-controller", false)];
+        let istio_restarting_and_eg = vec![
+            class("istio", "istio.io/gateway-controller", false),
+            class("eg", "gateway.envoyproxy.io/gatewayclass-controller", true),
+        ];
+        let istio_and_eg = vec![
+            class("istio", "istio.io/gateway-controller", true),
+            class("eg", "gateway.envoyproxy.io/gatewayclass-controller", true),
+        ];
+        let only_eg = vec![class(
+            "eg",
+            "gateway.envoyproxy.io/gatewayclass-controller",
+            true,
+        )];
+        let only_fedway = vec![class("fedway-proxy", "fedway.dev/lb-proxy", true)];
+        let mapping = PlacementPolicySpec {
+            class_mapping: vec![ClassMapping {
+                cluster_names: vec!["m".into()],
+                cluster_selector: None,
+                gateway_class_name: "mapped".into(),
+            }],
+            ..Default::default()
+        };
+        // (case, policy, the class its copy uses, its classes, the class chosen)
+        type Case<'a> = (
+            &'a str,
+            Option<&'a PlacementPolicySpec>,
+            Option<&'a str>,
+            &'a [DiscoveredGatewayClass],
+            &'a str,
+        );
+        let cases: [Case<'_>; 8] = [
+            (
+                "a restart: istio not accepted for a moment, kept",
+                None,
+                Some("istio"),
+                &istio_restarting,
+                "istio",
+            ),
+            (
+                "kept over another accepted class",
+                None,
+                Some("istio"),
+                &istio_restarting_and_eg,
+                "istio",
+            ),
+            (
+                "kept over one first by name",
+                None,
+                Some("istio"),
+                &istio_and_eg,
+                "istio",
+            ),
+            (
+                "a new Gateway takes an accepted class",
+                None,
+                None,
+                &istio_restarting_and_eg,
+                "eg",
+            ),
+            (
+                "uninstalled: the member's other class",
+                None,
+                Some("istio"),
+                &only_eg,
+                "eg",
+            ),
+            (
+                "uninstalled: Fedway's proxy",
+                None,
+                Some("istio"),
+                &only_fedway,
+                "fedway-proxy",
+            ),
+            (
+                "from Fedway's proxy to a native class once there is one",
+                None,
+                Some("fedway-proxy"),
+                &only_eg,
+                "eg",
+            ),
+            (
+                "a class mapping wins",
+                Some(&mapping),
+                Some("istio"),
+                &istio_and_eg,
+                "mapped",
+            ),
+        ];
+        for (case, policy, placed, classes, want) in cases {
+            let member = Member {
+                name: "m",
+                labels: &labels,
+                ready: true,
+                placed,
+                classes,
+            };
+            assert_eq!(
+                place(policy, &[member]),
+                decisions(&[("m", want)]),
+                "{case}"
+            );
+        }
     }
 }

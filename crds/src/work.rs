@@ -53,6 +53,20 @@ pub struct WorkSpec {
     pub secrets: Vec<SecretCopy>,
 }
 
+impl WorkSpec {
+    /// The GatewayClass of the Gateway this Work carries: the class the
+    /// member's copy uses.
+    pub fn gateway_class(&self) -> Option<&str> {
+        self.manifests
+            .iter()
+            .find(|m| m.0.get("kind").and_then(|k| k.as_str()) == Some("Gateway"))?
+            .0
+            .get("spec")?
+            .get("gatewayClassName")?
+            .as_str()
+    }
+}
+
 /// A Secret of the Work's namespace and where its copy goes in the member.
 #[derive(
     Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
@@ -198,9 +212,40 @@ pub struct ListenerFeedback {
 pub struct ParentFeedback {
     /// The parent Gateway's name in the member.
     pub gateway: String,
+    /// The parent Gateway's namespace, when the implementation's parentRef
+    /// names one (else the route's own).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub section_name: Option<String>,
+    /// The parentRef's port, when it names one: two parentRefs to one
+    /// Gateway differing only by port are two entries.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 65535))]
+    pub port: Option<i32>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 8))]
     pub conditions: Vec<FeedbackCondition>,
+}
+
+impl ParentFeedback {
+    /// Whether this entry is for the parentRef (Gateway `namespace/name`,
+    /// `section_name`, `port`) of a route in `route_namespace`.
+    pub fn is_for(
+        &self,
+        route_namespace: &str,
+        gateway: (&str, &str),
+        section_name: Option<&str>,
+        port: Option<i32>,
+    ) -> bool {
+        self.is_for_gateway(route_namespace, gateway)
+            && self.section_name.as_deref() == section_name
+            && self.port == port
+    }
+
+    /// Whether this entry is for the Gateway `namespace/name`, whatever the
+    /// section and port.
+    pub fn is_for_gateway(&self, route_namespace: &str, (namespace, name): (&str, &str)) -> bool {
+        self.gateway == name && self.namespace.as_deref().unwrap_or(route_namespace) == namespace
+    }
 }

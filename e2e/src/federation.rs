@@ -3,7 +3,7 @@
 //! API servers, each agent with the credential `fedway-hub join` minted.
 //! For tests and benchmarks of placement and propagation.
 
-use std::{collections::BTreeMap, path::PathBuf, sync::Arc, time::Duration};
+use std::{collections::BTreeMap, path::PathBuf, time::Duration};
 
 use fedway_crds::{MemberCluster, Work};
 use kube::Api;
@@ -222,12 +222,12 @@ impl Federation {
         let member_client = fedway_runtime::kube_client(Some(&member_kubeconfig))
             .await
             .expect("agent member client");
-        let ctx = Arc::new(fedway_agent::reconcile::Context::new(
+        let ctx = fedway_agent::reconcile::Context::new(
             hub,
             member_client,
             member.name.clone(),
             Default::default(),
-        ));
+        );
         let name = member.name.clone();
         member.agent = Some(tokio::spawn(async move {
             if let Err(error) = fedway_agent::run::run(ctx, std::future::pending()).await {

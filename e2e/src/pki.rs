@@ -9,6 +9,10 @@ use rcgen::{
     KeyUsagePurpose, PKCS_ECDSA_P256_SHA256, SanType,
 };
 
+/// The user of the admin credential every harness cluster issues (group
+/// `system:masters`): the tests' and the in-process hub's.
+pub const ADMIN_USER: &str = "fedway-e2e-admin";
+
 /// PEM-encoded material for one cluster.
 pub struct ClusterPki {
     pub ca_cert: String,
@@ -53,8 +57,7 @@ impl ClusterPki {
         serving.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
         let serving_cert = serving.signed_by(&serving_key, &issuer)?;
 
-        let (admin_cert, admin_key) =
-            client_certificate(&issuer, "fedway-e2e-admin", &["system:masters"])?;
+        let (admin_cert, admin_key) = client_certificate(&issuer, ADMIN_USER, &["system:masters"])?;
 
         let service_account = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256)?;
         Ok(ClusterPki {

@@ -256,18 +256,13 @@ async fn reconcile(client: &Client, metrics: &HubMetrics, stores: &Stores) -> Re
         ) else {
             continue;
         };
-        let Some((_, name)) = gateway.split_once('/') else {
+        let Some(key) = gateway.split_once('/') else {
             continue;
         };
-        let (programmed, addresses) = status::member_gateway(name, work.status.as_ref());
         placements
             .entry(gateway.clone())
             .or_default()
-            .push(MemberGateway {
-                cluster: cluster.clone(),
-                programmed,
-                addresses,
-            });
+            .push(status::member_gateway(cluster, key, work.status.as_ref()));
     }
     let placed: Vec<PlacedGateway<'_>> = gateways
         .iter()

@@ -31,6 +31,12 @@
 //!   truly lost its address, and the hub cannot tell the two apart; so losing
 //!   sight of a member never removes its endpoint, it only marks it down.
 //!   The endpoint goes when the Gateway is no longer placed there.
+//! - Hub health is per hostname: a member is healthy for a hostname when it
+//!   is Ready, its copy of the Gateway is programmed, every listener with
+//!   that hostname is programmed, and no route serving the hostname is
+//!   refused or unresolved there (a backend Service missing in that member,
+//!   say). So one broken route takes that member out of DNS for its
+//!   hostnames only.
 
 use std::{
     collections::{BTreeMap, BTreeSet},
@@ -74,6 +80,28 @@ pub struct MemberGateway {
     pub programmed: bool,
     /// Addresses in the copy's status (IPs or hostnames; only IPs are used).
     pub addresses: Vec<String>,
+    /// Listeners the implementation reports with `Programmed` not True.
+    pub failing_listeners: BTreeSet<String>,
+    /// Routes refused or unresolved there for this Gateway.
+    pub failing_routes: BTreeSet<RouteId>,
+}
+
+/// Names a route (HTTPRoute, GRPCRoute, ...) in the hub, as in members.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct RouteId {
+    pub kind: String,
+    pub namespace: String,
+    pub name: String,
+}
+
+impl RouteId {
+    fn of(route: &Value) -> RouteId {
+        RouteId {
+            kind: str_at(route, &["kind"]).to_owned(),
+            namespace: str_at(route, &["metadata", "namespace"]).to_owned(),
+            name: str_at(route, &["metadata", "name"]).to_owned(),
+        }
+    }
 }
 
 /// A hub Gateway of a Fedway class, with every member it is placed in.
@@ -120,6 +148,9 @@ struct Claim<'a> {
     policy: Option<&'a DNSPolicy>,
     gateway: &'a PlacedGateway<'a>,
     listener: String,
+    /// Further listeners of the Gateway with this hostname (ports 80 and
+    /// 443, say): a member serves the hostname only if all of them work.
+    also: Vec<String>,
     /// The hostname comes from a route, not the listener.
     from_route: bool,
 }
@@ -197,6 +228,7 @@ pub fn compute(inputs: &Inputs<'_>) -> Computed {
                         policy: Some(policy),
                         gateway: placed,
                         listener,
+                        also: Vec::new(),
                         from_route,
                     }),
                     Err(why) => note.problems.push(why),
@@ -224,6 +256,7 @@ pub fn compute(inputs: &Inputs<'_>) -> Computed {
                     policy: None,
                     gateway: placed,
                     listener,
+                    also: Vec::new(),
                     from_route,
                 });
             }
@@ -234,10 +267,14 @@ pub fn compute(inputs: &Inputs<'_>) -> Computed {
     // Two listeners of one Gateway with one hostname (ports 80 and 443, say)
     // are one claim, not a conflict.
     claims.dedup_by(|later, earlier| {
-        later.record == earlier.record
+        let same = later.record == earlier.record
             && later.hostname == earlier.hostname
             && same_policy(later.policy, earlier.policy)
-            && std::ptr::eq(later.gateway, earlier.gateway)
+            && std::ptr::eq(later.gateway, earlier.gateway);
+        if same && later.listener != earlier.listener {
+            earlier.also.push(std::mem::take(&mut later.listener));
+        }
+        same
     });
 
     let mut computed = Computed::default();
@@ -347,11 +384,7 @@ struct ListenerHostname {
 }
 
 /// Each listener's hostnames: its own, or — a listener without one takes
-/// every hostname — those of the routes attached to it (parentRef to the
-/// Gateway naming this listener or none, this port or none, from a
-/// namespace its `allowedRoutes` admits: the Gateway's own by default, any
-/// with `from: All`; a namespace selector is not evaluated here, so it
-/// admits the Gateway's own only).
+/// every hostname — those of the routes [`attached`] to it.
 fn listeners(gateway: &Value, routes: &[Value]) -> Vec<ListenerHostname> {
     let key = ObjectKey::of(gateway);
     let mut out = Vec::new();
@@ -369,20 +402,9 @@ fn listeners(gateway: &Value, routes: &[Value]) -> Vec<ListenerHostname> {
             });
             continue;
         }
-        let any_namespace = l["allowedRoutes"]["namespaces"]["from"] == "All";
         let from_routes: BTreeSet<&str> = routes
             .iter()
-            .filter(|route| {
-                any_namespace || str_at(route, &["metadata", "namespace"]) == key.namespace
-            })
-            .filter(|route| {
-                work_builder::parent_refs_to(route, &key).any(|p| {
-                    p["sectionName"].as_str().is_none_or(|s| s == name)
-                        && p["port"]
-                            .as_u64()
-                            .is_none_or(|port| Some(port) == l["port"].as_u64())
-                })
-            })
+            .filter(|route| attached(route, &key, l))
             .flat_map(|route| route["spec"]["hostnames"].as_array().into_iter().flatten())
             .filter_map(|h| h.as_str().filter(|h| !h.is_empty()))
             .collect();
@@ -400,6 +422,71 @@ fn listeners(gateway: &Value, routes: &[Value]) -> Vec<ListenerHostname> {
         }));
     }
     out
+}
+
+/// Whether `route` attaches to `listener` of the Gateway `gateway`: a
+/// parentRef to the Gateway naming this listener or none, this port or
+/// none, from a namespace the listener's `allowedRoutes` admits (the
+/// Gateway's own by default, any with `from: All`; a namespace selector is
+/// not evaluated here, so it admits the Gateway's own only).
+fn attached(route: &Value, gateway: &ObjectKey, listener: &Value) -> bool {
+    let any_namespace = listener["allowedRoutes"]["namespaces"]["from"] == "All";
+    (any_namespace || str_at(route, &["metadata", "namespace"]) == gateway.namespace)
+        && work_builder::parent_refs_to(route, gateway).any(|p| {
+            p["sectionName"]
+                .as_str()
+                .is_none_or(|s| s == str_at(listener, &["name"]))
+                && p["port"]
+                    .as_u64()
+                    .is_none_or(|port| Some(port) == listener["port"].as_u64())
+        })
+}
+
+/// The routes that serve the claim's hostname: attached to one of its
+/// listeners, with no hostnames (they take the listener's) or one that
+/// names it, or a wildcard that covers it. A route for one name under a
+/// wildcard listener (`a.example.com` under `*.example.com`) is not counted
+/// for the wildcard's record: one such route failing must not take every
+/// name under the wildcard out of a member.
+fn serving<'r>(claim: &Claim<'_>, routes: &'r [Value]) -> impl Iterator<Item = &'r Value> {
+    let gateway = claim.gateway.gateway;
+    let key = ObjectKey::of(gateway);
+    let listeners: Vec<&Value> = gateway["spec"]["listeners"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|l| {
+            let name = str_at(l, &["name"]);
+            name == claim.listener || claim.also.iter().any(|a| a == name)
+        })
+        .collect();
+    routes.iter().filter(move |route| {
+        listeners.iter().any(|l| attached(route, &key, l))
+            && route["spec"]["hostnames"]
+                .as_array()
+                .is_none_or(|hostnames| {
+                    hostnames.is_empty()
+                        || hostnames.iter().filter_map(Value::as_str).any(|h| {
+                            let h = h.trim_end_matches('.').to_ascii_lowercase();
+                            h == claim.hostname
+                                || h.strip_prefix('*').is_some_and(|suffix| {
+                                    !claim.hostname.starts_with('*')
+                                        && claim.hostname.ends_with(suffix)
+                                })
+                        })
+                })
+    })
+}
+
+/// Whether the member serves the claim's hostname, as far as its report
+/// tells: the Gateway and every listener with the hostname are programmed
+/// there, and no route serving the hostname is refused or unresolved there.
+fn serves(report: &MemberGateway, claim: &Claim<'_>, routes: &[Value]) -> bool {
+    report.programmed
+        && !std::iter::once(&claim.listener)
+            .chain(&claim.also)
+            .any(|l| report.failing_listeners.contains(l))
+        && !serving(claim, routes).any(|r| report.failing_routes.contains(&RouteId::of(r)))
 }
 
 fn listener_port(gateway: &Value, listener: &str) -> Option<u16> {
@@ -497,7 +584,7 @@ fn record(claim: &Claim<'_>, inputs: &Inputs<'_>) -> DNSRecordSpec {
                 .iter()
                 .find(|m| m.name_any() == report.cluster)?;
             let ready = is_ready(member);
-            let mut hub_healthy = ready && report.programmed;
+            let mut hub_healthy = ready && serves(report, claim, inputs.routes);
             let mut addresses: Vec<String> = report
                 .addresses
                 .iter()
@@ -539,8 +626,9 @@ fn record(claim: &Claim<'_>, inputs: &Inputs<'_>) -> DNSRecordSpec {
             })
         })
         .take(MAX_ENDPOINTS)
-        .collect();
+        .collect::<Vec<_>>();
     DNSRecordSpec {
+        clusters: fedway_crds::dns_record::clusters(&endpoints),
         hostname: claim.hostname.clone(),
         ttl_seconds: spec.map_or(DEFAULT_TTL, |s| s.ttl_seconds),
         strategy: spec.map_or(DnsStrategy::RoundRobin, |s| s.strategy),
@@ -651,6 +739,7 @@ mod tests {
             cluster: cluster.into(),
             programmed,
             addresses: addresses.iter().map(|a| (*a).to_owned()).collect(),
+            ..MemberGateway::default()
         }
     }
 
@@ -863,6 +952,7 @@ mod tests {
                         ..endpoint("us-1", "us-east", "192.0.2.20", true)
                     },
                 ],
+                clusters: "eu-1, us-1".into(),
             }
         );
         assert_eq!(
@@ -1326,6 +1416,175 @@ mod tests {
             ["shop.global.example.com"],
             "a listener's own hostname wins over its routes'"
         );
+    }
+
+    #[test]
+    fn a_member_serves_a_hostname_only_where_its_listeners_and_routes_work() {
+        let route = |kind: &str, namespace: &str, name: &str, parent: Value, hostnames: &[&str]| {
+            json!({"kind": kind, "metadata": {"name": name, "namespace": namespace},
+                   "spec": {"parentRefs": [parent], "hostnames": hostnames}})
+        };
+        let id = |kind: &str, namespace: &str, name: &str| RouteId {
+            kind: kind.into(),
+            namespace: namespace.into(),
+            name: name.into(),
+        };
+        let mut world = World::new();
+        let mut https = listener("https", Some("shop.global.example.com"));
+        https["port"] = 443.into();
+        https["protocol"] = "HTTPS".into();
+        let mut open = listener("open", None);
+        open["port"] = 8080.into();
+        world.gateways = vec![gateway(
+            "shop",
+            0,
+            json!([
+                listener("http", Some("shop.global.example.com")),
+                https,
+                listener("apps", Some("*.apps.global.example.com")),
+                open,
+            ]),
+        )];
+        world.routes = vec![
+            // Every shop.global.example.com request on port 80.
+            route(
+                "HTTPRoute",
+                "web",
+                "shop",
+                json!({"name": "shop", "sectionName": "http"}),
+                &[],
+            ),
+            // One name under the wildcard; the open listener publishes it.
+            route(
+                "HTTPRoute",
+                "web",
+                "a",
+                json!({"name": "shop"}),
+                &["a.apps.global.example.com"],
+            ),
+            route(
+                "HTTPRoute",
+                "web",
+                "wild",
+                json!({"name": "shop", "sectionName": "apps"}),
+                &["*.apps.global.example.com"],
+            ),
+            // Matches SHOP.global.example.com. as the record's hostname.
+            route(
+                "GRPCRoute",
+                "web",
+                "rpc",
+                json!({"name": "shop", "sectionName": "https"}),
+                &["SHOP.global.example.com."],
+            ),
+            route("HTTPRoute", "web", "blog", json!({"name": "blog"}), &[]),
+            // Not admitted by any listener (allowedRoutes: Same).
+            route(
+                "HTTPRoute",
+                "api",
+                "far",
+                json!({"name": "shop", "namespace": "web"}),
+                &[],
+            ),
+        ];
+        const ALL_UP: [&str; 3] = [
+            "a.apps.global.example.com=a.apps.global.example.com [eu-1,us-1]",
+            "shop.global.example.com=shop.global.example.com [eu-1,us-1]",
+            "wildcard.apps.global.example.com=*.apps.global.example.com [eu-1,us-1]",
+        ];
+        // (case, eu-1's failing listeners, its failing routes, records)
+        type Case = (&'static str, Vec<&'static str>, Vec<RouteId>, Vec<String>);
+        let cases: Vec<Case> = vec![
+            (
+                "all work",
+                vec![],
+                vec![],
+                ALL_UP.map(String::from).to_vec(),
+            ),
+            (
+                "one of the hostname's two listeners fails",
+                vec!["https"],
+                vec![],
+                vec![
+                    ALL_UP[0].into(),
+                    "shop.global.example.com=shop.global.example.com [eu-1(down),us-1]".into(),
+                    ALL_UP[2].into(),
+                ],
+            ),
+            (
+                "the wildcard listener fails",
+                vec!["apps"],
+                vec![],
+                vec![
+                    ALL_UP[0].into(),
+                    ALL_UP[1].into(),
+                    "wildcard.apps.global.example.com=*.apps.global.example.com [eu-1(down),us-1]"
+                        .into(),
+                ],
+            ),
+            (
+                "a route without hostnames fails",
+                vec![],
+                vec![id("HTTPRoute", "web", "shop")],
+                vec![
+                    ALL_UP[0].into(),
+                    "shop.global.example.com=shop.global.example.com [eu-1(down),us-1]".into(),
+                    ALL_UP[2].into(),
+                ],
+            ),
+            (
+                "a GRPCRoute naming the hostname in another case fails",
+                vec![],
+                vec![id("GRPCRoute", "web", "rpc")],
+                vec![
+                    ALL_UP[0].into(),
+                    "shop.global.example.com=shop.global.example.com [eu-1(down),us-1]".into(),
+                    ALL_UP[2].into(),
+                ],
+            ),
+            (
+                "a route for one name fails: that name only, not the wildcard",
+                vec![],
+                vec![id("HTTPRoute", "web", "a")],
+                vec![
+                    "a.apps.global.example.com=a.apps.global.example.com [eu-1(down),us-1]".into(),
+                    ALL_UP[1].into(),
+                    ALL_UP[2].into(),
+                ],
+            ),
+            (
+                "the wildcard's route fails",
+                vec![],
+                vec![id("HTTPRoute", "web", "wild")],
+                vec![
+                    ALL_UP[0].into(),
+                    ALL_UP[1].into(),
+                    "wildcard.apps.global.example.com=*.apps.global.example.com [eu-1(down),us-1]"
+                        .into(),
+                ],
+            ),
+            (
+                "routes that serve none of it fail: another kind, Gateway, namespace",
+                vec!["no-such-listener"],
+                vec![
+                    id("GRPCRoute", "web", "shop"),
+                    id("HTTPRoute", "web", "blog"),
+                    id("HTTPRoute", "api", "far"),
+                ],
+                ALL_UP.map(String::from).to_vec(),
+            ),
+        ];
+        for (case, listeners, routes, want) in cases {
+            world.placements = vec![vec![
+                MemberGateway {
+                    failing_listeners: listeners.iter().map(|l| (*l).to_owned()).collect(),
+                    failing_routes: routes.into_iter().collect(),
+                    ..report("eu-1", true, &["192.0.2.10"])
+                },
+                report("us-1", true, &["192.0.2.20"]),
+            ]];
+            assert_eq!(summary(&world.compute()), want, "{case}");
+        }
     }
 
     #[test]

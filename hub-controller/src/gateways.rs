@@ -75,10 +75,18 @@ pub struct Context {
 /// Reconciles one hub Gateway.
 pub async fn reconcile(gateway: Arc<DynamicObject>, ctx: Arc<Context>) -> Result<Action, Error> {
     let _timer = ctx.metrics.gateways.start();
-    if !is_ours(&ctx.client, &gateway).await?
-        && !gateway.finalizers().iter().any(|f| f == FINALIZER)
-    {
-        return Ok(Action::await_change());
+    let finalized = gateway.finalizers().iter().any(|f| f == FINALIZER);
+    match owner(&ctx.client, &gateway).await? {
+        // Its class is another controller's now: let go of it. (A deleted
+        // Gateway goes through the finalizer's clean-up below instead.)
+        Owner::Other if finalized && gateway.meta().deletion_timestamp.is_none() => {
+            return release(&ctx, &gateway).await;
+        }
+        Owner::Other | Owner::Unknown if !finalized => return Ok(Action::await_change()),
+        // The hub's; or one it runs whose class is missing (a hub being
+        // reinstalled, say), which keeps running: nothing is deleted on a
+        // guess.
+        Owner::Hub | Owner::Other | Owner::Unknown => {}
     }
     let namespace = gateway.namespace().unwrap_or_default();
     let api: Api<DynamicObject> = Api::namespaced_with(ctx.client.clone(), &namespace, &gateways());
@@ -106,16 +114,68 @@ fn key(gateway: &DynamicObject) -> String {
     )
 }
 
-async fn is_ours(client: &Client, gateway: &DynamicObject) -> Result<bool, Error> {
+/// Whose a Gateway is, by its GatewayClass.
+enum Owner {
+    /// The class's controllerName is the hub's.
+    Hub,
+    /// Another controller's class (or no class named).
+    Other,
+    /// The class does not exist.
+    Unknown,
+}
+
+async fn owner(client: &Client, gateway: &DynamicObject) -> Result<Owner, Error> {
     let Some(class) = gateway.data["spec"]["gatewayClassName"].as_str() else {
-        return Ok(false);
+        return Ok(Owner::Other);
     };
     let classes: Api<DynamicObject> = Api::all_with(client.clone(), &gateway_classes());
     let class = classes
         .get_opt(class)
         .await
         .map_err(api_error("reading", format!("GatewayClass {class}")))?;
-    Ok(class.is_some_and(|c| c.data["spec"]["controllerName"] == CONTROLLER_NAME))
+    Ok(match class {
+        None => Owner::Unknown,
+        Some(c) if c.data["spec"]["controllerName"] == CONTROLLER_NAME => Owner::Hub,
+        Some(_) => Owner::Other,
+    })
+}
+
+/// Lets go of a Gateway whose class is no longer the hub's: its Works go
+/// (members' copies follow the deletion policy the Works carry), its
+/// certificate copies and the hub's entries in its routes' status go, and
+/// then the finalizer; its status is the new controller's to write.
+async fn release(ctx: &Context, gateway: &DynamicObject) -> Result<Action, Error> {
+    clean_up(ctx, gateway).await?;
+    let gateway_value = serde_json::to_value(gateway).unwrap_or_default();
+    let gateway_key = ObjectKey::of(&gateway_value);
+    let routes = [
+        list_values(&ctx.client, &http_routes()).await?,
+        list_values(&ctx.client, &grpc_routes()).await?,
+    ]
+    .concat();
+    for route in work_builder::attached_routes(&gateway_key, &routes) {
+        put_route_parents(&ctx.client, &gateway_key, route, Vec::new()).await?;
+    }
+    let finalizers: Vec<&String> = gateway
+        .finalizers()
+        .iter()
+        .filter(|f| *f != FINALIZER)
+        .collect();
+    // Optimistic: another writer's finalizer added meanwhile fails this
+    // patch (and the pass is retried) instead of being dropped.
+    let patch = json!({"metadata": {"resourceVersion": gateway.resource_version(),
+                                    "finalizers": finalizers}});
+    let api: Api<DynamicObject> =
+        Api::namespaced_with(ctx.client.clone(), &gateway_key.namespace, &gateways());
+    api.patch(
+        &gateway_key.name,
+        &PatchParams::default(),
+        &Patch::Merge(&patch),
+    )
+    .await
+    .map_err(api_error("releasing", format!("Gateway {}", key(gateway))))?;
+    tracing::info!(gateway = %key(gateway), "released: its class is no longer Fedway's");
+    Ok(Action::await_change())
 }
 
 /// The name of a Gateway's Work in each member namespace.
@@ -188,7 +248,6 @@ async fn place(ctx: &Context, gateway: &DynamicObject) -> Result<Action, Error> 
         .await
         .map_err(api_error("listing", "MemberClusters"))?
         .items;
-    let placed: Vec<String> = existing.iter().filter_map(|w| w.namespace()).collect();
     let views: Vec<Member<'_>> = members
         .iter()
         .map(|m| Member {
@@ -199,9 +258,18 @@ async fn place(ctx: &Context, gateway: &DynamicObject) -> Result<Action, Error> 
                     .iter()
                     .any(|c| c.type_ == member_condition::READY && c.status == "True")
             }),
-            placed: placed.contains(&join::member_namespace(
-                m.metadata.name.as_deref().unwrap_or_default(),
-            )),
+            placed: existing
+                .iter()
+                .find(|w| {
+                    w.namespace().as_deref()
+                        == Some(
+                            join::member_namespace(m.metadata.name.as_deref().unwrap_or_default())
+                                .as_str(),
+                        )
+                })
+                // A Work whose Gateway names no class: placed, with no
+                // class to keep.
+                .map(|w| w.spec.gateway_class().unwrap_or_default()),
             classes: m
                 .status
                 .as_ref()
@@ -679,19 +747,16 @@ async fn write_route_status(
     let kind = route["kind"].as_str().unwrap_or_default();
     let route_key = ObjectKey::of(route);
     let generation = route["metadata"]["generation"].as_i64();
-    let parents = route["status"]["parents"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
-    let ours = |p: &Value| {
-        p["controllerName"] == CONTROLLER_NAME
-            && p["parentRef"]["kind"] == "Gateway"
-            && p["parentRef"]["namespace"] == gateway.namespace.as_str()
-            && p["parentRef"]["name"] == gateway.name.as_str()
-    };
+    let parents = route_parents(route);
     let mut entries = Vec::new();
     for spec_ref in work_builder::parent_refs_to(route, gateway) {
-        let section = spec_ref["sectionName"].as_str();
+        let parent = status::ParentRef {
+            section_name: spec_ref["sectionName"].as_str(),
+            port: spec_ref["port"]
+                .as_i64()
+                .and_then(|p| i32::try_from(p).ok()),
+            ..status::ParentRef::gateway(&gateway.namespace, &gateway.name)
+        };
         let mut parent_ref = json!({"group": work_builder::GATEWAY_API_GROUP, "kind": "Gateway",
                                     "namespace": gateway.namespace, "name": gateway.name});
         for field in ["sectionName", "port"] {
@@ -704,8 +769,7 @@ async fn write_route_status(
                 kind,
                 &route_key.namespace,
                 &route_key.name,
-                &gateway.name,
-                section,
+                parent,
                 type_,
                 reports,
             )
@@ -713,7 +777,7 @@ async fn write_route_status(
         let (accepted, resolved) = (summary("Accepted"), summary("ResolvedRefs"));
         let previous = parents
             .iter()
-            .find(|p| ours(p) && p["parentRef"] == parent_ref)
+            .find(|p| ours(gateway, p) && p["parentRef"] == parent_ref)
             .map(|p| p["conditions"].clone())
             .unwrap_or(Value::Null);
         let conditions = conditions(
@@ -737,6 +801,38 @@ async fn write_route_status(
         let unchanged = same_conditions(&previous, &conditions);
         entries.push((unchanged, json!({"parentRef": parent_ref, "controllerName": CONTROLLER_NAME, "conditions": conditions})));
     }
+    put_route_parents(client, gateway, route, entries).await
+}
+
+/// The route's `status.parents`, as they are.
+fn route_parents(route: &Value) -> Vec<Value> {
+    route["status"]["parents"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// Whether a route's status entry is the hub's for the Gateway `gateway`.
+fn ours(gateway: &ObjectKey, parent: &Value) -> bool {
+    parent["controllerName"] == CONTROLLER_NAME
+        && parent["parentRef"]["kind"] == "Gateway"
+        && parent["parentRef"]["namespace"] == gateway.namespace.as_str()
+        && parent["parentRef"]["name"] == gateway.name.as_str()
+}
+
+/// Replaces the hub's entries for the Gateway in the route's
+/// `status.parents` with `entries` (each with whether it is unchanged),
+/// keeping every other parent's; writes nothing when nothing changed.
+async fn put_route_parents(
+    client: &Client,
+    gateway: &ObjectKey,
+    route: &Value,
+    entries: Vec<(bool, Value)>,
+) -> Result<(), Error> {
+    let kind = route["kind"].as_str().unwrap_or_default();
+    let route_key = ObjectKey::of(route);
+    let parents = route_parents(route);
+    let ours = |p: &Value| ours(gateway, p);
     let before = parents.iter().filter(|p| ours(p)).count();
     if before == entries.len() && entries.iter().all(|(unchanged, _)| *unchanged) {
         return Ok(());

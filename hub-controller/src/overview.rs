@@ -104,7 +104,7 @@ pub async fn gather(client: &Client, extra_servers: &[SocketAddr]) -> Result<Ove
             .to_owned();
         let name = gateway.rsplit('/').next().unwrap_or(gateway);
         let state = status::member_gateway_state(name, work.status.as_ref());
-        let (_, addresses) = status::member_gateway(name, work.status.as_ref());
+        let addresses = status::member_addresses(name, work.status.as_ref());
         overview.gateways.push(GatewayRow {
             gateway: gateway.clone(),
             member,

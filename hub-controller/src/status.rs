@@ -8,6 +8,8 @@ use fedway_crds::work::{
     FeedbackCondition, ManifestStatus, WorkStatus, condition as work_condition,
 };
 
+use crate::dns_records::{MemberGateway, RouteId};
+
 /// Gateway status addresses are limited to 16 by the Gateway API.
 pub const MAX_ADDRESSES: usize = 16;
 
@@ -211,14 +213,58 @@ fn failing_listeners<'a>(
         })
 }
 
-/// Whether a member's copy of the Gateway is programmed, and its addresses,
-/// as the member reported them in the Work's status.
-pub fn member_gateway(gateway_name: &str, work: Option<&WorkStatus>) -> (bool, Vec<String>) {
-    let addresses = work
-        .and_then(|w| find(w, "Gateway", gateway_name)?.feedback.as_ref())
+/// What global DNS needs of one member's report on its copy of the
+/// Gateway: whether it is programmed, its addresses, and which listeners
+/// and routes fail there.
+pub fn member_gateway(
+    cluster: &str,
+    (gateway_namespace, gateway_name): (&str, &str),
+    work: Option<&WorkStatus>,
+) -> MemberGateway {
+    MemberGateway {
+        cluster: cluster.to_owned(),
+        programmed: member_gateway_state(gateway_name, work).is_ok(),
+        addresses: member_addresses(gateway_name, work),
+        failing_listeners: failing_listeners(gateway_name, work)
+            .map(|(name, _)| name.to_owned())
+            .collect(),
+        failing_routes: failing_routes((gateway_namespace, gateway_name), work).collect(),
+    }
+}
+
+/// The addresses of the member's copy of the Gateway, as reported.
+pub fn member_addresses(gateway_name: &str, work: Option<&WorkStatus>) -> Vec<String> {
+    work.and_then(|w| find(w, "Gateway", gateway_name)?.feedback.as_ref())
         .map(|f| f.addresses.clone())
-        .unwrap_or_default();
-    (member_gateway_state(gateway_name, work).is_ok(), addresses)
+        .unwrap_or_default()
+}
+
+/// Routes the member's implementation refuses for the Gateway
+/// (`Accepted=False`) or cannot resolve (`ResolvedRefs=False`, e.g. a
+/// backend Service missing in that member): they serve nothing there.
+fn failing_routes<'a>(
+    gateway: (&'a str, &'a str),
+    work: Option<&'a WorkStatus>,
+) -> impl Iterator<Item = RouteId> + 'a {
+    work.into_iter()
+        .flat_map(|w| w.manifests.iter())
+        .filter(move |m| {
+            let route_namespace = m.identity.namespace.as_deref().unwrap_or_default();
+            m.feedback.as_ref().is_some_and(|f| {
+                f.parents.iter().any(|p| {
+                    p.is_for_gateway(route_namespace, gateway)
+                        && p.conditions.iter().any(|c| {
+                            (c.type_ == "Accepted" || c.type_ == "ResolvedRefs")
+                                && c.status == "False"
+                        })
+                })
+            })
+        })
+        .map(|m| RouteId {
+            kind: m.identity.kind.clone(),
+            namespace: m.identity.namespace.clone().unwrap_or_default(),
+            name: m.identity.name.clone(),
+        })
 }
 
 pub fn member_gateway_state(gateway_name: &str, work: Option<&WorkStatus>) -> Result<(), String> {
@@ -264,8 +310,31 @@ pub fn gateway_addresses(gateway_name: &str, reports: &[MemberReport<'_>]) -> Ve
         .collect()
 }
 
-/// A route's condition `condition_type` for its parent Gateway (and the
-/// listener `section_name`, when its parentRef names one), across members:
+/// One parentRef of a route to a Gateway, as the spec and the member's
+/// status entries name it.
+#[derive(Clone, Copy, Debug)]
+pub struct ParentRef<'a> {
+    pub namespace: &'a str,
+    pub name: &'a str,
+    pub section_name: Option<&'a str>,
+    pub port: Option<i32>,
+}
+
+impl<'a> ParentRef<'a> {
+    /// The whole Gateway `namespace/name`: no section, no port.
+    pub fn gateway(namespace: &'a str, name: &'a str) -> Self {
+        ParentRef {
+            namespace,
+            name,
+            section_name: None,
+            port: None,
+        }
+    }
+}
+
+/// A route's condition `condition_type` for one of its parentRefs (a
+/// Gateway, and the listener section and port when the parentRef names
+/// them), across members:
 /// true when every placed member reports it true. When a member
 /// reports it false, the reason is the one its implementation gave (the
 /// first such member's, in member order; every member's is in the message,
@@ -275,8 +344,7 @@ pub fn route_condition(
     route_kind: &str,
     route_namespace: &str,
     route_name: &str,
-    gateway_name: &str,
-    section_name: Option<&str>,
+    parent: ParentRef<'_>,
     condition_type: &str,
     reports: &[MemberReport<'_>],
 ) -> Summary {
@@ -300,7 +368,12 @@ pub fn route_condition(
             .and_then(|m| m.feedback.as_ref())
             .and_then(|f| {
                 f.parents.iter().find(|p| {
-                    p.gateway == gateway_name && p.section_name.as_deref() == section_name
+                    p.is_for(
+                        route_namespace,
+                        (parent.namespace, parent.name),
+                        parent.section_name,
+                        parent.port,
+                    )
                 })
             })
             .and_then(|p| p.conditions.iter().find(|c| c.type_ == condition_type));
@@ -390,6 +463,7 @@ mod tests {
                     gateway: "shop".into(),
                     section_name: None,
                     conditions: vec![condition("Accepted", accepted, "NotAllowedByListeners")],
+                    ..Default::default()
                 }],
                 ..Default::default()
             }),
@@ -576,7 +650,14 @@ mod tests {
             MemberReport::new("a", true, &yes),
             MemberReport::new("b", true, &yes),
         ];
-        let got = route_condition("HTTPRoute", "web", "r", "shop", None, "Accepted", &all);
+        let got = route_condition(
+            "HTTPRoute",
+            "web",
+            "r",
+            ParentRef::gateway("web", "shop"),
+            "Accepted",
+            &all,
+        );
         assert!(got.status, "{got:?}");
         assert_eq!(got.message, "Accepted in a, b");
         assert_eq!(got.reason, "Accepted");
@@ -584,7 +665,14 @@ mod tests {
             MemberReport::new("a", true, &yes),
             MemberReport::new("b", true, &no),
         ];
-        let got = route_condition("HTTPRoute", "web", "r", "shop", None, "Accepted", &mixed);
+        let got = route_condition(
+            "HTTPRoute",
+            "web",
+            "r",
+            ParentRef::gateway("web", "shop"),
+            "Accepted",
+            &mixed,
+        );
         assert!(!got.status);
         assert_eq!(
             got.message,
@@ -592,8 +680,14 @@ mod tests {
         );
         // The member implementation's own reason, not a generic one.
         assert_eq!(got.reason, "NotAllowedByListeners");
-        let wrong_namespace =
-            route_condition("HTTPRoute", "api", "r", "shop", None, "Accepted", &all);
+        let wrong_namespace = route_condition(
+            "HTTPRoute",
+            "api",
+            "r",
+            ParentRef::gateway("web", "shop"),
+            "Accepted",
+            &all,
+        );
         assert!(!wrong_namespace.status);
         // Nothing reported false, only nothing reported: Pending.
         assert_eq!(wrong_namespace.reason, "Pending");
@@ -602,7 +696,14 @@ mod tests {
             MemberReport::new("a", true, &yes),
             MemberReport::new("b", false, &yes),
         ];
-        let got = route_condition("HTTPRoute", "web", "r", "shop", None, "Accepted", &stale);
+        let got = route_condition(
+            "HTTPRoute",
+            "web",
+            "r",
+            ParentRef::gateway("web", "shop"),
+            "Accepted",
+            &stale,
+        );
         assert!(!got.status, "{got:?}");
         assert_eq!(
             got.message,
@@ -619,36 +720,63 @@ mod tests {
                 gateway: "shop".into(),
                 section_name: Some("http".into()),
                 conditions: vec![condition("Accepted", "True", "Accepted")],
+                ..Default::default()
             },
             ParentFeedback {
                 gateway: "shop".into(),
                 section_name: Some("https".into()),
                 conditions: vec![condition("Accepted", "False", "NoMatchingListenerHostname")],
+                ..Default::default()
+            },
+            // The same section through another port: another parentRef.
+            ParentFeedback {
+                gateway: "shop".into(),
+                section_name: Some("http".into()),
+                port: Some(8080),
+                conditions: vec![condition("Accepted", "False", "NotAllowedByListeners")],
+                ..Default::default()
+            },
+            // A Gateway of the same name in another namespace.
+            ParentFeedback {
+                gateway: "shop".into(),
+                namespace: Some("edge".into()),
+                section_name: Some("https".into()),
+                conditions: vec![condition("Accepted", "True", "Accepted")],
+                ..Default::default()
             },
         ];
+        // The other namespace's entry first: it must not be taken for ours.
+        feedback.parents.rotate_right(1);
         let work = work(vec![sections]);
         let reports = [MemberReport::new("a", true, &work)];
-        let accepted = |section| {
-            let got = route_condition(
-                "HTTPRoute",
-                "web",
-                "r",
-                "shop",
-                section,
-                "Accepted",
-                &reports,
-            );
+        let accepted = |section_name, port| {
+            let parent = ParentRef {
+                section_name,
+                port,
+                ..ParentRef::gateway("web", "shop")
+            };
+            let got = route_condition("HTTPRoute", "web", "r", parent, "Accepted", &reports);
             (got.status, got.reason)
         };
-        assert_eq!(accepted(Some("http")), (true, "Accepted".to_owned()));
+        assert_eq!(accepted(Some("http"), None), (true, "Accepted".to_owned()));
         assert_eq!(
-            accepted(Some("https")),
-            (false, "NoMatchingListenerHostname".to_owned())
+            accepted(Some("https"), None),
+            (false, "NoMatchingListenerHostname".to_owned()),
+            "not the entry for Gateway edge/shop"
         );
         assert_eq!(
-            accepted(None),
+            accepted(Some("http"), Some(8080)),
+            (false, "NotAllowedByListeners".to_owned())
+        );
+        assert_eq!(
+            accepted(None, None),
             (false, "Pending".to_owned()),
             "a parentRef without a section is another parent"
+        );
+        assert_eq!(
+            accepted(Some("https"), Some(443)),
+            (false, "Pending".to_owned()),
+            "nor is one with a port"
         );
     }
 }

@@ -20,7 +20,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use serde_json::{Value, json};
 
 use crate::{
-    dns_records::{self, Inputs, MemberGateway, PlacedGateway},
+    dns_records::{self, Inputs, PlacedGateway},
     listener_status,
     status::{self, MemberReport},
 };
@@ -316,22 +316,32 @@ fn hub_gateway() -> Value {
     })
 }
 
-/// The endpoint DNS would publish for one member with this Work status:
-/// (addresses, hub-healthy), or None when it is left out.
-fn dns_endpoint(member: &MemberCluster, work: &WorkStatus) -> Option<(Vec<String>, bool)> {
-    let (programmed, addresses) = status::member_gateway("shop", Some(work));
+/// The hub route `web/stock`, attached to the hub Gateway, for its hostname.
+fn hub_route() -> Value {
+    json!({"apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
+           "metadata": {"name": "stock", "namespace": "web"},
+           "spec": {"parentRefs": [{"name": "shop"}]}})
+}
+
+/// The endpoint DNS would publish for one member with this Work status and
+/// these hub routes: (addresses, hub-healthy), or None when it is left out.
+fn dns_endpoint(
+    member: &MemberCluster,
+    work: &WorkStatus,
+    routes: &[Value],
+) -> Option<(Vec<String>, bool)> {
     let hub_gateway = hub_gateway();
     let placed = [PlacedGateway {
         gateway: &hub_gateway,
-        members: vec![MemberGateway {
-            cluster: "member".into(),
-            programmed,
-            addresses,
-        }],
+        members: vec![status::member_gateway(
+            "member",
+            ("web", "shop"),
+            Some(work),
+        )],
     }];
     let computed = dns_records::compute(&Inputs {
         gateways: &placed,
-        routes: &[],
+        routes,
         policies: &[],
         zones: &["global.example.com".to_owned()],
         members: std::slice::from_ref(member),
@@ -401,9 +411,15 @@ fn every_documented_shape_reaches_hub_status_and_dns() {
             )
         });
         assert_eq!(
-            dns_endpoint(&member, &work),
+            dns_endpoint(&member, &work, &[]),
             want_dns,
             "{name}: DNS endpoint"
+        );
+        // The rejected route serves the hostname: the member does not.
+        assert_eq!(
+            dns_endpoint(&member, &work, &[hub_route()]),
+            want_dns.clone().map(|(addresses, _)| (addresses, false)),
+            "{name}: DNS endpoint with its rejected route"
         );
 
         // The rejected route: the hub route's ResolvedRefs is False with the
@@ -412,8 +428,7 @@ fn every_documented_shape_reaches_hub_status_and_dns() {
             "HTTPRoute",
             "web",
             "stock",
-            "shop",
-            None,
+            status::ParentRef::gateway("web", "shop"),
             "ResolvedRefs",
             &reports,
         );
@@ -431,8 +446,7 @@ fn every_documented_shape_reaches_hub_status_and_dns() {
             "HTTPRoute",
             "web",
             "stock",
-            "shop",
-            None,
+            status::ParentRef::gateway("web", "shop"),
             "Accepted",
             &reports,
         );
@@ -466,7 +480,7 @@ fn every_documented_shape_reaches_hub_status_and_dns() {
             );
         }
         assert_eq!(
-            dns_endpoint(&member, &work),
+            dns_endpoint(&member, &work, &[]),
             None,
             "{name}: DNS while pending"
         );
@@ -495,8 +509,7 @@ fn route_reasons_from_members_are_kept_only_when_valid() {
             "HTTPRoute",
             "web",
             "stock",
-            "shop",
-            None,
+            status::ParentRef::gateway("web", "shop"),
             "ResolvedRefs",
             &reports,
         );

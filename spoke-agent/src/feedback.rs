@@ -48,13 +48,27 @@ pub fn extract(live: &Value) -> Option<Feedback> {
                 .into_iter()
                 .flatten()
                 .take(MAX_PARENTS)
-                .map(|p| ParentFeedback {
-                    gateway: p["parentRef"]["name"]
-                        .as_str()
-                        .unwrap_or_default()
-                        .to_owned(),
-                    section_name: p["parentRef"]["sectionName"].as_str().map(str::to_owned),
-                    conditions: conditions(&p["conditions"], &ROUTE_CONDITIONS),
+                .filter_map(|p| {
+                    let port = match p["parentRef"].get("port") {
+                        None | Some(Value::Null) => None,
+                        // A port no parentRef can name: an entry that fits
+                        // none, and that the Work's schema would refuse.
+                        Some(port) => Some(
+                            port.as_i64()
+                                .and_then(|port| i32::try_from(port).ok())
+                                .filter(|port| (1..=65535).contains(port))?,
+                        ),
+                    };
+                    Some(ParentFeedback {
+                        gateway: p["parentRef"]["name"]
+                            .as_str()
+                            .unwrap_or_default()
+                            .to_owned(),
+                        namespace: p["parentRef"]["namespace"].as_str().map(str::to_owned),
+                        section_name: p["parentRef"]["sectionName"].as_str().map(str::to_owned),
+                        port,
+                        conditions: conditions(&p["conditions"], &ROUTE_CONDITIONS),
+                    })
                 })
                 .collect(),
             ..Default::default()
@@ -151,12 +165,37 @@ mod tests {
                 "controllerName": "istio.io/gateway-controller",
                 "conditions": [{"type": "Accepted", "status": "True", "reason": "Accepted"},
                                {"type": "ResolvedRefs", "status": "False", "reason": "BackendNotFound", "message": "svc"}],
+            }, {
+                "parentRef": {"name": "shop", "namespace": "edge", "port": 8443},
+                "controllerName": "istio.io/gateway-controller",
+            }, {
+                "parentRef": {"name": "shop", "port": 70000},
+                "controllerName": "istio.io/gateway-controller",
             }]},
         });
         let feedback = extract(&live).expect("feedback");
         assert_eq!(feedback.parents[0].gateway, "shop");
         assert_eq!(feedback.parents[0].section_name.as_deref(), Some("http"));
+        assert_eq!(
+            (
+                feedback.parents[0].namespace.as_deref(),
+                feedback.parents[0].port
+            ),
+            (None, None)
+        );
         assert_eq!(feedback.parents[0].conditions[1].reason, "BackendNotFound");
+        assert_eq!(
+            (
+                feedback.parents[1].namespace.as_deref(),
+                feedback.parents[1].port
+            ),
+            (Some("edge"), Some(8443))
+        );
+        assert_eq!(
+            feedback.parents.len(),
+            2,
+            "the entry with port 70000 is dropped"
+        );
     }
 
     #[test]

@@ -9,8 +9,8 @@
 //!  sweep: objects whose Work is gone (deleted or released per policy)
 //! ```
 //!
-//! `takeover` and `feedback` are pure; `reconcile`, `heartbeat` and `run`
-//! do the I/O.
+//! `takeover`, `shared` (one object that several Works carry) and
+//! `feedback` are pure; `reconcile`, `heartbeat` and `run` do the I/O.
 
 pub mod feedback;
 pub mod heartbeat;
@@ -18,6 +18,7 @@ pub mod kinds;
 pub mod metrics;
 pub mod reconcile;
 pub mod run;
+pub mod shared;
 pub mod takeover;
 pub mod triggers;
 

@@ -43,7 +43,7 @@ async fn main() -> anyhow::Result<()> {
     let _endpoint = fedway_runtime::metrics::serve_registry(&cli.metrics, registry)
         .await
         .context("metrics endpoint")?;
-    let ctx = Arc::new(Context::new(hub, member, cli.cluster, metrics));
+    let ctx = Context::new(hub, member, cli.cluster, metrics);
     fedway_agent::run::run(ctx, fedway_runtime::shutdown_signal()).await?;
     Ok(())
 }

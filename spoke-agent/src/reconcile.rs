@@ -21,6 +21,7 @@ use kube::{
     runtime::{
         controller::Action,
         events::{Event, EventType, Recorder, Reporter},
+        reflector::{self, Store},
     },
 };
 use serde_json::{Value, json};
@@ -30,6 +31,7 @@ use crate::{
     kinds::Kinds,
     member_error,
     metrics::AgentMetrics,
+    shared::{self, Copy},
     takeover::{
         self, ADOPTED_ANNOTATION, DELETION_ANNOTATION, MANAGED_LABEL, MANAGED_VALUE,
         WORK_ANNOTATION,
@@ -48,6 +50,8 @@ pub struct Context {
     /// Events on the Works in the hub, where the app team looks.
     pub recorder: Recorder,
     pub metrics: Arc<AgentMetrics>,
+    /// Every Work of this member, as last seen (`run` fills it).
+    pub works: Store<Work>,
 }
 
 impl Context {
@@ -68,6 +72,7 @@ impl Context {
             cluster,
             recorder,
             metrics,
+            works: reflector::store().0,
         }
     }
 }
@@ -90,18 +95,28 @@ pub async fn reconcile(work: Arc<Work>, ctx: Arc<Context>) -> Result<Action, Err
         objects.push(secret_from_hub(&ctx, copy).await);
     }
     for (index, manifest) in work.spec.manifests.iter().enumerate() {
-        let object = Value::Object(manifest.0.clone());
-        let identity = identity_of(&object).ok_or_else(|| Error::BadManifest {
+        let identity = shared::identity_of(&manifest.0).ok_or_else(|| Error::BadManifest {
             index,
             message: "apiVersion, kind and metadata.name are required".into(),
         })?;
-        objects.push((identity, Ok(object)));
+        objects.push((identity, Ok(Value::Object(manifest.0.clone()))));
     }
+    let works = ctx.works.state();
+    let carried = shared::index(&works);
+    let carriers = |identity: &ObjectIdentity| carried.get(identity).map(Vec::as_slice);
     for (identity, object) in objects {
         current.insert(identity.clone());
         let before = previous.and_then(|s| s.manifests.iter().find(|m| m.identity == identity));
         let applied = match object {
-            Ok(object) => apply_one(&ctx, &name, &work, object, &identity).await,
+            Ok(object) => {
+                let own = Copy {
+                    work: &name,
+                    object: object.as_object(),
+                    deletion: work.spec.deletion_policy,
+                };
+                let merged = shared::merge(&own, carriers(&identity).unwrap_or_default());
+                apply_one(&ctx, &work, merged, &identity).await
+            }
             Err(missing) => Err(missing),
         };
         let status = match applied {
@@ -134,7 +149,8 @@ pub async fn reconcile(work: Arc<Work>, ctx: Arc<Context>) -> Result<Action, Err
         .flat_map(|s| &s.manifests)
         .filter(|m| !current.contains(&m.identity))
     {
-        prune(&ctx, &name, &gone.identity).await?;
+        let carriers = carriers(&gone.identity).unwrap_or_default();
+        prune(&ctx, &name, &gone.identity, carriers).await?;
     }
     let status = work_status(&work, manifests);
     if previous != Some(&status) {
@@ -162,13 +178,7 @@ async fn secret_from_hub(
     ctx: &Context,
     copy: &SecretCopy,
 ) -> (ObjectIdentity, Result<Value, Error>) {
-    let identity = ObjectIdentity {
-        group: String::new(),
-        version: "v1".into(),
-        kind: "Secret".into(),
-        namespace: Some(copy.namespace.clone()),
-        name: copy.name.clone(),
-    };
+    let identity = shared::secret_identity(&copy.namespace, &copy.name);
     let what = format!(
         "Secret {}/{} (the copy of {}/{})",
         ctx.namespace, copy.from, copy.namespace, copy.name
@@ -235,11 +245,12 @@ impl Outcome {
     }
 }
 
+/// Applies one object for `work` as every Work that carries it wants it
+/// (`merged`).
 async fn apply_one(
     ctx: &Context,
-    work_name: &str,
     work: &Work,
-    mut desired: Value,
+    merged: shared::Merged,
     identity: &ObjectIdentity,
 ) -> Result<Outcome, Error> {
     let gvk = GroupVersionKind::gvk(&identity.group, &identity.version, &identity.kind);
@@ -254,7 +265,8 @@ async fn apply_one(
         }
         _ => Api::all_with(ctx.member.clone(), &resource),
     };
-    mark(&mut desired, work_name, work.spec.deletion_policy);
+    let mut desired = merged.object;
+    mark(&mut desired, &merged.works, merged.deletion);
     let what = describe(identity);
     let live = api
         .get_opt(&identity.name)
@@ -276,7 +288,7 @@ async fn apply_one(
                 .await
                 .map_err(member_error("applying", what.clone()))?;
             ctx.metrics.objects_applied.inc();
-            tracing::info!(work = work_name, object = what, adopt, "applied");
+            tracing::info!(works = merged.works, object = what, adopt, "applied");
             Some(serde_json::to_value(object).unwrap_or_default())
         }
         takeover::Action::Conflict(why) => {
@@ -293,11 +305,12 @@ async fn apply_one(
     })
 }
 
-/// Adds Fedway's label and annotations to a desired object.
-fn mark(desired: &mut Value, work_name: &str, deletion: DeletionPolicy) {
+/// Adds Fedway's label and annotations to a desired object: `works` are
+/// the Works that carry it.
+fn mark(desired: &mut Value, works: &str, deletion: DeletionPolicy) {
     let metadata = &mut desired["metadata"];
     metadata["labels"][MANAGED_LABEL] = MANAGED_VALUE.into();
-    metadata["annotations"][WORK_ANNOTATION] = work_name.into();
+    metadata["annotations"][WORK_ANNOTATION] = works.into();
     metadata["annotations"][DELETION_ANNOTATION] = match deletion {
         DeletionPolicy::Delete => "Delete",
         DeletionPolicy::Orphan => "Orphan",
@@ -327,11 +340,18 @@ async fn ensure_namespace(member: &Client, name: &str) -> Result<(), Error> {
     }
 }
 
-/// Removes an object that left its Work: deleted when Fedway created it,
-/// released (Fedway's markers removed) when it was taken over or the Work
-/// says Orphan. Objects that are not Fedway's, or belong to another Work,
-/// are never touched.
-pub async fn prune(ctx: &Context, work_name: &str, identity: &ObjectIdentity) -> Result<(), Error> {
+/// Removes an object that left Work `work_name`: when no other Work carries
+/// it (`carriers`: every Work's copy, as the agent sees them), deleted if
+/// Fedway created it, released (Fedway's markers removed) if it was taken
+/// over or the Work says Orphan; else handed over to the Works that still
+/// carry it. Objects that are not Fedway's, or not this Work's, are never
+/// touched.
+pub async fn prune(
+    ctx: &Context,
+    work_name: &str,
+    identity: &ObjectIdentity,
+    carriers: &[Copy<'_>],
+) -> Result<(), Error> {
     let gvk = GroupVersionKind::gvk(&identity.group, &identity.version, &identity.kind);
     let Ok((resource, namespaced)) = ctx.kinds.resolve(&gvk).await else {
         return Ok(()); // The kind is gone from the member, and with it the object.
@@ -349,12 +369,45 @@ pub async fn prune(ctx: &Context, work_name: &str, identity: &ObjectIdentity) ->
         return Ok(());
     };
     let live = serde_json::to_value(live).unwrap_or_default();
-    if !takeover::is_managed(&live) || live["metadata"]["annotations"][WORK_ANNOTATION] != work_name
-    {
+    let works = live["metadata"]["annotations"][WORK_ANNOTATION]
+        .as_str()
+        .unwrap_or_default();
+    if !takeover::is_managed(&live) {
         return Ok(());
     }
-    remove(&api, &identity.name, &live, &what).await?;
-    ctx.metrics.objects_removed.inc();
+    let Some(left) = shared::left_with(works, work_name, carriers) else {
+        return Ok(());
+    };
+    hand_over(ctx, &api, &identity.name, &live, &left, &what).await
+}
+
+/// An object some of whose Works no longer carry it: removed (`remove`)
+/// when none is `left`; else its annotation names only the Works `left`,
+/// and that change to the object, seen by the member watch, has them apply
+/// it again without what the others added (a route's parentRefs to their
+/// Gateways). Optimistic: two Works leaving at once cannot each leave the
+/// object to the other.
+pub async fn hand_over(
+    ctx: &Context,
+    api: &Api<DynamicObject>,
+    name: &str,
+    live: &Value,
+    left: &[&str],
+    what: &str,
+) -> Result<(), Error> {
+    if left.is_empty() {
+        remove(api, name, live, what).await?;
+        ctx.metrics.objects_removed.inc();
+        return Ok(());
+    }
+    let patch = json!({"metadata": {
+        "resourceVersion": live["metadata"]["resourceVersion"],
+        "annotations": {WORK_ANNOTATION: shared::annotation(left)},
+    }});
+    api.patch(name, &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .map_err(member_error("handing over", what.to_owned()))?;
+    tracing::info!(object = what, works = ?left, "handed over");
     Ok(())
 }
 
@@ -512,21 +565,6 @@ fn condition_in(
 }
 
 /// Group, version, kind, namespace and name of a raw object.
-pub fn identity_of(object: &Value) -> Option<ObjectIdentity> {
-    let api_version = object["apiVersion"].as_str()?;
-    let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
-    Some(ObjectIdentity {
-        group: group.into(),
-        version: version.into(),
-        kind: object["kind"].as_str()?.into(),
-        namespace: object["metadata"]["namespace"].as_str().map(str::to_owned),
-        name: object["metadata"]["name"]
-            .as_str()
-            .filter(|n| !n.is_empty())?
-            .into(),
-    })
-}
-
 fn describe(identity: &ObjectIdentity) -> String {
     match &identity.namespace {
         Some(ns) => format!("{} {ns}/{}", identity.kind, identity.name),

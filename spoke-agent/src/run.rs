@@ -20,6 +20,7 @@ use kube::{
 use crate::{
     Error, heartbeat, hub_error, member_error,
     reconcile::{self, Context},
+    shared,
     takeover::{MANAGED_LABEL, MANAGED_VALUE, WORK_ANNOTATION},
     triggers,
 };
@@ -29,7 +30,7 @@ const SWEEP_EVERY: Duration = Duration::from_secs(5);
 
 /// Runs the agent until `shutdown` resolves.
 pub async fn run(
-    ctx: Arc<Context>,
+    mut ctx: Context,
     shutdown: impl Future<Output = ()> + Send + Sync + 'static,
 ) -> Result<(), Error> {
     let managed = ctx.kinds.managed().await?;
@@ -43,6 +44,10 @@ pub async fn run(
     // delay the member's watches (drift is corrected without the hub).
     let works: Api<Work> = Api::namespaced(ctx.hub.clone(), &ctx.namespace);
     let (work_store, writer) = reflector::store();
+    // The reconciler reads every Work from it: objects two Works carry are
+    // merged (`shared`).
+    ctx.works = work_store.clone();
+    let ctx = Arc::new(ctx);
     let work_events = watcher(works, watcher::Config::default());
     let mut controller = Controller::for_stream(
         triggers::isolated("hub Works".into(), work_events)
@@ -79,7 +84,10 @@ pub async fn run(
                 object
                     .annotations()
                     .get(WORK_ANNOTATION)
+                    .into_iter()
+                    .flat_map(|works| shared::works_of(works))
                     .map(|work| ObjectRef::<Work>::new(work).within(&namespace))
+                    .collect::<Vec<_>>()
             },
             resource.clone(),
         );
@@ -141,10 +149,12 @@ async fn sweep(ctx: &Context, managed: &[kube::core::ApiResource]) -> Result<(),
         .map(|w| w.name_any())
         .collect();
     for (resource, object) in candidates {
-        let Some(work) = object.annotations().get(WORK_ANNOTATION) else {
+        let Some(works) = object.annotations().get(WORK_ANNOTATION) else {
             continue;
         };
-        if existing.contains(work) {
+        let (left, gone): (Vec<&str>, Vec<&str>) =
+            shared::works_of(works).partition(|work| existing.contains(*work));
+        if gone.is_empty() {
             continue;
         }
         let name = object.name_any();
@@ -153,13 +163,13 @@ async fn sweep(ctx: &Context, managed: &[kube::core::ApiResource]) -> Result<(),
             None => Api::all_with(ctx.member.clone(), resource),
         };
         let what = format!(
-            "{} {}/{name} (Work {work} is gone)",
+            "{} {}/{name} (Work {} is gone)",
             resource.kind,
-            object.namespace().unwrap_or_default()
+            object.namespace().unwrap_or_default(),
+            gone.join(", ")
         );
         let live = serde_json::to_value(&object).unwrap_or_default();
-        reconcile::remove(&api, &name, &live, &what).await?;
-        ctx.metrics.objects_removed.inc();
+        reconcile::hand_over(ctx, &api, &name, &live, &left, &what).await?;
     }
     Ok(())
 }

@@ -23,11 +23,8 @@ use kube::Client;
 use tokio::task::JoinHandle;
 
 use super::{DnsServer, Environment, Narrate, REGION_LABEL, SITES};
-use crate::{ClusterOptions, PodRunner, federation::Federation};
+use crate::{ClusterOptions, PodRunner, federation::Federation, pki::ADMIN_USER};
 
-/// The user the harness's admin kubeconfig authenticates as (the hub
-/// controller runs with it in the harness), in audit logs.
-const ADMIN_USER: &str = "fedway-e2e-admin";
 /// Host (last octet) of each DNS server in its cluster's slot.
 const DNS_HOST: u8 = 53;
 /// Host of the first gateway address in a member's slot (its pool is

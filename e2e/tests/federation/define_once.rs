@@ -1,12 +1,13 @@
 //! Define once, run everywhere: placement, class mapping, routes, lossless
 //! copies, status from members back in the hub, updates and deletion.
 
+use fedway_e2e::pki::ADMIN_USER;
 use kube::ResourceExt;
 use serde_json::{Value, json};
 
 use crate::{
-    Federation, apply, condition, eventually, gateways, http_routes, implementation_reports,
-    namespace,
+    AGENT_USER, Federation, apply, condition, eventually, gateways, http_routes,
+    implementation_reports, namespace,
 };
 
 fn gateway() -> Value {
@@ -455,4 +456,286 @@ async fn orphan_deletion_policy_leaves_the_member_copy_running_unmanaged() {
         fed.work("member-a", "web.shop").await.is_none(),
         "its Work is gone"
     );
+}
+
+/// Waits until the hub's MemberCluster member-a reports its class `native`
+/// with this acceptance.
+async fn native_reported(fed: &Federation, accepted: bool) {
+    let hub = fed.hub.client();
+    eventually(
+        &format!("member-a to report its native class accepted={accepted}"),
+        30,
+        || async {
+            let member = kube::Api::<fedway_crds::MemberCluster>::all(hub.clone())
+                .get("member-a")
+                .await
+                .map_err(|e| fed.hub.kube_error(e))?;
+            Ok(member
+                .status
+                .filter(|s| {
+                    s.gateway_classes
+                        .iter()
+                        .any(|c| c.name == "native" && c.accepted == accepted)
+                })
+                .map(drop))
+        },
+    )
+    .await;
+}
+
+/// `status` for a member's GatewayClass, as its implementation writes it.
+fn class_status(accepted: bool) -> Value {
+    let (status, reason) = if accepted {
+        ("True", "Accepted")
+    } else {
+        ("False", "Pending")
+    };
+    json!({"conditions": [{"type": "Accepted", "status": status, "reason": reason, "message": "",
+                           "lastTransitionTime": "2026-01-01T00:00:00Z"}]})
+}
+
+#[tokio::test]
+async fn a_class_flap_keeps_the_member_class_and_a_class_change_releases_the_gateway() {
+    let fed = Federation::start(&[("member-a", &[])]).await;
+    let hub = fed.hub.client();
+    let a = fed.member("member-a").cluster.client();
+    let member_classes = kube::Api::<kube::api::DynamicObject>::all_with(
+        a.clone(),
+        &crate::resource("GatewayClass", "v1", "gatewayclasses"),
+    );
+    apply(&a, json!({"apiVersion": "gateway.networking.k8s.io/v1", "kind": "GatewayClass",
+                     "metadata": {"name": "native"}, "spec": {"controllerName": "example.com/native-gateway"}}))
+    .await;
+    implementation_reports(&member_classes, "native", class_status(true)).await;
+    native_reported(&fed, true).await;
+
+    namespace(&hub, "web").await;
+    apply(&hub, gateway()).await;
+    apply(&hub, route("cart", "shop", "/cart")).await;
+    eventually(
+        "Gateway web/shop in member-a with class native",
+        30,
+        || async {
+            let copy = gateways(&a, "web").get_opt("shop").await.ok().flatten();
+            Ok(copy.filter(|c| c.data["spec"]["gatewayClassName"] == "native"))
+        },
+    )
+    .await;
+    let copy_uid = gateways(&a, "web").get("shop").await.expect("copy").uid();
+
+    // The native implementation restarts: its class is not accepted for a
+    // while. The member's Gateway stays with it (not moved to fedway-proxy
+    // and back, which would tear down and rebuild its data plane).
+    implementation_reports(&member_classes, "native", class_status(false)).await;
+    native_reported(&fed, false).await;
+    // The MemberCluster change reconciles the Gateway at once; give that
+    // pass time to write whatever it would.
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    let work = fed.work("member-a", "web.shop").await.expect("its Work");
+    assert_eq!(work.spec.gateway_class(), Some("native"));
+    let copy = gateways(&a, "web").get("shop").await.expect("copy");
+    assert_eq!(copy.data["spec"]["gatewayClassName"], "native");
+    assert_eq!(copy.uid(), copy_uid, "the same object, never recreated");
+    let accepted = gateways(&hub, "web")
+        .get("shop")
+        .await
+        .expect("hub Gateway");
+    assert_eq!(
+        condition(&accepted.data, "Accepted").expect("Accepted")["message"],
+        "accepted; placed in member-a (native)"
+    );
+    implementation_reports(&member_classes, "native", class_status(true)).await;
+    native_reported(&fed, true).await;
+
+    // The hub route's parent entry, before the class change.
+    eventually("the hub's entry in route cart's status", 30, || async {
+        let route = http_routes(&hub, "web")
+            .get("cart")
+            .await
+            .map_err(|e| fed.hub.kube_error(e))?;
+        Ok(route.data["status"]["parents"]
+            .as_array()
+            .is_some_and(|ps| ps.iter().any(|p| p["controllerName"] == "fedway.dev/hub"))
+            .then_some(()))
+    })
+    .await;
+
+    // The Gateway moves to another implementation's class in the hub: the
+    // hub lets go of it. Its Work goes, the member's copies go (deletion
+    // policy Delete), the hub's entry in the route's status and its
+    // finalizer go, and the Gateway itself stays.
+    apply(&hub, json!({"apiVersion": "gateway.networking.k8s.io/v1", "kind": "GatewayClass",
+                       "metadata": {"name": "other"}, "spec": {"controllerName": "example.com/other"}}))
+    .await;
+    let mut moved = gateway();
+    moved["spec"]["gatewayClassName"] = "other".into();
+    apply(&hub, moved).await;
+    eventually("the member's copies to be deleted", 30, || async {
+        let gone = gateways(&a, "web")
+            .get_opt("shop")
+            .await
+            .ok()
+            .flatten()
+            .is_none()
+            && http_routes(&a, "web")
+                .get_opt("cart")
+                .await
+                .ok()
+                .flatten()
+                .is_none();
+        Ok(gone.then_some(()))
+    })
+    .await;
+    assert!(
+        fed.work("member-a", "web.shop").await.is_none(),
+        "its Work is gone"
+    );
+    let released = eventually("the hub Gateway released", 30, || async {
+        let gateway = gateways(&hub, "web")
+            .get("shop")
+            .await
+            .map_err(|e| fed.hub.kube_error(e))?;
+        Ok(gateway.finalizers().is_empty().then_some(gateway))
+    })
+    .await;
+    assert_eq!(released.data["spec"]["gatewayClassName"], "other");
+    let route = http_routes(&hub, "web").get("cart").await.expect("route");
+    assert!(
+        !route.data["status"]["parents"]
+            .as_array()
+            .is_some_and(|ps| ps.iter().any(|p| p["controllerName"] == "fedway.dev/hub")),
+        "the hub's route entry is gone: {}",
+        route.data["status"]
+    );
+    // From then on the hub writes nothing of that Gateway: a change to it
+    // is another controller's business.
+    let before = hub_gateway_writes(&fed);
+    let mut changed = gateway();
+    changed["spec"]["gatewayClassName"] = "other".into();
+    changed["spec"]["listeners"][0]["hostname"] = "www.example.com".into();
+    apply(&hub, changed).await;
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    assert_eq!(
+        hub_gateway_writes(&fed),
+        before,
+        "no hub writes to web/shop"
+    );
+    assert!(
+        fed.work("member-a", "web.shop").await.is_none(),
+        "nor a Work"
+    );
+}
+
+/// The hub controller's writes to Gateway web/shop and its status.
+fn hub_gateway_writes(fed: &Federation) -> Vec<(String, String)> {
+    fed.hub
+        .audited_writes_by(ADMIN_USER)
+        .expect("hub audit log")
+        .into_iter()
+        // The test's own applies name their field manager.
+        .filter(|(_, uri)| {
+            uri.contains("/namespaces/web/gateways/shop")
+                && !uri.contains("fieldManager=fedway-e2e")
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_route_of_two_gateways_is_one_merged_object_in_a_member_that_runs_both() {
+    let fed = Federation::start(&[("member-a", &[])]).await;
+    let hub = fed.hub.client();
+    let a = fed.member("member-a").cluster.client();
+    namespace(&hub, "web").await;
+    let mut blog = gateway();
+    blog["metadata"]["name"] = "blog".into();
+    blog["spec"]["listeners"][0]["hostname"] = "blog.example.com".into();
+    apply(&hub, gateway()).await;
+    apply(&hub, blog).await;
+    let mut shared = route("cart", "shop", "/cart");
+    shared["spec"]["parentRefs"] = json!([{"name": "shop"}, {"name": "blog"}]);
+    apply(&hub, shared).await;
+
+    // One route in the member, attached to both copies, that both Works
+    // name: each Work carries it narrowed to its own Gateway.
+    let parents = json!([
+        {"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": "blog"},
+        {"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": "shop"},
+    ]);
+    let merged = eventually("route cart in member-a with both parents", 30, || async {
+        let route = http_routes(&a, "web").get_opt("cart").await.ok().flatten();
+        Ok(route.filter(|r| r.data["spec"]["parentRefs"] == parents))
+    })
+    .await;
+    assert_eq!(
+        merged
+            .annotations()
+            .get("fedway.dev/work")
+            .map(String::as_str),
+        Some("web.blog,web.shop")
+    );
+    // Both Works' passes want the same object: it is not rewritten in
+    // turn (each Work's status change and the member watch trigger passes).
+    let route_writes = || {
+        fed.member("member-a")
+            .cluster
+            .audited_writes_by(AGENT_USER)
+            .expect("audit log")
+            .into_iter()
+            .filter(|(_, uri)| uri.contains("/httproutes/cart"))
+            .count()
+    };
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    let settled = route_writes();
+    implementation_reports(&http_routes(&a, "web"), "cart", json!({"parents": [{
+        "parentRef": {"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": "shop"},
+        "controllerName": "example.com/native-gateway",
+        "conditions": [{"type": "Accepted", "status": "True", "reason": "Accepted", "message": "",
+                        "lastTransitionTime": "2026-01-01T00:00:00Z"}],
+    }]}))
+    .await;
+    tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+    assert_eq!(route_writes(), settled, "the shared route is left alone");
+    for work in ["web.blog", "web.shop"] {
+        let work = fed.work("member-a", work).await.expect("the Work");
+        let applied = work
+            .status
+            .iter()
+            .flat_map(|s| &s.manifests)
+            .find(|m| m.identity.kind == "HTTPRoute")
+            .and_then(|m| m.conditions.iter().find(|c| c.type_ == "Applied"))
+            .map(|c| c.status.clone());
+        assert_eq!(applied.as_deref(), Some("True"), "{:?}", work.metadata.name);
+    }
+
+    // One Gateway goes: the route stays for the other, without the parent
+    // that went.
+    gateways(&hub, "web")
+        .delete("blog", &Default::default())
+        .await
+        .expect("delete");
+    let shop_only =
+        json!([{"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": "shop"}]);
+    let kept = eventually("route cart in member-a for shop only", 30, || async {
+        let route = http_routes(&a, "web").get_opt("cart").await.ok().flatten();
+        Ok(route.filter(|r| r.data["spec"]["parentRefs"] == shop_only))
+    })
+    .await;
+    assert_eq!(
+        kept.annotations()
+            .get("fedway.dev/work")
+            .map(String::as_str),
+        Some("web.shop")
+    );
+    assert_eq!(kept.uid(), merged.uid(), "the same object, never recreated");
+
+    // The last one goes: so does the route.
+    gateways(&hub, "web")
+        .delete("shop", &Default::default())
+        .await
+        .expect("delete");
+    eventually("route cart gone from member-a", 30, || async {
+        let route = http_routes(&a, "web").get_opt("cart").await.ok().flatten();
+        Ok(route.is_none().then_some(()))
+    })
+    .await;
 }

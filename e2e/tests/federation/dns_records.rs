@@ -10,6 +10,7 @@ use fedway_crds::{
     dns_policy::DnsStrategy,
     dns_record::{Endpoint, PolicyRef},
 };
+use fedway_e2e::pki::ADMIN_USER;
 use kube::{
     Api, Client,
     api::{Patch, PatchParams},
@@ -23,8 +24,6 @@ use crate::{
 
 const REGION: &str = "topology.kubernetes.io/region";
 const HOSTNAME: &str = "shop.global.example.com";
-/// The user the harness (and the hub controller it runs) authenticates as.
-const ADMIN_USER: &str = "fedway-e2e-admin";
 
 fn zone() -> Value {
     json!({
@@ -171,6 +170,7 @@ async fn dns_records_reach_every_member_and_outlive_a_lost_member_and_hub() {
             endpoint("member-a", "eu-west", &addresses[0], 1, true),
             endpoint("member-b", "us-east", &addresses[1], 2, true),
         ],
+        clusters: "member-a, member-b".into(),
     };
     wait_for_record(
         "the hub's DNSRecord with both members healthy",
@@ -412,6 +412,7 @@ async fn dns_records_reach_every_member_and_outlive_a_lost_member_and_hub() {
     fed.members[b].cluster.stop_api_server();
     fed.wait_member_ready("member-b", false).await;
     want.endpoints[1].hub_healthy = false;
+    want.clusters = "member-a, member-b (down)".into();
     wait_for_record("member-b down in the hub's record", &hub, HOSTNAME, &want).await;
     wait_for_record(
         "member-b down in member-a's copy",

@@ -30,6 +30,8 @@ use crate::{Federation, apply, condition, eventually, gateways, http_routes, nam
 
 const REGION: &str = "topology.kubernetes.io/region";
 const HOSTNAME: &str = "shop.global.example.com";
+/// Served by a route whose backend only member-proxy has.
+const STOCK_HOSTNAME: &str = "stock.global.example.com";
 const TRAEFIK_MEMBER: &str = "member-traefik";
 const PROXY_MEMBER: &str = "member-proxy";
 /// Traefik's GatewayClass in its member.
@@ -81,6 +83,7 @@ fn gateway() -> Value {
                      {"name": "http", "port": PORT, "protocol": "HTTP", "hostname": HOSTNAME},
                      {"name": "https", "port": TLS_PORT, "protocol": "HTTPS", "hostname": HOSTNAME,
                       "tls": {"certificateRefs": [{"name": "shop-tls"}]}},
+                     {"name": "stock", "port": PORT, "protocol": "HTTP", "hostname": STOCK_HOSTNAME},
                  ]},
     })
 }
@@ -102,13 +105,13 @@ fn certificate() -> (Value, Vec<u8>) {
     (value, pem)
 }
 
-fn route(name: &str, path: &str, backend: &str) -> Value {
+fn route(name: &str, hostname: &str, path: &str, backend: &str) -> Value {
     json!({
         "apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
         "metadata": {"name": name, "namespace": "web"},
         "spec": {
             "parentRefs": [{"name": "shop"}],
-            "hostnames": [HOSTNAME],
+            "hostnames": [hostname],
             "rules": [{"matches": [{"path": {"type": "PathPrefix", "value": path}}],
                        "backendRefs": [{"name": backend, "port": 80}]}],
         },
@@ -144,22 +147,24 @@ fn backend(name: &str) -> [Value; 2] {
     ]
 }
 
-/// `GET path` with `Host: shop.global.example.com` on `ip:80`: the status
-/// code and the body.
-async fn get(ip: Ipv4Addr, path: &str) -> Result<(u16, String), String> {
+/// `GET path` with `Host: host` on `ip:80`: the status code and the body.
+async fn get(ip: Ipv4Addr, host: &str, path: &str) -> Result<(u16, String), String> {
     let reply =
-        fedway_e2e::traffic::get(SocketAddr::new(IpAddr::V4(ip), PORT), HOSTNAME, path, &[])
-            .await?;
+        fedway_e2e::traffic::get(SocketAddr::new(IpAddr::V4(ip), PORT), host, path, &[]).await?;
     Ok((reply.status, reply.body))
 }
 
-/// Waits until `GET path` through the gateway at `ip` is answered by a pod
-/// of Deployment `backend` (echo-basic's JSON names the pod); returns how
-/// long it took.
+/// Waits until `GET path` for [`HOSTNAME`] through the gateway at `ip` is
+/// answered by a pod of Deployment `backend` (echo-basic's JSON names the
+/// pod); returns how long it took.
 async fn reaches(ip: Ipv4Addr, path: &str, backend: &str, what: &str) -> Duration {
+    reaches_host(ip, HOSTNAME, path, backend, what).await
+}
+
+async fn reaches_host(ip: Ipv4Addr, host: &str, path: &str, backend: &str, what: &str) -> Duration {
     let started = Instant::now();
     eventually(what, 90, || async {
-        Ok(match get(ip, path).await {
+        Ok(match get(ip, host, path).await {
             Ok((200, body)) => serde_json::from_str::<Value>(&body)
                 .ok()
                 .filter(|echo| {
@@ -175,19 +180,29 @@ async fn reaches(ip: Ipv4Addr, path: &str, backend: &str, what: &str) -> Duratio
     started.elapsed()
 }
 
-/// The A records one UDP query for the hostname gets from `server`.
-async fn resolve(server: SocketAddr) -> Result<Vec<IpAddr>, String> {
-    fedway_e2e::traffic::resolve(server, HOSTNAME, None).await
+/// Waits until every server answers [`HOSTNAME`] with exactly `want`
+/// (sorted); returns how long it took.
+async fn dns_answers(servers: &[SocketAddr], want: &[Ipv4Addr], secs: u64, what: &str) -> Duration {
+    dns_answers_for(HOSTNAME, servers, want, secs, what).await
 }
 
-/// Waits until every server answers exactly `want` (sorted); returns how
-/// long it took.
-async fn dns_answers(servers: &[SocketAddr], want: &[Ipv4Addr], secs: u64, what: &str) -> Duration {
+async fn dns_answers_for(
+    hostname: &str,
+    servers: &[SocketAddr],
+    want: &[Ipv4Addr],
+    secs: u64,
+    what: &str,
+) -> Duration {
     let started = Instant::now();
     let mut want: Vec<IpAddr> = want.iter().map(|ip| IpAddr::V4(*ip)).collect();
     want.sort();
     eventually(what, secs, || async {
-        let replies = futures::future::join_all(servers.iter().map(|s| resolve(*s))).await;
+        let replies = futures::future::join_all(
+            servers
+                .iter()
+                .map(|s| fedway_e2e::traffic::resolve(*s, hostname, None)),
+        )
+        .await;
         Ok(replies
             .iter()
             .all(|r| r.as_ref() == Ok(&want))
@@ -367,7 +382,7 @@ async fn traefik_programs_a_placed_gateway_and_its_status_reaches_the_hub_and_dn
     apply(&hub, gateway()).await;
     let placed = Instant::now();
     for (name, path, backend) in [("shop", "/", "shop"), ("cart", "/cart", "cart")] {
-        apply(&hub, route(name, path, backend)).await;
+        apply(&hub, route(name, HOSTNAME, path, backend)).await;
     }
 
     // Traefik programs member-traefik's copy, with its class, at its address.
@@ -436,8 +451,9 @@ async fn traefik_programs_a_placed_gateway_and_its_status_reaches_the_hub_and_dn
 
     // Both implementations' listener status reaches the hub Gateway's
     // `status.listeners`: each listener programmed in both, both routes
-    // attached (the HTTPS one with the hub's certificate, which the agents
-    // copied into each member).
+    // attached to the shop listeners (the HTTPS one with the hub's
+    // certificate, which the agents copied into each member), none yet to
+    // the stock one.
     let listeners = eventually(
         "the hub listeners' status from both members",
         90,
@@ -447,9 +463,9 @@ async fn traefik_programs_a_placed_gateway_and_its_status_reaches_the_hub_and_dn
             Ok(gateway
                 .and_then(|g| g["status"]["listeners"].as_array().cloned())
                 .filter(|listeners| {
-                    listeners.len() == 2
+                    listeners.len() == 3
                         && listeners.iter().all(|l| {
-                            l["attachedRoutes"] == 2
+                            l["attachedRoutes"] == if l["name"] == "stock" { 0 } else { 2 }
                                 && l["conditions"].as_array().is_some_and(|c| {
                                     c.iter()
                                         .any(|c| c["type"] == "Programmed" && c["status"] == "True")
@@ -459,7 +475,7 @@ async fn traefik_programs_a_placed_gateway_and_its_status_reaches_the_hub_and_dn
         },
     )
     .await;
-    for (listener, name) in listeners.iter().zip(["http", "https"]) {
+    for (listener, name) in listeners.iter().zip(["http", "https", "stock"]) {
         assert_eq!(listener["name"], name);
         assert_eq!(
             listener["supportedKinds"],
@@ -563,7 +579,7 @@ async fn traefik_programs_a_placed_gateway_and_its_status_reaches_the_hub_and_dn
     // A route Traefik rejects (its backend Service does not exist in its
     // member): the hub route says so, with Traefik's reason, naming the
     // member; lb-proxy's member serves it.
-    apply(&hub, route("stock", "/stock", "stock")).await;
+    apply(&hub, route("stock", STOCK_HOSTNAME, "/", "stock")).await;
     let resolved = eventually(
         "the hub route stock shows Traefik's rejection",
         60,
@@ -595,11 +611,12 @@ async fn traefik_programs_a_placed_gateway_and_its_status_reaches_the_hub_and_dn
         )),
         "{message}"
     );
-    reaches(
+    reaches_host(
         proxy_ip,
-        "/stock",
+        STOCK_HOSTNAME,
+        "/",
         "stock",
-        "/stock via lb-proxy reaches stock",
+        "stock via lb-proxy reaches stock",
     )
     .await;
 
@@ -626,6 +643,27 @@ async fn traefik_programs_a_placed_gateway_and_its_status_reaches_the_hub_and_dn
     };
     assert_eq!(endpoint(TRAEFIK_MEMBER), Some(vec![traefik_ip.to_string()]));
     assert_eq!(endpoint(PROXY_MEMBER), Some(vec![proxy_ip.to_string()]));
+    // The stock hostname works in member-proxy only: its record has
+    // member-traefik down, by the hub's judgement of Traefik's route status
+    // (the probes are not running yet).
+    let stock = eventually(
+        "the stock DNSRecord with member-traefik down",
+        60,
+        || async {
+            let record = records.get_opt(STOCK_HOSTNAME).await.ok().flatten();
+            Ok(record.map(|r| r.spec).filter(|spec| {
+                let healthy = |cluster: &str| {
+                    spec.endpoints
+                        .iter()
+                        .find(|e| e.cluster_name == cluster)
+                        .map(|e| e.hub_healthy)
+                };
+                healthy(TRAEFIK_MEMBER) == Some(false) && healthy(PROXY_MEMBER) == Some(true)
+            }))
+        },
+    )
+    .await;
+    println!("stock DNSRecord endpoints: {:?}", stock.endpoints);
     let dir = tempfile::tempdir().expect("a temp dir for DNS caches");
     let mut servers = Vec::new();
     for (name, ip, client, hub) in [
@@ -651,6 +689,14 @@ async fn traefik_programs_a_placed_gateway_and_its_status_reaches_the_hub_and_dn
         &[traefik_ip, proxy_ip],
         60,
         "DNS answers with both members",
+    )
+    .await;
+    dns_answers_for(
+        STOCK_HOSTNAME,
+        &dns,
+        &[proxy_ip],
+        60,
+        "DNS answers stock with member-proxy only",
     )
     .await;
 
@@ -707,7 +753,7 @@ async fn traefik_programs_a_placed_gateway_and_its_status_reaches_the_hub_and_dn
         condition(&stale, "Programmed").cloned().unwrap_or_default()
     );
     assert!(
-        get(traefik_ip, "/").await.is_err(),
+        get(traefik_ip, HOSTNAME, "/").await.is_err(),
         "nothing answers at Traefik's address"
     );
     reaches(proxy_ip, "/", "shop", "member-proxy keeps serving").await;
