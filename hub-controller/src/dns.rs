@@ -34,6 +34,7 @@ use k8s_openapi::{
 use kube::{
     Api, Client, Resource, ResourceExt,
     api::{DeleteParams, DynamicObject, Patch, PatchParams},
+    core::ApiResource,
     runtime::{
         WatchStreamExt,
         reflector::{self, ObjectRef, Store, store::Writer},
@@ -50,7 +51,7 @@ use crate::{
     gateways::{self, CONTROLLER_NAME, GATEWAY_ANNOTATION},
     join,
     metrics::HubMetrics,
-    status,
+    route_kinds, status,
 };
 
 /// The Work in every member's hub namespace that carries DNS data.
@@ -71,8 +72,9 @@ const RETRY: Duration = Duration::from_secs(2);
 struct Stores {
     gateways: Store<DynamicObject>,
     classes: Store<DynamicObject>,
-    /// HTTPRoutes and GRPCRoutes: their hostnames serve listeners without one.
-    routes: [Store<DynamicObject>; 2],
+    /// Routes of the kinds that name hostnames: theirs serve listeners
+    /// without one.
+    routes: Vec<Store<DynamicObject>>,
     policies: Store<DNSPolicy>,
     zones: Store<DNSZone>,
     members: Store<MemberCluster>,
@@ -82,18 +84,27 @@ struct Stores {
 
 /// Keeps DNSRecords, DNSPolicy status and the members' DNS Works current,
 /// forever.
-pub async fn run(client: Client, metrics: Arc<HubMetrics>) {
+///
+/// `route_kinds`: the route kinds the hub serves ([`route_kinds::served`]).
+pub async fn run(client: Client, metrics: Arc<HubMetrics>, route_kinds: Vec<ApiResource>) {
     let config = watcher::Config::default;
     let (gateways, gateways_writer) = dynamic(gateways::gateways());
     let (classes, classes_writer) = dynamic(gateways::gateway_classes());
-    let (http_routes, http_routes_writer) = dynamic(gateways::http_routes());
-    let (grpc_routes, grpc_routes_writer) = dynamic(gateways::grpc_routes());
+    let (routes, route_watches): (Vec<_>, Vec<_>) = route_kinds
+        .into_iter()
+        .filter(|resource| route_kinds::has_hostnames(&resource.kind))
+        .map(|resource| {
+            let (store, writer) = dynamic(resource.clone());
+            let api = Api::all_with(client.clone(), &resource);
+            (store, watch(writer, api, config()))
+        })
+        .unzip();
     let (policies, policies_writer) = reflector::store();
     let (zones, zones_writer) = reflector::store();
     let (members, members_writer) = reflector::store();
     let (works, works_writer) = reflector::store();
     let (records, records_writer) = reflector::store();
-    let changes = futures::stream::select_all([
+    let changes = futures::stream::select_all(route_watches.into_iter().chain([
         watch(
             gateways_writer,
             Api::all_with(client.clone(), &gateways::gateways()),
@@ -102,16 +113,6 @@ pub async fn run(client: Client, metrics: Arc<HubMetrics>) {
         watch(
             classes_writer,
             Api::all_with(client.clone(), &gateways::gateway_classes()),
-            config(),
-        ),
-        watch(
-            http_routes_writer,
-            Api::all_with(client.clone(), &gateways::http_routes()),
-            config(),
-        ),
-        watch(
-            grpc_routes_writer,
-            Api::all_with(client.clone(), &gateways::grpc_routes()),
             config(),
         ),
         watch(policies_writer, Api::all(client.clone()), config()),
@@ -123,11 +124,11 @@ pub async fn run(client: Client, metrics: Arc<HubMetrics>) {
             Api::all(client.clone()),
             config().labels(&format!("{MANAGED_LABEL}={MANAGED_VALUE}")),
         ),
-    ]);
+    ]));
     let stores = Stores {
         gateways,
         classes,
-        routes: [http_routes, grpc_routes],
+        routes,
         policies,
         zones,
         members,
@@ -145,8 +146,7 @@ pub async fn run(client: Client, metrics: Arc<HubMetrics>) {
         let _ = tokio::join!(
             stores.gateways.wait_until_ready(),
             stores.classes.wait_until_ready(),
-            stores.routes[0].wait_until_ready(),
-            stores.routes[1].wait_until_ready(),
+            futures::future::join_all(stores.routes.iter().map(Store::wait_until_ready)),
             stores.policies.wait_until_ready(),
             stores.zones.wait_until_ready(),
             stores.members.wait_until_ready(),

@@ -55,12 +55,6 @@ pub fn gateways() -> ApiResource {
 pub fn gateway_classes() -> ApiResource {
     resource("GatewayClass", "v1", "gatewayclasses")
 }
-pub fn http_routes() -> ApiResource {
-    resource("HTTPRoute", "v1", "httproutes")
-}
-pub fn grpc_routes() -> ApiResource {
-    resource("GRPCRoute", "v1", "grpcroutes")
-}
 pub fn reference_grants() -> ApiResource {
     resource("ReferenceGrant", "v1beta1", "referencegrants")
 }
@@ -70,6 +64,8 @@ pub struct Context {
     /// Publishes Kubernetes Events on status transitions.
     pub recorder: Recorder,
     pub metrics: Arc<HubMetrics>,
+    /// The route kinds the hub serves ([`crate::route_kinds::served`]).
+    pub routes: Vec<ApiResource>,
 }
 
 /// Reconciles one hub Gateway.
@@ -148,13 +144,9 @@ async fn release(ctx: &Context, gateway: &DynamicObject) -> Result<Action, Error
     clean_up(ctx, gateway).await?;
     let gateway_value = serde_json::to_value(gateway).unwrap_or_default();
     let gateway_key = ObjectKey::of(&gateway_value);
-    let routes = [
-        list_values(&ctx.client, &http_routes()).await?,
-        list_values(&ctx.client, &grpc_routes()).await?,
-    ]
-    .concat();
+    let routes = list_routes(ctx).await?;
     for route in work_builder::attached_routes(&gateway_key, &routes) {
-        put_route_parents(&ctx.client, &gateway_key, route, Vec::new()).await?;
+        put_route_parents(ctx, &gateway_key, route, Vec::new()).await?;
     }
     let finalizers: Vec<&String> = gateway
         .finalizers()
@@ -279,11 +271,7 @@ async fn place(ctx: &Context, gateway: &DynamicObject) -> Result<Action, Error> 
         .collect();
     let decisions = placement::place(policy.as_ref().map(|p| &p.spec), &views);
 
-    let routes = [
-        list_values(client, &http_routes()).await?,
-        list_values(client, &grpc_routes()).await?,
-    ]
-    .concat();
+    let routes = list_routes(ctx).await?;
     let grants = list_values(client, &reference_grants()).await?;
     let sources = Sources {
         gateway: &gateway_value,
@@ -409,7 +397,7 @@ async fn place(ctx: &Context, gateway: &DynamicObject) -> Result<Action, Error> 
     .await?;
     let gateway_key = ObjectKey::of(&gateway_value);
     for route in work_builder::attached_routes(&gateway_key, &routes) {
-        write_route_status(client, &gateway_key, route, &reports).await?;
+        write_route_status(ctx, &gateway_key, route, &reports).await?;
     }
     if let Some(policy) = policy {
         write_policy_status(client, &policy, &decisions).await?;
@@ -444,6 +432,15 @@ async fn policy_for(
             .collect();
     policies.sort_by_key(|p| (p.creation_timestamp().map(|t| t.0), p.name_any()));
     Ok(policies.into_iter().next())
+}
+
+/// Every route of the kinds the hub federates.
+async fn list_routes(ctx: &Context) -> Result<Vec<Value>, Error> {
+    let mut routes = Vec::new();
+    for resource in &ctx.routes {
+        routes.extend(list_values(&ctx.client, resource).await?);
+    }
+    Ok(routes)
 }
 
 async fn list_values(client: &Client, resource: &ApiResource) -> Result<Vec<Value>, Error> {
@@ -739,7 +736,7 @@ async fn publish_transitions(
 /// (a `sectionName` or `port` kept, two sections of one Gateway two
 /// entries), keeping every other parent's entry.
 async fn write_route_status(
-    client: &Client,
+    ctx: &Context,
     gateway: &ObjectKey,
     route: &Value,
     reports: &[MemberReport<'_>],
@@ -801,7 +798,7 @@ async fn write_route_status(
         let unchanged = same_conditions(&previous, &conditions);
         entries.push((unchanged, json!({"parentRef": parent_ref, "controllerName": CONTROLLER_NAME, "conditions": conditions})));
     }
-    put_route_parents(client, gateway, route, entries).await
+    put_route_parents(ctx, gateway, route, entries).await
 }
 
 /// The route's `status.parents`, as they are.
@@ -824,7 +821,7 @@ fn ours(gateway: &ObjectKey, parent: &Value) -> bool {
 /// `status.parents` with `entries` (each with whether it is unchanged),
 /// keeping every other parent's; writes nothing when nothing changed.
 async fn put_route_parents(
-    client: &Client,
+    ctx: &Context,
     gateway: &ObjectKey,
     route: &Value,
     entries: Vec<(bool, Value)>,
@@ -842,13 +839,11 @@ async fn put_route_parents(
     let mut updated: Vec<Value> = entries.into_iter().map(|(_, entry)| entry).collect();
     updated.extend(parents.into_iter().filter(|p| !ours(p)));
     updated.truncate(32);
-    let resource = if kind == "GRPCRoute" {
-        grpc_routes()
-    } else {
-        http_routes()
+    let Some(resource) = ctx.routes.iter().find(|r| r.kind == kind) else {
+        return Ok(()); // Listed from these kinds: cannot happen.
     };
     let api: Api<DynamicObject> =
-        Api::namespaced_with(client.clone(), &route_key.namespace, &resource);
+        Api::namespaced_with(ctx.client.clone(), &route_key.namespace, resource);
     // Optimistic: the resourceVersion makes a concurrent writer's change fail
     // this patch (and retry) instead of being overwritten.
     let patch = json!({"metadata": {"resourceVersion": route["metadata"]["resourceVersion"]}, "status": {"parents": updated}});

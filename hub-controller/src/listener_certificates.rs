@@ -59,10 +59,11 @@ pub fn referenced(gateway: &Value, grants: &[Value]) -> Vec<ListenerCertificates
 }
 
 /// Every object a listener's certificateRefs name, of whatever kind and
-/// whether a grant allows it or not (what a change may concern).
-pub fn named(gateway: &Value) -> Vec<SecretKey> {
-    let namespace = namespace_of(gateway);
-    certificate_refs(gateway)
+/// whether a grant allows it or not (what a change may concern), for the
+/// Gateway in `namespace` whose spec is `object["spec"]` (the Gateway, or
+/// the data of a DynamicObject: no copy of it is needed).
+pub fn named(namespace: &str, object: &Value) -> Vec<SecretKey> {
+    certificate_refs(object)
         .flat_map(|(_, refs)| refs)
         .map(|r| key_of(r, namespace))
         .collect()
@@ -239,7 +240,7 @@ mod tests {
         assert_eq!(outcome("http"), None, "no TLS, nothing to follow");
         assert_eq!(outcome("passthrough"), None, "no certificates");
         assert_eq!(
-            named(&gateway),
+            named("web", &gateway),
             [
                 key("web", "shop-tls"),
                 key("certs", "shared"),

@@ -36,6 +36,9 @@ pub struct ListenerStatus {
 fn federated_kinds(protocol: &str) -> &'static [&'static str] {
     match protocol {
         "HTTP" | "HTTPS" => &["HTTPRoute", "GRPCRoute"],
+        "TLS" => &["TLSRoute"],
+        "TCP" => &["TCPRoute"],
+        "UDP" => &["UDPRoute"],
         _ => &[],
     }
 }
@@ -416,7 +419,7 @@ mod tests {
         assert_eq!(https.attached_routes, 0);
 
         let tcp = find(&with_hub, "tcp");
-        assert!(tcp.supported_kinds.is_empty(), "no TCPRoute federation yet");
+        assert_eq!(tcp.supported_kinds, ["TCPRoute"]);
         assert!(tcp.resolved_refs.status, "no kinds named, none invalid");
 
         let kinds = find(&with_hub, "kinds");

@@ -9,6 +9,7 @@ use k8s_openapi::api::core::v1::{Namespace, Secret};
 use kube::{
     Api, Client, ResourceExt,
     api::{DynamicObject, PartialObjectMeta, Patch, PatchParams},
+    core::ApiResource,
     runtime::{
         Controller, WatchStreamExt,
         controller::Action,
@@ -25,6 +26,7 @@ use crate::{
     leader::{self, LeaderConfig},
     listener_certificates, member_health,
     metrics::HubMetrics,
+    route_kinds,
 };
 
 /// Runs the hub until `shutdown` resolves (Ok) or leadership is lost (Err).
@@ -56,8 +58,10 @@ pub async fn run(
         metrics.clone(),
     ));
     let classes = tokio::spawn(accept_classes(client.clone()));
-    let dns = tokio::spawn(dns::run(client.clone(), metrics.clone()));
-    let controller = gateway_controller(client.clone()).graceful_shutdown_on(shutdown);
+    let routes = route_kinds::served(&client).await?;
+    tracing::info!(kinds = ?routes.iter().map(|r| r.kind.as_str()).collect::<Vec<_>>(), "route kinds federated");
+    let dns = tokio::spawn(dns::run(client.clone(), metrics.clone(), routes.clone()));
+    let controller = gateway_controller(client.clone(), &routes).graceful_shutdown_on(shutdown);
     let controllers = controller
         .run(
             gateways::reconcile,
@@ -66,6 +70,7 @@ pub async fn run(
                 client: client.clone(),
                 recorder,
                 metrics: metrics.clone(),
+                routes,
             }),
         )
         .for_each(|result| async move {
@@ -84,7 +89,7 @@ pub async fn run(
     outcome
 }
 
-fn gateway_controller(client: Client) -> Controller<DynamicObject> {
+fn gateway_controller(client: Client, routes: &[ApiResource]) -> Controller<DynamicObject> {
     let config = watcher::Config::default;
     let all = |resource: &kube::core::ApiResource| {
         Api::<DynamicObject>::all_with(client.clone(), resource)
@@ -114,23 +119,15 @@ fn gateway_controller(client: Client) -> Controller<DynamicObject> {
     // one a listener references, or to one of the hub's copies, reconciles
     // the Gateways concerned.
     let gateway_store = controller.store();
+    let mut controller = controller;
+    for resource in routes {
+        controller = controller.watches_with(all(resource), resource.clone(), config(), parents_of);
+    }
     controller
         .watches(
             Api::<PartialObjectMeta<Secret>>::all(client.clone()),
             config(),
             move |secret| gateways_of_secret(&gateway_store, &secret),
-        )
-        .watches_with(
-            all(&gateways::http_routes()),
-            gateways::http_routes(),
-            config(),
-            parents_of,
-        )
-        .watches_with(
-            all(&gateways::grpc_routes()),
-            gateways::grpc_routes(),
-            config(),
-            parents_of,
         )
         .watches(
             Api::<PlacementPolicy>::all(client.clone()),
@@ -174,8 +171,8 @@ fn gateways_of_secret(
         .state()
         .iter()
         .filter(|gateway| {
-            let gateway = serde_json::to_value(gateway.as_ref()).unwrap_or_default();
-            listener_certificates::named(&gateway).contains(&key)
+            let namespace = gateway.metadata.namespace.as_deref().unwrap_or_default();
+            listener_certificates::named(namespace, &gateway.data).contains(&key)
         })
         .map(|gateway| ObjectRef::from_obj_with(gateway.as_ref(), gateways::gateways()))
         .collect()

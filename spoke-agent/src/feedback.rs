@@ -42,7 +42,7 @@ pub fn extract(live: &Value) -> Option<Feedback> {
                 .collect(),
             parents: vec![],
         }),
-        "HTTPRoute" | "GRPCRoute" => Some(Feedback {
+        "HTTPRoute" | "GRPCRoute" | "TLSRoute" | "TCPRoute" | "UDPRoute" => Some(Feedback {
             parents: status["parents"]
                 .as_array()
                 .into_iter()

@@ -14,11 +14,14 @@ use crate::Error;
 
 /// Kinds Fedway places into members: watched for drift and swept when
 /// their Work is gone (Secrets: the listeners' certificates).
-pub const MANAGED_KINDS: [(&str, &str); 7] = [
+pub const MANAGED_KINDS: [(&str, &str); 10] = [
     ("", "Secret"),
     ("gateway.networking.k8s.io", "Gateway"),
     ("gateway.networking.k8s.io", "HTTPRoute"),
     ("gateway.networking.k8s.io", "GRPCRoute"),
+    ("gateway.networking.k8s.io", "TLSRoute"),
+    ("gateway.networking.k8s.io", "TCPRoute"),
+    ("gateway.networking.k8s.io", "UDPRoute"),
     ("gateway.networking.k8s.io", "ReferenceGrant"),
     ("fedway.dev", "DNSRecord"),
     ("fedway.dev", "DNSZone"),

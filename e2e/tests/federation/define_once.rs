@@ -739,3 +739,156 @@ async fn a_route_of_two_gateways_is_one_merged_object_in_a_member_that_runs_both
     })
     .await;
 }
+
+#[tokio::test]
+async fn tls_tcp_and_udp_routes_reach_members_and_their_status_comes_back() {
+    let fed = Federation::start(&[("member-a", &[]), ("member-b", &[])]).await;
+    let hub = fed.hub.client();
+    namespace(&hub, "web").await;
+    apply(
+        &hub,
+        json!({
+            "apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
+            "metadata": {"name": "edge", "namespace": "web"},
+            "spec": {"gatewayClassName": "fedway", "listeners": [
+                {"name": "tls", "port": 443, "protocol": "TLS", "hostname": "db.example.com",
+                 "tls": {"mode": "Passthrough"}},
+                {"name": "tcp", "port": 5432, "protocol": "TCP"},
+                {"name": "udp", "port": 5353, "protocol": "UDP"},
+            ]},
+        }),
+    )
+    .await;
+    let kinds = [
+        ("TLSRoute", "tlsroutes", "tls"),
+        ("TCPRoute", "tcproutes", "tcp"),
+        ("UDPRoute", "udproutes", "udp"),
+    ];
+    for (kind, _, section) in kinds {
+        let mut spec = json!({
+            "parentRefs": [{"name": "edge", "sectionName": section}],
+            "rules": [{"backendRefs": [{"name": "db", "port": 5432}]}],
+        });
+        if kind == "TLSRoute" {
+            spec["hostnames"] = json!(["db.example.com"]);
+        }
+        apply(
+            &hub,
+            json!({"apiVersion": "gateway.networking.k8s.io/v1", "kind": kind,
+                   "metadata": {"name": section, "namespace": "web"}, "spec": spec}),
+        )
+        .await;
+    }
+
+    // Each route reaches both members, as written in the hub. Each
+    // member's implementation (played here) accepts it; member-b's cannot
+    // resolve the UDP backend.
+    for (member, client) in [
+        ("member-a", fed.member("member-a").cluster.client()),
+        ("member-b", fed.member("member-b").cluster.client()),
+    ] {
+        for (kind, plural, section) in kinds {
+            let api = kube::Api::<kube::api::DynamicObject>::namespaced_with(
+                client.clone(),
+                "web",
+                &crate::resource(kind, "v1", plural),
+            );
+            let copy = eventually(&format!("{kind} web/{section} in {member}"), 30, || async {
+                Ok(api.get_opt(section).await.ok().flatten())
+            })
+            .await;
+            assert_eq!(
+                copy.data["spec"]["parentRefs"][0]["sectionName"], section,
+                "{member}"
+            );
+            let resolved = if member == "member-b" && kind == "UDPRoute" {
+                json!({"type": "ResolvedRefs", "status": "False", "reason": "BackendNotFound",
+                       "message": "service web/db not found", "lastTransitionTime": "2026-01-01T00:00:00Z"})
+            } else {
+                json!({"type": "ResolvedRefs", "status": "True", "reason": "ResolvedRefs",
+                       "message": "", "lastTransitionTime": "2026-01-01T00:00:00Z"})
+            };
+            implementation_reports(&api, section, json!({"parents": [{
+                "parentRef": {"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": "edge",
+                              "sectionName": section},
+                "controllerName": "example.com/l4-gateway",
+                "conditions": [{"type": "Accepted", "status": "True", "reason": "Accepted", "message": "",
+                                "lastTransitionTime": "2026-01-01T00:00:00Z"}, resolved],
+            }]}))
+            .await;
+        }
+    }
+
+    // The hub routes' status says so, per parentRef (section kept) and per
+    // member.
+    for (kind, plural, section) in kinds {
+        let api = kube::Api::<kube::api::DynamicObject>::namespaced_with(
+            hub.clone(),
+            "web",
+            &crate::resource(kind, "v1", plural),
+        );
+        let parent = eventually(
+            &format!("hub {kind} {section} Accepted in both members"),
+            30,
+            || async {
+                let route = api.get(section).await.map_err(|e| fed.hub.kube_error(e))?;
+                let parent = route.data["status"]["parents"].as_array().and_then(|ps| {
+                    ps.iter()
+                        .find(|p| p["controllerName"] == "fedway.dev/hub")
+                        .cloned()
+                });
+                Ok(parent.filter(|p| {
+                    condition_in(p, "Accepted").is_some_and(|c| c["status"] == "True")
+                        && condition_in(p, "ResolvedRefs").is_some()
+                }))
+            },
+        )
+        .await;
+        assert_eq!(
+            parent["parentRef"],
+            json!({"group": "gateway.networking.k8s.io", "kind": "Gateway", "namespace": "web",
+                   "name": "edge", "sectionName": section})
+        );
+        let resolved = condition_in(&parent, "ResolvedRefs").expect("ResolvedRefs");
+        if kind == "UDPRoute" {
+            assert_eq!(resolved["status"], "False", "{resolved}");
+            assert_eq!(resolved["reason"], "BackendNotFound");
+            assert!(
+                resolved["message"]
+                    .as_str()
+                    .is_some_and(|m| m.contains("member-b")),
+                "{resolved}"
+            );
+        } else {
+            assert_eq!(resolved["status"], "True", "{kind}: {resolved}");
+        }
+    }
+
+    // The hub Gateway's listeners list the kinds each protocol federates.
+    let listeners = eventually("the hub Gateway's listener status", 30, || async {
+        let gateway = gateways(&hub, "web")
+            .get("edge")
+            .await
+            .map_err(|e| fed.hub.kube_error(e))?;
+        Ok(gateway.data["status"]["listeners"]
+            .as_array()
+            .filter(|l| l.len() == 3)
+            .cloned())
+    })
+    .await;
+    for (listener, kind) in listeners.iter().zip(["TLSRoute", "TCPRoute", "UDPRoute"]) {
+        assert_eq!(
+            listener["supportedKinds"],
+            json!([{"group": "gateway.networking.k8s.io", "kind": kind}]),
+            "{listener}"
+        );
+    }
+}
+
+/// The condition `type_` of a route parent entry.
+fn condition_in<'a>(parent: &'a Value, type_: &str) -> Option<&'a Value> {
+    parent["conditions"]
+        .as_array()?
+        .iter()
+        .find(|c| c["type"] == type_)
+}
