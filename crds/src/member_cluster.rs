@@ -98,4 +98,10 @@ pub struct DiscoveredGatewayClass {
     pub controller_name: String,
     /// Whether the class's controller accepted it.
     pub accepted: bool,
+    /// The Gateway API features its implementation says it supports
+    /// (`status.supportedFeatures`); empty when it says nothing, which
+    /// Fedway takes as unknown, not as none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 128))]
+    pub supported_features: Vec<String>,
 }

@@ -119,6 +119,7 @@ mod tests {
             name: name.into(),
             controller_name: controller.into(),
             accepted,
+            supported_features: vec![],
         }
     }
 

@@ -52,6 +52,26 @@ pub struct PlacementPolicySpec {
     /// Where the listeners' certificates in the chosen members come from.
     #[serde(default)]
     pub certificates: CertificateSource,
+    /// What happens in a member whose implementation says it lacks a
+    /// Gateway API feature a route uses (its GatewayClass's
+    /// `supportedFeatures`).
+    #[serde(default)]
+    pub unsupported_features: UnsupportedFeatures,
+}
+
+/// What a member gets of a route that uses a feature its implementation
+/// lacks. Either way the hub route's parent status names the member and
+/// the features (`fedway.dev/FeaturesSupported`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum UnsupportedFeatures {
+    /// The route anyway: the implementation may ignore or refuse the part
+    /// it lacks.
+    #[default]
+    Place,
+    /// Not the route: the member runs the Gateway without it.
+    Skip,
+    /// The Gateway on `fedway-proxy` there instead of the member's class.
+    Fallback,
 }
 
 /// Who provides the Secrets a Gateway's listeners reference in a member.

@@ -51,6 +51,22 @@ pub struct WorkSpec {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 256))]
     pub secrets: Vec<SecretCopy>,
+    /// Routes attached to the Gateway that this member does not get, and
+    /// why (its implementation lacks features they use and the
+    /// PlacementPolicy says Skip). The agent does nothing with them; the
+    /// hub's DNS takes the member out for their hostnames.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 512))]
+    pub withheld: Vec<Withheld>,
+}
+
+/// A hub object a Work does not carry, and why.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Withheld {
+    pub identity: ObjectIdentity,
+    #[schemars(length(max = 1024))]
+    pub reason: String,
 }
 
 impl WorkSpec {
@@ -158,6 +174,23 @@ pub struct ObjectIdentity {
     pub name: String,
 }
 
+impl ObjectIdentity {
+    /// The identity of a JSON object: apiVersion, kind and a name are
+    /// required.
+    pub fn of(object: &serde_json::Map<String, serde_json::Value>) -> Option<ObjectIdentity> {
+        let api_version = object.get("apiVersion")?.as_str()?;
+        let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
+        let metadata = object.get("metadata")?;
+        Some(ObjectIdentity {
+            group: group.into(),
+            version: version.into(),
+            kind: object.get("kind")?.as_str()?.into(),
+            namespace: metadata["namespace"].as_str().map(str::to_owned),
+            name: metadata["name"].as_str().filter(|n| !n.is_empty())?.into(),
+        })
+    }
+}
+
 /// Bounded feedback: just what the hub needs to aggregate status.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, KubeSchema)]
 #[serde(rename_all = "camelCase")]
@@ -247,5 +280,36 @@ impl ParentFeedback {
     /// section and port.
     pub fn is_for_gateway(&self, route_namespace: &str, (namespace, name): (&str, &str)) -> bool {
         self.gateway == name && self.namespace.as_deref().unwrap_or(route_namespace) == namespace
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value, json};
+
+    use super::*;
+
+    #[test]
+    fn identities_need_api_version_kind_and_name() {
+        let object = |v: Value| v.as_object().cloned().unwrap_or_default();
+        assert_eq!(
+            ObjectIdentity::of(&object(json!({"apiVersion": "v1", "kind": "Secret",
+                                        "metadata": {"name": "s", "namespace": "web"}}))),
+            Some(ObjectIdentity {
+                group: String::new(),
+                version: "v1".into(),
+                kind: "Secret".into(),
+                namespace: Some("web".into()),
+                name: "s".into(),
+            })
+        );
+        for bad in [
+            json!({"kind": "Secret", "metadata": {"name": "s"}}),
+            json!({"apiVersion": "v1", "metadata": {"name": "s"}}),
+            json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": ""}}),
+            json!({"apiVersion": "v1", "kind": "Secret"}),
+        ] {
+            assert_eq!(ObjectIdentity::of(&object(bad.clone())), None, "{bad}");
+        }
     }
 }

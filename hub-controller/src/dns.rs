@@ -47,7 +47,7 @@ use tokio::sync::Notify;
 
 use crate::{
     Error, FIELD_MANAGER, api_error,
-    dns_records::{self, Inputs, MemberGateway, PlacedGateway, Verdict},
+    dns_records::{self, Inputs, MemberGateway, PlacedGateway, RouteId, Verdict},
     gateways::{self, CONTROLLER_NAME, GATEWAY_ANNOTATION},
     join,
     metrics::HubMetrics,
@@ -259,10 +259,15 @@ async fn reconcile(client: &Client, metrics: &HubMetrics, stores: &Stores) -> Re
         let Some(key) = gateway.split_once('/') else {
             continue;
         };
-        placements
-            .entry(gateway.clone())
-            .or_default()
-            .push(status::member_gateway(cluster, key, work.status.as_ref()));
+        let mut member = status::member_gateway(cluster, key, work.status.as_ref());
+        // Routes the hub withholds from the member serve nothing there.
+        member.failing_routes.extend(
+            work.spec
+                .withheld
+                .iter()
+                .map(|w| RouteId::from(&w.identity)),
+        );
+        placements.entry(gateway.clone()).or_default().push(member);
     }
     let placed: Vec<PlacedGateway<'_>> = gateways
         .iter()
@@ -458,6 +463,7 @@ async fn write_work(
         takeover: TakeoverPolicy::IfNoDiff,
         deletion_policy: DeletionPolicy::Delete,
         secrets: vec![],
+        withheld: vec![],
     };
     let current = works.get(&ObjectRef::new(DNS_WORK).within(&namespace));
     match &current {

@@ -51,6 +51,7 @@ use fedway_crds::{
     record_name, selector,
     target_ref::GatewayTargetRef,
     work::Manifest,
+    work::ObjectIdentity,
 };
 use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
@@ -92,6 +93,16 @@ pub struct RouteId {
     pub kind: String,
     pub namespace: String,
     pub name: String,
+}
+
+impl From<&ObjectIdentity> for RouteId {
+    fn from(identity: &ObjectIdentity) -> Self {
+        RouteId {
+            kind: identity.kind.clone(),
+            namespace: identity.namespace.clone().unwrap_or_default(),
+            name: identity.name.clone(),
+        }
+    }
 }
 
 impl RouteId {

@@ -9,8 +9,8 @@ use fedway_crds::{
     DNSZone, MemberCluster, PlacementPolicy, Work,
     member_cluster::condition as member_condition,
     placement::{self, Member},
-    placement_policy::CertificateSource,
-    work::WorkSpec,
+    placement_policy::{CertificateSource, UnsupportedFeatures},
+    work::{ObjectIdentity, Withheld, WorkSpec},
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::{
@@ -29,6 +29,7 @@ use crate::{
     Error, FIELD_MANAGER, api_error, certificate_copies, gateway_check, join,
     listener_status::{self, ListenerStatus},
     metrics::HubMetrics,
+    route_features::{self, Lack},
     status::{self, MemberReport},
     work_builder::{self, ObjectKey, Sources},
 };
@@ -269,9 +270,40 @@ async fn place(ctx: &Context, gateway: &DynamicObject) -> Result<Action, Error> 
                 .unwrap_or_default(),
         })
         .collect();
-    let decisions = placement::place(policy.as_ref().map(|p| &p.spec), &views);
+    let mut decisions = placement::place(policy.as_ref().map(|p| &p.spec), &views);
 
     let routes = list_routes(ctx).await?;
+    // Capabilities: per attached route, the chosen members whose
+    // implementation says it lacks a feature the route uses, and what the
+    // policy does about it there.
+    let attached_key = ObjectKey::of(&gateway_value);
+    let on_unsupported = policy
+        .as_ref()
+        .map(|p| p.spec.unsupported_features)
+        .unwrap_or_default();
+    let lacks: Vec<(&Value, Vec<Lack>)> = work_builder::attached_routes(&attached_key, &routes)
+        .map(|route| (route, route_features::lacks(route, &decisions, &members)))
+        .collect();
+    let lacking = |member: &str| -> Vec<(&Value, &Lack)> {
+        lacks
+            .iter()
+            .filter_map(|(route, lacks)| Some((*route, lacks.iter().find(|l| l.member == member)?)))
+            .collect()
+    };
+    if on_unsupported == UnsupportedFeatures::Fallback {
+        for decision in &mut decisions {
+            if !lacking(&decision.cluster).is_empty() {
+                decision.gateway_class = placement::FALLBACK_CLASS.to_owned();
+            }
+        }
+    }
+    let skipped = |member: &str| -> Vec<(&Value, &Lack)> {
+        if on_unsupported == UnsupportedFeatures::Skip {
+            lacking(member)
+        } else {
+            vec![]
+        }
+    };
     let grants = list_values(client, &reference_grants()).await?;
     let sources = Sources {
         gateway: &gateway_value,
@@ -305,8 +337,20 @@ async fn place(ctx: &Context, gateway: &DynamicObject) -> Result<Action, Error> 
     // All members' Works at once: propagation then costs one write's
     // latency, not one per member.
     futures::future::try_join_all(decisions.iter().map(|decision| {
+        let skipped = skipped(&decision.cluster);
         let spec = WorkSpec {
-            manifests: work_builder::manifests(&sources, &decision.gateway_class),
+            manifests: work_builder::manifests(&sources, &decision.gateway_class, |route| {
+                !skipped.iter().any(|(s, _)| std::ptr::eq(*s, route))
+            }),
+            withheld: skipped
+                .iter()
+                .filter_map(|(route, lack)| {
+                    Some(Withheld {
+                        identity: ObjectIdentity::of(route.as_object()?)?,
+                        reason: format!("{} lacks {}", lack.class, lack.features.join(", ")),
+                    })
+                })
+                .collect(),
             takeover,
             deletion_policy: deletion,
             secrets: secrets
@@ -395,9 +439,19 @@ async fn place(ctx: &Context, gateway: &DynamicObject) -> Result<Action, Error> 
         Some(&listeners),
     )
     .await?;
-    let gateway_key = ObjectKey::of(&gateway_value);
-    for route in work_builder::attached_routes(&gateway_key, &routes) {
-        write_route_status(ctx, &gateway_key, route, &reports).await?;
+    for (route, lacks) in &lacks {
+        // A member that does not run the route reports nothing of it.
+        let route_reports: Vec<MemberReport<'_>> = reports
+            .iter()
+            .filter(|r| {
+                !skipped(r.cluster)
+                    .iter()
+                    .any(|(s, _)| std::ptr::eq(*s, *route))
+            })
+            .cloned()
+            .collect();
+        let features = route_features::condition(lacks, on_unsupported);
+        write_route_status(ctx, &attached_key, route, &route_reports, features).await?;
     }
     if let Some(policy) = policy {
         write_policy_status(client, &policy, &decisions).await?;
@@ -740,6 +794,7 @@ async fn write_route_status(
     gateway: &ObjectKey,
     route: &Value,
     reports: &[MemberReport<'_>],
+    (features_supported, features_reason, features_message): (bool, &str, String),
 ) -> Result<(), Error> {
     let kind = route["kind"].as_str().unwrap_or_default();
     let route_key = ObjectKey::of(route);
@@ -792,6 +847,12 @@ async fn write_route_status(
                     resolved.status,
                     resolved.reason.as_str(),
                     resolved.message,
+                ),
+                (
+                    route_features::FEATURES_SUPPORTED,
+                    features_supported,
+                    features_reason,
+                    features_message.clone(),
                 ),
             ],
         );
@@ -904,6 +965,7 @@ mod tests {
             takeover: TakeoverPolicy::default(),
             deletion_policy: DeletionPolicy::default(),
             secrets: vec![],
+            withheld: vec![],
         };
         let current = work(&spec, "uid-1", "web/shop");
         assert!(work_up_to_date(Some(&current), "uid-1", "web/shop", &spec));

@@ -14,6 +14,7 @@
 //!  member_health ─  MemberCluster Ready from agent leases (I/O)
 //!  leader ────────  one active replica (Lease)
 //!  join ──────────  mints a member's identity, namespace and RBAC (I/O)
+//!  route_features  (pure) features a route uses, which members lack them
 //!  route_kinds ───  the route kinds federated: those the hub serves
 //!  run ───────────  wiring
 //! ```
@@ -32,6 +33,7 @@ pub mod listener_status;
 pub mod member_health;
 pub mod metrics;
 pub mod overview;
+pub mod route_features;
 pub mod route_kinds;
 pub mod run;
 pub mod status;

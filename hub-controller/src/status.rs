@@ -14,6 +14,7 @@ use crate::dns_records::{MemberGateway, RouteId};
 pub const MAX_ADDRESSES: usize = 16;
 
 /// One placed member and what its agent last reported for the Work.
+#[derive(Clone)]
 pub struct MemberReport<'a> {
     pub cluster: &'a str,
     /// The member is Ready. A NotReady member's report is stale: it never
@@ -260,11 +261,7 @@ fn failing_routes<'a>(
                 })
             })
         })
-        .map(|m| RouteId {
-            kind: m.identity.kind.clone(),
-            namespace: m.identity.namespace.clone().unwrap_or_default(),
-            name: m.identity.name.clone(),
-        })
+        .map(|m| RouteId::from(&m.identity))
 }
 
 pub fn member_gateway_state(gateway_name: &str, work: Option<&WorkStatus>) -> Result<(), String> {

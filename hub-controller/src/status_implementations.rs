@@ -363,11 +363,13 @@ fn every_documented_shape_reaches_hub_status_and_dns() {
                 name: "fedway-proxy".into(),
                 controller_name: "fedway.dev/lb-proxy".into(),
                 accepted: true,
+                supported_features: vec![],
             },
             DiscoveredGatewayClass {
                 name: class.into(),
                 controller_name: controller.into(),
                 accepted: true,
+                supported_features: vec![],
             },
         ];
         assert_eq!(

@@ -36,15 +36,21 @@ pub struct Sources<'a> {
 }
 
 /// The manifests of the Work for one member, in a stable order: Gateway,
-/// routes, ReferenceGrants.
-pub fn manifests(sources: &Sources<'_>, gateway_class: &str) -> Vec<Manifest> {
+/// routes (those attached that `keep` keeps), ReferenceGrants.
+pub fn manifests(
+    sources: &Sources<'_>,
+    gateway_class: &str,
+    keep: impl Fn(&Value) -> bool,
+) -> Vec<Manifest> {
     let gateway_key = ObjectKey::of(sources.gateway);
     let mut gateway = clean(sources.gateway);
     if let Some(spec) = gateway.get_mut("spec").and_then(Value::as_object_mut) {
         spec.insert("gatewayClassName".into(), gateway_class.into());
     }
 
-    let mut routes: Vec<&Value> = attached_routes(&gateway_key, sources.routes).collect();
+    let mut routes: Vec<&Value> = attached_routes(&gateway_key, sources.routes)
+        .filter(|route| keep(route))
+        .collect();
     routes.sort_by_key(|r| (str_at(r, &["kind"]).to_owned(), ObjectKey::of(r)));
     let grants = needed_grants(sources.gateway, &routes, sources.reference_grants);
 
@@ -277,6 +283,7 @@ mod tests {
                 reference_grants: &[],
             },
             "istio",
+            |_| true,
         );
         let copy = &manifests[0].0;
         assert_eq!(copy["spec"]["gatewayClassName"], "istio");
@@ -350,6 +357,7 @@ mod tests {
                 reference_grants: &[],
             },
             "eg",
+            |_| true,
         );
         assert_eq!(
             names(&manifests),
@@ -359,6 +367,24 @@ mod tests {
                 "HTTPRoute/api/a-route",
                 "HTTPRoute/web/b-route"
             ]
+        );
+        let without_b = super::manifests(
+            &Sources {
+                gateway: &gw,
+                routes: &routes,
+                reference_grants: &[],
+            },
+            "eg",
+            |route| route["metadata"]["name"] != "b-route",
+        );
+        assert_eq!(
+            names(&without_b),
+            [
+                "Gateway/web/shop",
+                "GRPCRoute/web/grpc",
+                "HTTPRoute/api/a-route"
+            ],
+            "a route `keep` refuses is left out"
         );
         let b = &manifests[3].0;
         assert_eq!(
@@ -397,6 +423,7 @@ mod tests {
                 reference_grants: &grants,
             },
             "eg",
+            |_| true,
         );
         assert_eq!(
             names(&manifests),

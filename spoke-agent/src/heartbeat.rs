@@ -14,7 +14,7 @@ use kube::{
     api::{DynamicObject, ListParams, Patch, PatchParams},
     core::{ApiResource, GroupVersionKind},
 };
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::{Error, FIELD_MANAGER, hub_error, member_error, reconcile::Context};
 
@@ -154,6 +154,7 @@ async fn report(ctx: &Context) -> Result<Report, Error> {
                         .into_iter()
                         .flatten()
                         .any(|c| c["type"] == "Accepted" && c["status"] == "True"),
+                    supported_features: supported_features(&class.data["status"]),
                 })
                 .collect();
             found.sort_by(|a, b| a.name.cmp(&b.name));
@@ -168,6 +169,26 @@ async fn report(ctx: &Context) -> Result<Report, Error> {
         kubernetes_version: version.git_version,
         gateway_classes,
     })
+}
+
+/// The most features kept of one class (the Work CRD's bound).
+const MAX_FEATURES: usize = 128;
+
+/// A GatewayClass's `status.supportedFeatures`, sorted: objects with a name
+/// since Gateway API v1.2, plain names before.
+fn supported_features(status: &Value) -> Vec<String> {
+    let mut features: Vec<String> = status["supportedFeatures"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|f| f["name"].as_str().or(f.as_str()))
+        .filter(|name| !name.is_empty() && name.len() <= 253)
+        .map(str::to_owned)
+        .collect();
+    features.sort();
+    features.dedup();
+    features.truncate(MAX_FEATURES);
+    features
 }
 
 async fn send_report(ctx: &Context, report: &Report) -> Result<(), Error> {
@@ -201,4 +222,36 @@ fn hostname() -> String {
         .map(|h| h.trim().to_owned())
         .filter(|h| !h.is_empty())
         .unwrap_or_else(|| "agent".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn supported_features_in_either_format_sorted_and_bounded() {
+        let cases = [
+            (json!({}), vec![]),
+            (
+                json!({"supportedFeatures": [{"name": "HTTPRouteQueryParamMatching"}, {"name": "Gateway"}, {"name": ""}, {}]}),
+                vec!["Gateway", "HTTPRouteQueryParamMatching"],
+            ),
+            // Gateway API v1.1 and before: plain names.
+            (
+                json!({"supportedFeatures": ["HTTPRoute", "Gateway", "HTTPRoute"]}),
+                vec!["Gateway", "HTTPRoute"],
+            ),
+        ];
+        for (status, want) in cases {
+            assert_eq!(supported_features(&status), want, "{status}");
+        }
+        let many: Vec<Value> = (0..500)
+            .map(|i| json!({"name": format!("F{i:03}")}))
+            .collect();
+        let kept = supported_features(&json!({"supportedFeatures": many}));
+        assert_eq!(kept.len(), MAX_FEATURES);
+        assert_eq!(kept[0], "F000");
+    }
 }

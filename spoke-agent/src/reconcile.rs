@@ -95,7 +95,7 @@ pub async fn reconcile(work: Arc<Work>, ctx: Arc<Context>) -> Result<Action, Err
         objects.push(secret_from_hub(&ctx, copy).await);
     }
     for (index, manifest) in work.spec.manifests.iter().enumerate() {
-        let identity = shared::identity_of(&manifest.0).ok_or_else(|| Error::BadManifest {
+        let identity = ObjectIdentity::of(&manifest.0).ok_or_else(|| Error::BadManifest {
             index,
             message: "apiVersion, kind and metadata.name are required".into(),
         })?;

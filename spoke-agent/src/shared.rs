@@ -24,21 +24,6 @@ pub fn works_of(annotation: &str) -> impl Iterator<Item = &str> {
     annotation.split(SEPARATOR).filter(|w| !w.is_empty())
 }
 
-/// The object of a Work's manifest: apiVersion, kind and name are
-/// required.
-pub fn identity_of(object: &Map<String, Value>) -> Option<ObjectIdentity> {
-    let api_version = object.get("apiVersion")?.as_str()?;
-    let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
-    let metadata = object.get("metadata")?;
-    Some(ObjectIdentity {
-        group: group.into(),
-        version: version.into(),
-        kind: object.get("kind")?.as_str()?.into(),
-        namespace: metadata["namespace"].as_str().map(str::to_owned),
-        name: metadata["name"].as_str().filter(|n| !n.is_empty())?.into(),
-    })
-}
-
 /// The member's copy of a certificate a Work names.
 pub fn secret_identity(namespace: &str, name: &str) -> ObjectIdentity {
     ObjectIdentity {
@@ -71,7 +56,7 @@ pub fn index(works: &[Arc<Work>]) -> BTreeMap<ObjectIdentity, Vec<Copy<'_>>> {
             .spec
             .manifests
             .iter()
-            .filter_map(|manifest| Some((identity_of(&manifest.0)?, Some(&manifest.0))));
+            .filter_map(|manifest| Some((ObjectIdentity::of(&manifest.0)?, Some(&manifest.0))));
         let secrets = work
             .spec
             .secrets
@@ -197,7 +182,7 @@ mod tests {
     }
 
     fn route_identity() -> ObjectIdentity {
-        identity_of(&route(&[], "/")).expect("an identity")
+        ObjectIdentity::of(&route(&[], "/")).expect("an identity")
     }
 
     #[test]
@@ -330,24 +315,6 @@ mod tests {
                 want,
                 "{annotation} without {leaving}"
             );
-        }
-    }
-
-    #[test]
-    fn identities_need_api_version_kind_and_name() {
-        let object = |v: Value| v.as_object().cloned().unwrap_or_default();
-        assert_eq!(
-            identity_of(&object(json!({"apiVersion": "v1", "kind": "Secret",
-                                        "metadata": {"name": "s", "namespace": "web"}}))),
-            Some(secret_identity("web", "s"))
-        );
-        for bad in [
-            json!({"kind": "Secret", "metadata": {"name": "s"}}),
-            json!({"apiVersion": "v1", "metadata": {"name": "s"}}),
-            json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": ""}}),
-            json!({"apiVersion": "v1", "kind": "Secret"}),
-        ] {
-            assert_eq!(identity_of(&object(bad.clone())), None, "{bad}");
         }
     }
 }

@@ -892,3 +892,160 @@ fn condition_in<'a>(parent: &'a Value, type_: &str) -> Option<&'a Value> {
         .iter()
         .find(|c| c["type"] == type_)
 }
+
+#[tokio::test]
+async fn a_route_using_a_feature_a_member_lacks_is_skipped_or_falls_back_there_as_the_policy_says()
+{
+    let fed = Federation::start(&[("member-a", &[]), ("member-b", &[])]).await;
+    let hub = fed.hub.client();
+    // Each member's implementation says what it supports (played here):
+    // member-a's lacks request timeouts, member-b's says nothing.
+    for (member, features) in [
+        (
+            "member-a",
+            json!([{"name": "Gateway"}, {"name": "HTTPRoute"}]),
+        ),
+        ("member-b", json!([])),
+    ] {
+        let client = fed.member(member).cluster.client();
+        apply(&client, json!({"apiVersion": "gateway.networking.k8s.io/v1", "kind": "GatewayClass",
+                              "metadata": {"name": "native"}, "spec": {"controllerName": "example.com/native-gateway"}}))
+        .await;
+        let mut status = class_status(true);
+        status["supportedFeatures"] = features;
+        implementation_reports(
+            &kube::Api::all_with(
+                client,
+                &crate::resource("GatewayClass", "v1", "gatewayclasses"),
+            ),
+            "native",
+            status,
+        )
+        .await;
+    }
+    eventually("member-a's class features in the hub", 30, || async {
+        let member = kube::Api::<fedway_crds::MemberCluster>::all(hub.clone())
+            .get("member-a")
+            .await
+            .map_err(|e| fed.hub.kube_error(e))?;
+        Ok(member
+            .status
+            .filter(|s| {
+                s.gateway_classes
+                    .iter()
+                    .any(|c| c.name == "native" && c.supported_features == ["Gateway", "HTTPRoute"])
+            })
+            .map(drop))
+    })
+    .await;
+
+    namespace(&hub, "web").await;
+    let policy = |action: &str| {
+        json!({
+            "apiVersion": "fedway.dev/v1alpha1", "kind": "PlacementPolicy",
+            "metadata": {"name": "shop", "namespace": "web"},
+            "spec": {"targetRefs": [{"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": "shop"}],
+                     "unsupportedFeatures": action},
+        })
+    };
+    apply(&hub, policy("Skip")).await;
+    apply(&hub, gateway()).await;
+    // `route` sets a request timeout (HTTPRouteRequestTimeout).
+    apply(&hub, route("cart", "shop", "/cart")).await;
+
+    // Skip: member-a runs the Gateway without the route, and its Work says
+    // why; member-b (which does not say) gets it.
+    let a = fed.member("member-a").cluster.client();
+    let b = fed.member("member-b").cluster.client();
+    eventually("route cart in member-b", 30, || async {
+        Ok(http_routes(&b, "web").get_opt("cart").await.ok().flatten())
+    })
+    .await;
+    let work = eventually("member-a's Work withholding cart", 30, || async {
+        Ok(fed
+            .work("member-a", "web.shop")
+            .await
+            .filter(|w| !w.spec.withheld.is_empty()))
+    })
+    .await;
+    assert_eq!(work.spec.withheld[0].identity.name, "cart");
+    assert_eq!(
+        work.spec.withheld[0].reason,
+        "native lacks HTTPRouteRequestTimeout"
+    );
+    assert!(
+        work.spec
+            .manifests
+            .iter()
+            .all(|m| m.0["kind"] != "HTTPRoute"),
+        "no route in member-a's Work"
+    );
+    assert_eq!(
+        gateways(&a, "web").get("shop").await.expect("copy").data["spec"]["gatewayClassName"],
+        "native"
+    );
+    assert!(
+        http_routes(&a, "web")
+            .get_opt("cart")
+            .await
+            .expect("get")
+            .is_none()
+    );
+    let condition = features_condition(
+        &fed,
+        "member-a (native) lacks HTTPRouteRequestTimeout: not placed there",
+    )
+    .await;
+    assert_eq!(condition["reason"], "UnsupportedFeatures");
+
+    // Fallback: member-a's Gateway moves to fedway-proxy, with the route.
+    apply(&hub, policy("Fallback")).await;
+    eventually(
+        "member-a's Gateway on fedway-proxy with route cart",
+        30,
+        || async {
+            let on_proxy = gateways(&a, "web")
+                .get_opt("shop")
+                .await
+                .ok()
+                .flatten()
+                .is_some_and(|g| g.data["spec"]["gatewayClassName"] == "fedway-proxy");
+            let route = http_routes(&a, "web").get_opt("cart").await.ok().flatten();
+            Ok(route.filter(|_| on_proxy))
+        },
+    )
+    .await;
+    features_condition(
+        &fed,
+        "member-a (native) lacks HTTPRouteRequestTimeout: placed there on fedway-proxy",
+    )
+    .await;
+    assert_eq!(
+        gateways(&b, "web").get("shop").await.expect("copy").data["spec"]["gatewayClassName"],
+        "native",
+        "member-b keeps its class"
+    );
+}
+
+/// Waits until the hub route web/cart's `fedway.dev/FeaturesSupported` is
+/// False with `message`; returns the condition.
+async fn features_condition(fed: &Federation, message: &str) -> Value {
+    let hub = fed.hub.client();
+    eventually(
+        &format!("route cart's FeaturesSupported: {message}"),
+        30,
+        || async {
+            let route = http_routes(&hub, "web")
+                .get("cart")
+                .await
+                .map_err(|e| fed.hub.kube_error(e))?;
+            Ok(route.data["status"]["parents"]
+                .as_array()
+                .and_then(|ps| ps.iter().find(|p| p["controllerName"] == "fedway.dev/hub"))
+                .and_then(|p| condition_in(p, "fedway.dev/FeaturesSupported"))
+                .filter(|c| c["status"] == "False" && c["message"] == message)
+                .cloned())
+        },
+    )
+    .await
+}

@@ -352,26 +352,34 @@ async fn traefik_programs_a_placed_gateway_and_its_status_reaches_the_hub_and_dn
         Arc::new(DataPlaneSink(DataPlane::new(Options::default()))),
     ));
 
-    // The agent reports Traefik's class, accepted, to the hub.
+    // The agent reports Traefik's class, accepted, to the hub, with the
+    // features Traefik lists in its status.
     let members = Api::<MemberCluster>::all(hub.clone());
-    eventually(
+    let traefik_features = eventually(
         "the hub knows member-traefik's Traefik class",
         60,
         || async {
             let member = members.get_opt(TRAEFIK_MEMBER).await.ok().flatten();
             Ok(member.and_then(|m| m.status).and_then(|s| {
-                s.gateway_classes
-                    .into_iter()
-                    .find(|c| {
-                        c.name == TRAEFIK_CLASS
-                            && c.controller_name == fedway_e2e::traefik::CONTROLLER_NAME
-                            && c.accepted
-                    })
-                    .map(drop)
+                s.gateway_classes.into_iter().find(|c| {
+                    c.name == TRAEFIK_CLASS
+                        && c.controller_name == fedway_e2e::traefik::CONTROLLER_NAME
+                        && c.accepted
+                })
             }))
         },
     )
-    .await;
+    .await
+    .supported_features;
+    // What Traefik says it supports, as it says it (v3.6.12: no request
+    // timeouts, among others).
+    assert!(
+        traefik_features.iter().any(|f| f == "HTTPRoute")
+            && !traefik_features
+                .iter()
+                .any(|f| f == "HTTPRouteRequestTimeout"),
+        "{traefik_features:?}"
+    );
 
     // The app team's objects, once, in the hub.
     apply(&hub, zone()).await;
@@ -619,6 +627,33 @@ async fn traefik_programs_a_placed_gateway_and_its_status_reaches_the_hub_and_dn
         "stock via lb-proxy reaches stock",
     )
     .await;
+
+    // A route with a request timeout, which Traefik says it lacks: placed
+    // anyway (no PlacementPolicy says otherwise), and the hub route names
+    // the member and the feature.
+    let mut slow = route("slow", STOCK_HOSTNAME, "/slow", "stock");
+    slow["spec"]["rules"][0]["timeouts"] = json!({"request": "10s"});
+    apply(&hub, slow).await;
+    let features = eventually(
+        "the hub route slow names what Traefik lacks",
+        60,
+        || async {
+            Ok(hub_route_parent(&hub, "slow").await.and_then(|p| {
+                p["conditions"]
+                    .as_array()?
+                    .iter()
+                    .find(|c| c["type"] == "fedway.dev/FeaturesSupported" && c["status"] == "False")
+                    .cloned()
+            }))
+        },
+    )
+    .await;
+    assert_eq!(
+        features["message"],
+        format!(
+            "{TRAEFIK_MEMBER} ({TRAEFIK_CLASS}) lacks HTTPRouteRequestTimeout: placed there anyway"
+        )
+    );
 
     // Global DNS: one server beside the hub (it reports probe results in
     // the DNSPolicy), one beside each member; all answer with both.
