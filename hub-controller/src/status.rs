@@ -641,20 +641,24 @@ mod tests {
 
     #[test]
     fn route_acceptance_across_members() {
+        // Route web/r's (or `namespace`/r's) Accepted for Gateway web/shop.
+        let accepted = |namespace, reports: &[MemberReport<'_>]| {
+            route_condition(
+                "HTTPRoute",
+                namespace,
+                "r",
+                ParentRef::gateway("web", "shop"),
+                "Accepted",
+                reports,
+            )
+        };
         let yes = work(vec![route_status("True")]);
         let no = work(vec![route_status("False")]);
         let all = [
             MemberReport::new("a", true, &yes),
             MemberReport::new("b", true, &yes),
         ];
-        let got = route_condition(
-            "HTTPRoute",
-            "web",
-            "r",
-            ParentRef::gateway("web", "shop"),
-            "Accepted",
-            &all,
-        );
+        let got = accepted("web", &all);
         assert!(got.status, "{got:?}");
         assert_eq!(got.message, "Accepted in a, b");
         assert_eq!(got.reason, "Accepted");
@@ -662,14 +666,7 @@ mod tests {
             MemberReport::new("a", true, &yes),
             MemberReport::new("b", true, &no),
         ];
-        let got = route_condition(
-            "HTTPRoute",
-            "web",
-            "r",
-            ParentRef::gateway("web", "shop"),
-            "Accepted",
-            &mixed,
-        );
+        let got = accepted("web", &mixed);
         assert!(!got.status);
         assert_eq!(
             got.message,
@@ -677,14 +674,7 @@ mod tests {
         );
         // The member implementation's own reason, not a generic one.
         assert_eq!(got.reason, "NotAllowedByListeners");
-        let wrong_namespace = route_condition(
-            "HTTPRoute",
-            "api",
-            "r",
-            ParentRef::gateway("web", "shop"),
-            "Accepted",
-            &all,
-        );
+        let wrong_namespace = accepted("api", &all);
         assert!(!wrong_namespace.status);
         // Nothing reported false, only nothing reported: Pending.
         assert_eq!(wrong_namespace.reason, "Pending");
@@ -693,14 +683,7 @@ mod tests {
             MemberReport::new("a", true, &yes),
             MemberReport::new("b", false, &yes),
         ];
-        let got = route_condition(
-            "HTTPRoute",
-            "web",
-            "r",
-            ParentRef::gateway("web", "shop"),
-            "Accepted",
-            &stale,
-        );
+        let got = accepted("web", &stale);
         assert!(!got.status, "{got:?}");
         assert_eq!(
             got.message,

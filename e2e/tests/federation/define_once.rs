@@ -59,29 +59,8 @@ async fn gateway_and_routes_defined_once_run_in_every_chosen_member() {
     .await;
     let classes = crate::resource("GatewayClass", "v1", "gatewayclasses");
     let classes = kube::Api::<kube::api::DynamicObject>::all_with(a.clone(), &classes);
-    implementation_reports(
-        &classes,
-        "native",
-        json!({"conditions": [{
-        "type": "Accepted", "status": "True", "reason": "Accepted", "message": "",
-        "lastTransitionTime": "2026-01-01T00:00:00Z"}]}),
-    )
-    .await;
-    eventually("member-a to report its native class", 30, || async {
-        let member = kube::Api::<fedway_crds::MemberCluster>::all(hub.clone())
-            .get("member-a")
-            .await
-            .map_err(|e| fed.hub.kube_error(e))?;
-        Ok(member
-            .status
-            .filter(|s| {
-                s.gateway_classes
-                    .iter()
-                    .any(|c| c.name == "native" && c.accepted)
-            })
-            .map(drop))
-    })
-    .await;
+    implementation_reports(&classes, "native", class_status(true)).await;
+    native_reported(&fed, "member-a", "accepted", |c| c.accepted).await;
 
     namespace(&hub, "web").await;
     // The policy first, as a user would: the Gateway is then placed by it
@@ -458,24 +437,29 @@ async fn orphan_deletion_policy_leaves_the_member_copy_running_unmanaged() {
     );
 }
 
-/// Waits until the hub's MemberCluster member-a reports its class `native`
-/// with this acceptance.
-async fn native_reported(fed: &Federation, accepted: bool) {
+/// Waits until the hub's MemberCluster `member` reports its class
+/// `native` as `want` says (`what` says it to a person).
+async fn native_reported(
+    fed: &Federation,
+    member: &str,
+    what: &str,
+    want: impl Fn(&fedway_crds::member_cluster::DiscoveredGatewayClass) -> bool,
+) {
     let hub = fed.hub.client();
     eventually(
-        &format!("member-a to report its native class accepted={accepted}"),
+        &format!("{member} to report its native class {what}"),
         30,
         || async {
-            let member = kube::Api::<fedway_crds::MemberCluster>::all(hub.clone())
-                .get("member-a")
+            let status = kube::Api::<fedway_crds::MemberCluster>::all(hub.clone())
+                .get(member)
                 .await
-                .map_err(|e| fed.hub.kube_error(e))?;
-            Ok(member
-                .status
+                .map_err(|e| fed.hub.kube_error(e))?
+                .status;
+            Ok(status
                 .filter(|s| {
                     s.gateway_classes
                         .iter()
-                        .any(|c| c.name == "native" && c.accepted == accepted)
+                        .any(|c| c.name == "native" && want(c))
                 })
                 .map(drop))
         },
@@ -507,7 +491,7 @@ async fn a_class_flap_keeps_the_member_class_and_a_class_change_releases_the_gat
                      "metadata": {"name": "native"}, "spec": {"controllerName": "example.com/native-gateway"}}))
     .await;
     implementation_reports(&member_classes, "native", class_status(true)).await;
-    native_reported(&fed, true).await;
+    native_reported(&fed, "member-a", "accepted", |c| c.accepted).await;
 
     namespace(&hub, "web").await;
     apply(&hub, gateway()).await;
@@ -527,7 +511,7 @@ async fn a_class_flap_keeps_the_member_class_and_a_class_change_releases_the_gat
     // while. The member's Gateway stays with it (not moved to fedway-proxy
     // and back, which would tear down and rebuild its data plane).
     implementation_reports(&member_classes, "native", class_status(false)).await;
-    native_reported(&fed, false).await;
+    native_reported(&fed, "member-a", "not accepted", |c| !c.accepted).await;
     // The MemberCluster change reconciles the Gateway at once; give that
     // pass time to write whatever it would.
     tokio::time::sleep(std::time::Duration::from_secs(3)).await;
@@ -545,7 +529,7 @@ async fn a_class_flap_keeps_the_member_class_and_a_class_change_releases_the_gat
         "accepted; placed in member-a (native)"
     );
     implementation_reports(&member_classes, "native", class_status(true)).await;
-    native_reported(&fed, true).await;
+    native_reported(&fed, "member-a", "accepted", |c| c.accepted).await;
 
     // The hub route's parent entry, before the class change.
     eventually("the hub's entry in route cart's status", 30, || async {
@@ -923,19 +907,8 @@ async fn a_route_using_a_feature_a_member_lacks_is_skipped_or_falls_back_there_a
         )
         .await;
     }
-    eventually("member-a's class features in the hub", 30, || async {
-        let member = kube::Api::<fedway_crds::MemberCluster>::all(hub.clone())
-            .get("member-a")
-            .await
-            .map_err(|e| fed.hub.kube_error(e))?;
-        Ok(member
-            .status
-            .filter(|s| {
-                s.gateway_classes
-                    .iter()
-                    .any(|c| c.name == "native" && c.supported_features == ["Gateway", "HTTPRoute"])
-            })
-            .map(drop))
+    native_reported(&fed, "member-a", "with its features", |c| {
+        c.supported_features == ["Gateway", "HTTPRoute"]
     })
     .await;
 
@@ -980,10 +953,15 @@ async fn a_route_using_a_feature_a_member_lacks_is_skipped_or_falls_back_there_a
             .all(|m| m.0["kind"] != "HTTPRoute"),
         "no route in member-a's Work"
     );
-    assert_eq!(
-        gateways(&a, "web").get("shop").await.expect("copy").data["spec"]["gatewayClassName"],
-        "native"
-    );
+    eventually(
+        "Gateway web/shop in member-a with class native",
+        30,
+        || async {
+            let copy = gateways(&a, "web").get_opt("shop").await.ok().flatten();
+            Ok(copy.filter(|c| c.data["spec"]["gatewayClassName"] == "native"))
+        },
+    )
+    .await;
     assert!(
         http_routes(&a, "web")
             .get_opt("cart")
