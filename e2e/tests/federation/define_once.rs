@@ -85,15 +85,7 @@ async fn gateway_and_routes_defined_once_run_in_every_chosen_member() {
 
     // Both members hold the Gateway with their class, and both routes.
     for (member, client, class) in [("member-a", &a, "native"), ("member-b", &b, "mapped-b")] {
-        let copy = eventually(
-            &format!("Gateway web/shop in {member} with class {class}"),
-            30,
-            || async {
-                let copy = gateways(client, "web").get_opt("shop").await.ok().flatten();
-                Ok(copy.filter(|c| c.data["spec"]["gatewayClassName"] == class))
-            },
-        )
-        .await;
+        let copy = shop_copy_with_class(client, member, class).await;
         assert_eq!(copy.data["spec"]["gatewayClassName"], class, "{member}");
         // As stored in the hub (with the hub's defaults), not as re-typed.
         let hub_spec = gateways(&hub, "web")
@@ -496,15 +488,7 @@ async fn a_class_flap_keeps_the_member_class_and_a_class_change_releases_the_gat
     namespace(&hub, "web").await;
     apply(&hub, gateway()).await;
     apply(&hub, route("cart", "shop", "/cart")).await;
-    eventually(
-        "Gateway web/shop in member-a with class native",
-        30,
-        || async {
-            let copy = gateways(&a, "web").get_opt("shop").await.ok().flatten();
-            Ok(copy.filter(|c| c.data["spec"]["gatewayClassName"] == "native"))
-        },
-    )
-    .await;
+    shop_copy_with_class(&a, "member-a", "native").await;
     let copy_uid = gateways(&a, "web").get("shop").await.expect("copy").uid();
 
     // The native implementation restarts: its class is not accepted for a
@@ -953,15 +937,7 @@ async fn a_route_using_a_feature_a_member_lacks_is_skipped_or_falls_back_there_a
             .all(|m| m.0["kind"] != "HTTPRoute"),
         "no route in member-a's Work"
     );
-    eventually(
-        "Gateway web/shop in member-a with class native",
-        30,
-        || async {
-            let copy = gateways(&a, "web").get_opt("shop").await.ok().flatten();
-            Ok(copy.filter(|c| c.data["spec"]["gatewayClassName"] == "native"))
-        },
-    )
-    .await;
+    shop_copy_with_class(&a, "member-a", "native").await;
     assert!(
         http_routes(&a, "web")
             .get_opt("cart")
@@ -1023,6 +999,24 @@ async fn features_condition(fed: &Federation, message: &str) -> Value {
                 .and_then(|p| condition_in(p, "fedway.dev/FeaturesSupported"))
                 .filter(|c| c["status"] == "False" && c["message"] == message)
                 .cloned())
+        },
+    )
+    .await
+}
+
+/// Waits until `member` (its client) holds Gateway web/shop with `class`;
+/// returns the copy.
+async fn shop_copy_with_class(
+    client: &kube::Client,
+    member: &str,
+    class: &str,
+) -> kube::api::DynamicObject {
+    eventually(
+        &format!("Gateway web/shop in {member} with class {class}"),
+        30,
+        || async {
+            let copy = gateways(client, "web").get_opt("shop").await.ok().flatten();
+            Ok(copy.filter(|c| c.data["spec"]["gatewayClassName"] == class))
         },
     )
     .await
