@@ -17,6 +17,7 @@ pub mod dns_policy;
 pub mod dns_record;
 pub mod dns_zone;
 pub mod duration;
+pub mod group_kind;
 pub mod member_cluster;
 pub mod placement;
 pub mod placement_policy;

@@ -19,6 +19,9 @@ pub struct Federation {
     pub hub: Cluster,
     pub members: Vec<Member>,
     hub_controller: Option<HubController>,
+    /// The hub's `--policy-kind`s and the agents' `--managed-kind`s (set
+    /// before restarting them: kinds are found at start-up).
+    pub policy_kinds: Vec<fedway_crds::group_kind::GroupKind>,
 }
 
 /// The hub controller on a thread of its own (with its own runtime), so its
@@ -72,6 +75,7 @@ impl Federation {
             hub,
             members: Vec::new(),
             hub_controller: None,
+            policy_kinds: Vec::new(),
         };
         federation.start_hub_controller();
         for ((name, labels), cluster) in members.iter().zip(clusters) {
@@ -136,6 +140,7 @@ impl Federation {
             identity: "test-hub".into(),
             lease_duration: Duration::from_secs(15),
         };
+        let policy_kinds = self.policy_kinds.clone();
         let (shutdown, stop) = tokio::sync::oneshot::channel::<()>();
         let (tid_tx, tid_rx) = std::sync::mpsc::channel();
         let thread = std::thread::Builder::new()
@@ -161,8 +166,14 @@ impl Federation {
                             return tracing::error!(%error, "no hub client for the hub controller");
                         }
                     };
-                    if let Err(error) =
-                        fedway_hub::run::run(client, leader, Default::default(), stop).await
+                    if let Err(error) = fedway_hub::run::run(
+                        client,
+                        leader,
+                        &policy_kinds,
+                        Default::default(),
+                        stop,
+                    )
+                    .await
                     {
                         tracing::error!(%error, "hub controller stopped");
                     }
@@ -222,12 +233,13 @@ impl Federation {
         let member_client = fedway_runtime::kube_client(Some(&member_kubeconfig))
             .await
             .expect("agent member client");
-        let ctx = fedway_agent::reconcile::Context::new(
+        let mut ctx = fedway_agent::reconcile::Context::new(
             hub,
             member_client,
             member.name.clone(),
             Default::default(),
         );
+        ctx.kinds = ctx.kinds.with_extra(self.policy_kinds.clone());
         let name = member.name.clone();
         member.agent = Some(tokio::spawn(async move {
             if let Err(error) = fedway_agent::run::run(ctx, std::future::pending()).await {

@@ -147,6 +147,46 @@ pub fn helm() -> Result<&'static Path> {
     })
 }
 
+/// Envoy Gateway's module, pinned: tests take its CRDs (GEP-713 policy
+/// kinds such as BackendTrafficPolicy) as a user installing Envoy Gateway
+/// would, nothing built.
+pub const ENVOY_GATEWAY_MODULE: &str = "github.com/envoyproxy/gateway@v1.9.1";
+
+/// The CRD file of `plural` (`backendtrafficpolicies`) in Envoy Gateway's
+/// module, downloaded from the Go module proxy on first use.
+pub fn envoy_gateway_crd(plural: &str) -> Result<PathBuf> {
+    static MODULE: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    let dir = cached(&MODULE, || go_module(ENVOY_GATEWAY_MODULE))?;
+    let file = dir.join(format!(
+        "charts/gateway-helm/charts/crds/crds/generated/gateway.envoyproxy.io_{plural}.yaml"
+    ));
+    if !file.is_file() {
+        return Err(Error::Toolchain(format!("{} is missing", file.display())));
+    }
+    Ok(file)
+}
+
+/// The directory of Go module `module@version` in the module cache,
+/// downloaded through the module proxy when missing.
+fn go_module(module: &str) -> Result<PathBuf> {
+    let output = Command::new("go")
+        .args(["mod", "download", "-json", module])
+        .env("GOFLAGS", "-mod=mod")
+        .current_dir(std::env::temp_dir())
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .map_err(|e| Error::Toolchain(format!("running go mod download {module}: {e}")))?;
+    let info: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap_or_default();
+    match info["Dir"].as_str() {
+        Some(dir) if output.status.success() => Ok(PathBuf::from(dir)),
+        _ => Err(Error::Toolchain(format!(
+            "go mod download {module} failed ({}): {}",
+            output.status,
+            info["Error"].as_str().unwrap_or("see the errors above")
+        ))),
+    }
+}
+
 fn cached(
     cell: &'static OnceLock<Result<PathBuf, String>>,
     locate: impl FnOnce() -> Result<PathBuf>,

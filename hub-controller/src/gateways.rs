@@ -12,7 +12,10 @@ use fedway_crds::{
     placement_policy::{CertificateSource, UnsupportedFeatures},
     work::{ObjectIdentity, Withheld, WorkSpec},
 };
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use k8s_openapi::{
+    api::core::v1::ConfigMap,
+    apimachinery::pkg::apis::meta::v1::{Condition, Time},
+};
 use kube::{
     Api, Client, Resource, ResourceExt,
     api::{DeleteParams, DynamicObject, ListParams, Patch, PatchParams},
@@ -29,6 +32,7 @@ use crate::{
     Error, FIELD_MANAGER, api_error, certificate_copies, gateway_check, join,
     listener_status::{self, ListenerStatus},
     metrics::HubMetrics,
+    policy_attachment,
     route_features::{self, Lack},
     status::{self, MemberReport},
     work_builder::{self, ObjectKey, Sources},
@@ -67,6 +71,9 @@ pub struct Context {
     pub metrics: Arc<HubMetrics>,
     /// The route kinds the hub serves ([`crate::route_kinds::served`]).
     pub routes: Vec<ApiResource>,
+    /// The policy kinds the hub federates
+    /// ([`crate::route_kinds::served_policies`]).
+    pub policies: Vec<ApiResource>,
 }
 
 /// Reconciles one hub Gateway.
@@ -147,7 +154,10 @@ async fn release(ctx: &Context, gateway: &DynamicObject) -> Result<Action, Error
     let gateway_key = ObjectKey::of(&gateway_value);
     let routes = list_routes(ctx).await?;
     for route in work_builder::attached_routes(&gateway_key, &routes) {
-        put_route_parents(ctx, &gateway_key, route, Vec::new()).await?;
+        put_entries(ctx, &PARENTS, &gateway_key, route, Vec::new()).await?;
+    }
+    for policy in list_policies(ctx).await? {
+        put_entries(ctx, &ANCESTORS, &gateway_key, &policy, Vec::new()).await?;
     }
     let finalizers: Vec<&String> = gateway
         .finalizers()
@@ -305,10 +315,23 @@ async fn place(ctx: &Context, gateway: &DynamicObject) -> Result<Action, Error> 
         }
     };
     let grants = list_values(client, &reference_grants()).await?;
+    let policies = list_policies(ctx).await?;
+    let attached_routes: Vec<&Value> = lacks.iter().map(|(route, _)| *route).collect();
+    let config_maps = read_config_maps(
+        client,
+        &policy_attachment::config_maps(&policy_attachment::attached(
+            &attached_key,
+            &attached_routes,
+            &policies,
+        )),
+    )
+    .await?;
     let sources = Sources {
         gateway: &gateway_value,
         routes: &routes,
         reference_grants: &grants,
+        policies: &policies,
+        config_maps: &config_maps,
     };
     let takeover = policy.as_ref().map(|p| p.spec.takeover).unwrap_or_default();
     let deletion = policy
@@ -334,38 +357,43 @@ async fn place(ctx: &Context, gateway: &DynamicObject) -> Result<Action, Error> 
     };
     let secrets =
         certificate_copies::sync(client, &uid, &gateway_key, &certificates, &copy_to).await?;
+    let specs: Vec<WorkSpec> = decisions
+        .iter()
+        .map(|decision| {
+            let skipped = skipped(&decision.cluster);
+            WorkSpec {
+                manifests: work_builder::manifests(&sources, &decision.gateway_class, |route| {
+                    !skipped.iter().any(|(s, _)| std::ptr::eq(*s, route))
+                }),
+                withheld: skipped
+                    .iter()
+                    .filter_map(|(route, lack)| {
+                        Some(Withheld {
+                            identity: ObjectIdentity::of(route.as_object()?)?,
+                            reason: format!("{} lacks {}", lack.class, lack.features.join(", ")),
+                        })
+                    })
+                    .collect(),
+                takeover,
+                deletion_policy: deletion,
+                secrets: secrets
+                    .get(&join::member_namespace(&decision.cluster))
+                    .cloned()
+                    .unwrap_or_default(),
+            }
+        })
+        .collect();
     // All members' Works at once: propagation then costs one write's
     // latency, not one per member.
-    futures::future::try_join_all(decisions.iter().map(|decision| {
-        let skipped = skipped(&decision.cluster);
-        let spec = WorkSpec {
-            manifests: work_builder::manifests(&sources, &decision.gateway_class, |route| {
-                !skipped.iter().any(|(s, _)| std::ptr::eq(*s, route))
-            }),
-            withheld: skipped
-                .iter()
-                .filter_map(|(route, lack)| {
-                    Some(Withheld {
-                        identity: ObjectIdentity::of(route.as_object()?)?,
-                        reason: format!("{} lacks {}", lack.class, lack.features.join(", ")),
-                    })
-                })
-                .collect(),
-            takeover,
-            deletion_policy: deletion,
-            secrets: secrets
-                .get(&join::member_namespace(&decision.cluster))
-                .cloned()
-                .unwrap_or_default(),
-        };
+    futures::future::try_join_all(decisions.iter().zip(&specs).map(|(decision, spec)| {
         let namespace = join::member_namespace(&decision.cluster);
         let current = existing
             .iter()
             .find(|w| w.namespace().as_deref() == Some(namespace.as_str()));
-        let write = !work_up_to_date(current, &uid, &gateway_key, &spec);
+        let write = !work_up_to_date(current, &uid, &gateway_key, spec);
         async move {
             if write {
-                write_work(ctx, gateway, &decision.cluster, &spec).await?;
+                write_work(ctx, gateway, &decision.cluster, spec).await?;
             }
             Ok::<(), Error>(())
         }
@@ -453,6 +481,33 @@ async fn place(ctx: &Context, gateway: &DynamicObject) -> Result<Action, Error> 
         let features = route_features::condition(lacks, on_unsupported);
         write_route_status(ctx, &attached_key, route, &route_reports, features).await?;
     }
+    // Attached policies: an ancestor entry for this Gateway, from the
+    // members whose Works carry the policy.
+    for policy in &policies {
+        let Some(identity) = policy.as_object().and_then(ObjectIdentity::of) else {
+            continue;
+        };
+        let carried: Vec<MemberReport<'_>> = reports
+            .iter()
+            .zip(&specs)
+            .filter(|(_, spec)| {
+                spec.manifests
+                    .iter()
+                    .any(|m| ObjectIdentity::of(&m.0).as_ref() == Some(&identity))
+            })
+            .map(|(report, _)| report.clone())
+            .collect();
+        let ours = policy["status"]["ancestors"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|a| is_ours(&ANCESTORS, &attached_key, a));
+        if !carried.is_empty() {
+            write_policy_ancestors(ctx, &attached_key, policy, &carried).await?;
+        } else if ours {
+            put_entries(ctx, &ANCESTORS, &attached_key, policy, Vec::new()).await?;
+        }
+    }
     if let Some(policy) = policy {
         write_policy_status(client, &policy, &decisions).await?;
     }
@@ -490,11 +545,42 @@ async fn policy_for(
 
 /// Every route of the kinds the hub federates.
 async fn list_routes(ctx: &Context) -> Result<Vec<Value>, Error> {
-    let mut routes = Vec::new();
-    for resource in &ctx.routes {
-        routes.extend(list_values(&ctx.client, resource).await?);
+    list_kinds(&ctx.client, &ctx.routes).await
+}
+
+/// Every policy of the kinds the hub federates.
+async fn list_policies(ctx: &Context) -> Result<Vec<Value>, Error> {
+    list_kinds(&ctx.client, &ctx.policies).await
+}
+
+async fn list_kinds(client: &Client, kinds: &[ApiResource]) -> Result<Vec<Value>, Error> {
+    let mut objects = Vec::new();
+    for resource in kinds {
+        objects.extend(list_values(client, resource).await?);
     }
-    Ok(routes)
+    Ok(objects)
+}
+
+/// The ConfigMaps of `keys` that exist (a missing one is the member
+/// implementation's to report, as the policy's ResolvedRefs).
+async fn read_config_maps(
+    client: &Client,
+    keys: &std::collections::BTreeSet<ObjectKey>,
+) -> Result<Vec<Value>, Error> {
+    let mut found = Vec::new();
+    for key in keys {
+        let api: Api<ConfigMap> = Api::namespaced(client.clone(), &key.namespace);
+        let config_map = api.get_opt(&key.name).await.map_err(api_error(
+            "reading",
+            format!("ConfigMap {}/{}", key.namespace, key.name),
+        ))?;
+        if let Some(mut value) = config_map.and_then(|c| serde_json::to_value(c).ok()) {
+            value["apiVersion"] = "v1".into();
+            value["kind"] = "ConfigMap".into();
+            found.push(value);
+        }
+    }
+    Ok(found)
 }
 
 async fn list_values(client: &Client, resource: &ApiResource) -> Result<Vec<Value>, Error> {
@@ -829,7 +915,7 @@ async fn write_route_status(
         let (accepted, resolved) = (summary("Accepted"), summary("ResolvedRefs"));
         let previous = parents
             .iter()
-            .find(|p| ours(gateway, p) && p["parentRef"] == parent_ref)
+            .find(|p| is_ours(&PARENTS, gateway, p) && p["parentRef"] == parent_ref)
             .map(|p| p["conditions"].clone())
             .unwrap_or(Value::Null);
         let conditions = conditions(
@@ -859,7 +945,7 @@ async fn write_route_status(
         let unchanged = same_conditions(&previous, &conditions);
         entries.push((unchanged, json!({"parentRef": parent_ref, "controllerName": CONTROLLER_NAME, "conditions": conditions})));
     }
-    put_route_parents(ctx, gateway, route, entries).await
+    put_entries(ctx, &PARENTS, gateway, route, entries).await
 }
 
 /// The route's `status.parents`, as they are.
@@ -870,53 +956,141 @@ fn route_parents(route: &Value) -> Vec<Value> {
         .unwrap_or_default()
 }
 
-/// Whether a route's status entry is the hub's for the Gateway `gateway`.
-fn ours(gateway: &ObjectKey, parent: &Value) -> bool {
-    parent["controllerName"] == CONTROLLER_NAME
-        && parent["parentRef"]["kind"] == "Gateway"
-        && parent["parentRef"]["namespace"] == gateway.namespace.as_str()
-        && parent["parentRef"]["name"] == gateway.name.as_str()
-}
-
-/// Replaces the hub's entries for the Gateway in the route's
-/// `status.parents` with `entries` (each with whether it is unchanged),
-/// keeping every other parent's; writes nothing when nothing changed.
-async fn put_route_parents(
+/// Sets the policy's ancestor status for this Gateway (controller
+/// `fedway.dev/hub`), from the members that run the policy, keeping every
+/// other ancestor's entry.
+async fn write_policy_ancestors(
     ctx: &Context,
     gateway: &ObjectKey,
-    route: &Value,
+    policy: &Value,
+    reports: &[MemberReport<'_>],
+) -> Result<(), Error> {
+    let kind = policy["kind"].as_str().unwrap_or_default();
+    let key = ObjectKey::of(policy);
+    let ancestor_ref = json!({"group": work_builder::GATEWAY_API_GROUP, "kind": "Gateway",
+                              "namespace": gateway.namespace, "name": gateway.name});
+    let previous = policy["status"]["ancestors"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|a| is_ours(&ANCESTORS, gateway, a) && a["ancestorRef"] == ancestor_ref)
+        .map(|a| a["conditions"].clone())
+        .unwrap_or(Value::Null);
+    // BackendTLSPolicy's references (CA certificates) have a condition of
+    // their own in the spec; other kinds say what they say in Accepted.
+    let types: &[&str] = if kind == "BackendTLSPolicy" {
+        &["Accepted", "ResolvedRefs"]
+    } else {
+        &["Accepted"]
+    };
+    let summaries: Vec<(&str, status::Summary)> = types
+        .iter()
+        .map(|type_| {
+            let parent = status::ParentRef::gateway(&gateway.namespace, &gateway.name);
+            let summary =
+                status::route_condition(kind, &key.namespace, &key.name, parent, type_, reports);
+            (*type_, summary)
+        })
+        .collect();
+    let wanted: Vec<(&str, bool, &str, String)> = summaries
+        .iter()
+        .map(|(type_, s)| (*type_, s.status, s.reason.as_str(), s.message.clone()))
+        .collect();
+    let conditions = conditions(
+        &previous,
+        policy["metadata"]["generation"].as_i64(),
+        &wanted,
+    );
+    let unchanged = same_conditions(&previous, &conditions);
+    let entry = json!({"ancestorRef": ancestor_ref, "controllerName": CONTROLLER_NAME, "conditions": conditions});
+    put_entries(ctx, &ANCESTORS, gateway, policy, vec![(unchanged, entry)]).await
+}
+
+/// A list in an object's status where each controller keeps an entry per
+/// parent: routes' `status.parents`, policies' `status.ancestors`.
+struct StatusList {
+    /// The list's field in `status`.
+    field: &'static str,
+    /// The field of an entry naming the parent.
+    reference: &'static str,
+    /// How many entries the API allows.
+    max: usize,
+}
+
+const PARENTS: StatusList = StatusList {
+    field: "parents",
+    reference: "parentRef",
+    max: 32,
+};
+const ANCESTORS: StatusList = StatusList {
+    field: "ancestors",
+    reference: "ancestorRef",
+    max: 16,
+};
+
+/// Whether a status entry is the hub's for the Gateway `gateway`.
+fn is_ours(list: &StatusList, gateway: &ObjectKey, entry: &Value) -> bool {
+    let parent = &entry[list.reference];
+    entry["controllerName"] == CONTROLLER_NAME
+        && parent["kind"] == "Gateway"
+        && parent["namespace"] == gateway.namespace.as_str()
+        && parent["name"] == gateway.name.as_str()
+}
+
+/// Replaces the hub's entries for the Gateway in the object's status list
+/// with `entries` (each with whether it is unchanged), keeping every other
+/// parent's; writes nothing when nothing changed.
+async fn put_entries(
+    ctx: &Context,
+    list: &StatusList,
+    gateway: &ObjectKey,
+    object: &Value,
     entries: Vec<(bool, Value)>,
 ) -> Result<(), Error> {
-    let kind = route["kind"].as_str().unwrap_or_default();
-    let route_key = ObjectKey::of(route);
-    let parents = route_parents(route);
-    let ours = |p: &Value| ours(gateway, p);
-    let before = parents.iter().filter(|p| ours(p)).count();
+    let kind = object["kind"].as_str().unwrap_or_default();
+    let object_key = ObjectKey::of(object);
+    let current: Vec<Value> = object["status"][list.field]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let ours = |e: &Value| is_ours(list, gateway, e);
+    let before = current.iter().filter(|e| ours(e)).count();
     if before == entries.len() && entries.iter().all(|(unchanged, _)| *unchanged) {
         return Ok(());
     }
-    // Ours first: the 32 the API allows never drop one of them (which
+    // Ours first: the entries the API allows never drop one of them (which
     // would make every pass rewrite the list).
     let mut updated: Vec<Value> = entries.into_iter().map(|(_, entry)| entry).collect();
-    updated.extend(parents.into_iter().filter(|p| !ours(p)));
-    updated.truncate(32);
-    let Some(resource) = ctx.routes.iter().find(|r| r.kind == kind) else {
+    updated.extend(current.into_iter().filter(|e| !ours(e)));
+    updated.truncate(list.max);
+    let group = object["apiVersion"]
+        .as_str()
+        .and_then(|v| v.split_once('/'))
+        .map(|(group, _)| group)
+        .unwrap_or_default();
+    let Some(resource) = ctx
+        .routes
+        .iter()
+        .chain(&ctx.policies)
+        .find(|r| r.kind == kind && r.group == group)
+    else {
         return Ok(()); // Listed from these kinds: cannot happen.
     };
     let api: Api<DynamicObject> =
-        Api::namespaced_with(ctx.client.clone(), &route_key.namespace, resource);
+        Api::namespaced_with(ctx.client.clone(), &object_key.namespace, resource);
     // Optimistic: the resourceVersion makes a concurrent writer's change fail
     // this patch (and retry) instead of being overwritten.
-    let patch = json!({"metadata": {"resourceVersion": route["metadata"]["resourceVersion"]}, "status": {"parents": updated}});
+    let patch = json!({"metadata": {"resourceVersion": object["metadata"]["resourceVersion"]},
+                       "status": {list.field: updated}});
     api.patch_status(
-        &route_key.name,
+        &object_key.name,
         &PatchParams::default(),
         &Patch::Merge(&patch),
     )
     .await
     .map_err(api_error(
         "writing status of",
-        format!("{kind} {}/{}", route_key.namespace, route_key.name),
+        format!("{kind} {}/{}", object_key.namespace, object_key.name),
     ))?;
     Ok(())
 }

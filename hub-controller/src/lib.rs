@@ -4,6 +4,7 @@
 //!  gateway_check ─┐ (pure) is a hub Gateway placeable?
 //!  placement ─────┤ (pure, in fedway-crds) which members, which class
 //!  work_builder ──┤ (pure) the manifests of one member's Work
+//!  policy_attachment (pure) the policies and CA ConfigMaps that go along
 //!  listener_certificates (pure) the Secrets listeners reference, their copies
 //!  status ────────┘ (pure) member reports -> hub Gateway/route status
 //!  dns_records ───  (pure) Gateways + DNSPolicies + members -> DNSRecords
@@ -15,7 +16,7 @@
 //!  leader ────────  one active replica (Lease)
 //!  join ──────────  mints a member's identity, namespace and RBAC (I/O)
 //!  route_features  (pure) features a route uses, which members lack them
-//!  route_kinds ───  the route kinds federated: those the hub serves
+//!  route_kinds ───  the route and policy kinds federated: those the hub serves
 //!  run ───────────  wiring
 //! ```
 
@@ -33,6 +34,7 @@ pub mod listener_status;
 pub mod member_health;
 pub mod metrics;
 pub mod overview;
+pub mod policy_attachment;
 pub mod route_features;
 pub mod route_kinds;
 pub mod run;

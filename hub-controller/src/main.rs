@@ -36,6 +36,12 @@ enum Command {
         /// How long a leader's lease lasts without renewal.
         #[arg(long, default_value = "15s", value_parser = parse_duration)]
         lease_duration: std::time::Duration,
+        /// A policy kind (GEP-713) to federate besides BackendTLSPolicy,
+        /// as `Kind.group` (e.g. BackendTrafficPolicy.gateway.envoyproxy.io):
+        /// its policies that target a federated Gateway, route or backend
+        /// Service go to the members that run the target. Repeatable.
+        #[arg(long = "policy-kind")]
+        policy_kinds: Vec<fedway_crds::group_kind::GroupKind>,
     },
     /// Join a member cluster: create its MemberCluster, hub namespace,
     /// ServiceAccount and RBAC, and write a kubeconfig for its agent.
@@ -99,6 +105,7 @@ async fn main() -> anyhow::Result<()> {
             lease_namespace,
             identity,
             lease_duration,
+            policy_kinds,
         } => {
             let client = fedway_runtime::kube_client(hub.kubeconfig.as_deref()).await?;
             let identity = identity.unwrap_or_else(|| {
@@ -119,6 +126,7 @@ async fn main() -> anyhow::Result<()> {
             fedway_hub::run::run(
                 client,
                 leader,
+                &policy_kinds,
                 hub_metrics,
                 fedway_runtime::shutdown_signal(),
             )

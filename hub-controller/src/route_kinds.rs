@@ -4,9 +4,12 @@
 //! v1.6) federates the kinds it has: a watch on a kind the API server does
 //! not serve would fail forever and hold back every other trigger, so only
 //! the kinds found at start-up are watched and listed (new CRDs take a
-//! restart, as for the agent).
+//! restart, as for the agent). Policy kinds (GEP-713) are found the same
+//! way.
 
 use kube::{Client, core::ApiResource};
+
+use fedway_crds::group_kind::GroupKind;
 
 use crate::{Error, api_error, work_builder::GATEWAY_API_GROUP};
 
@@ -24,19 +27,67 @@ pub const ROUTE_KINDS: [(&str, bool); 5] = [
 /// The route kinds the hub serves, at their preferred versions, in
 /// [`ROUTE_KINDS`] order.
 pub async fn served(client: &Client) -> Result<Vec<ApiResource>, Error> {
+    let wanted: Vec<(&str, &str)> = ROUTE_KINDS
+        .iter()
+        .map(|(kind, _)| (GATEWAY_API_GROUP, *kind))
+        .collect();
+    discover(client, &wanted).await
+}
+
+/// The policy kinds the hub federates: BackendTLSPolicy (the Standard
+/// channel's policy kind since v1.4) and those the
+/// operator names (`--policy-kind`), as far as the hub serves them. One
+/// named but not served is said in the log: federating it takes its CRD
+/// and a restart.
+pub async fn served_policies(
+    client: &Client,
+    named: &[GroupKind],
+) -> Result<Vec<ApiResource>, Error> {
+    let backend_tls = GroupKind::new("BackendTLSPolicy", GATEWAY_API_GROUP);
+    let mut kinds = vec![backend_tls.clone()];
+    kinds.extend(named.iter().filter(|k| **k != backend_tls).cloned());
+    let wanted: Vec<(&str, &str)> = kinds
+        .iter()
+        .map(|k| (k.group.as_str(), k.kind.as_str()))
+        .collect();
+    let served = discover(client, &wanted).await?;
+    for kind in named {
+        if !served
+            .iter()
+            .any(|r| r.kind == kind.kind && r.group == kind.group)
+        {
+            tracing::warn!(%kind, "a policy kind to federate is not served by the hub; its policies stay in the hub");
+        }
+    }
+    Ok(served)
+}
+
+/// The kinds of `wanted` (group, kind) the API server serves, at their
+/// preferred versions, in `wanted`'s order.
+async fn discover(client: &Client, wanted: &[(&str, &str)]) -> Result<Vec<ApiResource>, Error> {
+    let mut groups: Vec<&str> = wanted.iter().map(|(group, _)| *group).collect();
+    groups.dedup();
     let discovery = kube::Discovery::new(client.clone())
-        .filter(&[GATEWAY_API_GROUP])
+        .filter(&groups)
         .run()
         .await
-        .map_err(api_error("discovering", "Gateway API kinds"))?;
+        .map_err(api_error(
+            "discovering",
+            format!("the kinds of {}", groups.join(", ")),
+        ))?;
     let served: Vec<ApiResource> = discovery
         .groups()
         .flat_map(|group| group.recommended_resources())
         .map(|(resource, _)| resource)
         .collect();
-    Ok(ROUTE_KINDS
+    Ok(wanted
         .iter()
-        .filter_map(|(kind, _)| served.iter().find(|r| r.kind == *kind).cloned())
+        .filter_map(|(group, kind)| {
+            served
+                .iter()
+                .find(|r| r.group == *group && r.kind == *kind)
+                .cloned()
+        })
         .collect())
 }
 

@@ -3,9 +3,9 @@
 
 use std::{future::Future, sync::Arc};
 
-use fedway_crds::{DNSZone, MemberCluster, PlacementPolicy, Work};
+use fedway_crds::{DNSZone, MemberCluster, PlacementPolicy, Work, group_kind::GroupKind};
 use futures::{StreamExt, stream};
-use k8s_openapi::api::core::v1::{Namespace, Secret};
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Secret};
 use kube::{
     Api, Client, ResourceExt,
     api::{DynamicObject, PartialObjectMeta, Patch, PatchParams},
@@ -14,7 +14,7 @@ use kube::{
         Controller, WatchStreamExt,
         controller::Action,
         events::{Recorder, Reporter},
-        reflector::{ObjectRef, Store},
+        reflector::{self, ObjectRef, Store},
         watcher,
     },
 };
@@ -26,13 +26,15 @@ use crate::{
     leader::{self, LeaderConfig},
     listener_certificates, member_health,
     metrics::HubMetrics,
-    route_kinds,
+    policy_attachment, route_kinds,
+    work_builder::ObjectKey,
 };
 
 /// Runs the hub until `shutdown` resolves (Ok) or leadership is lost (Err).
 pub async fn run(
     client: Client,
     leader: LeaderConfig,
+    policy_kinds: &[GroupKind],
     metrics: Arc<HubMetrics>,
     shutdown: impl Future<Output = ()> + Send + Sync + 'static,
 ) -> Result<(), Error> {
@@ -60,8 +62,11 @@ pub async fn run(
     let classes = tokio::spawn(accept_classes(client.clone()));
     let routes = route_kinds::served(&client).await?;
     tracing::info!(kinds = ?routes.iter().map(|r| r.kind.as_str()).collect::<Vec<_>>(), "route kinds federated");
+    let policies = route_kinds::served_policies(&client, policy_kinds).await?;
+    tracing::info!(kinds = ?policies.iter().map(|r| format!("{}.{}", r.kind, r.group)).collect::<Vec<_>>(), "policy kinds federated");
     let dns = tokio::spawn(dns::run(client.clone(), metrics.clone(), routes.clone()));
-    let controller = gateway_controller(client.clone(), &routes).graceful_shutdown_on(shutdown);
+    let controller =
+        gateway_controller(client.clone(), &routes, &policies).graceful_shutdown_on(shutdown);
     let controllers = controller
         .run(
             gateways::reconcile,
@@ -71,6 +76,7 @@ pub async fn run(
                 recorder,
                 metrics: metrics.clone(),
                 routes,
+                policies,
             }),
         )
         .for_each(|result| async move {
@@ -89,7 +95,11 @@ pub async fn run(
     outcome
 }
 
-fn gateway_controller(client: Client, routes: &[ApiResource]) -> Controller<DynamicObject> {
+fn gateway_controller(
+    client: Client,
+    routes: &[ApiResource],
+    policies: &[ApiResource],
+) -> Controller<DynamicObject> {
     let config = watcher::Config::default;
     let all = |resource: &kube::core::ApiResource| {
         Api::<DynamicObject>::all_with(client.clone(), resource)
@@ -123,6 +133,42 @@ fn gateway_controller(client: Client, routes: &[ApiResource]) -> Controller<Dyna
     for resource in routes {
         controller = controller.watches_with(all(resource), resource.clone(), config(), parents_of);
     }
+    // Policies (kept in stores: a CA ConfigMap's change is found through
+    // the policies that name it).
+    let mut policy_stores = Vec::new();
+    for resource in policies {
+        let writer = reflector::store::Writer::new(resource.clone());
+        policy_stores.push(writer.as_reader());
+        let events = watcher(all(resource), config())
+            .reflect(writer)
+            .touched_objects();
+        let gateway_store = gateway_store.clone();
+        controller = controller.watches_stream_with(
+            events,
+            move |policy| gateways_of_policy(&gateway_store, &policy),
+            resource.clone(),
+        );
+    }
+    let config_map_gateways = gateway_store.clone();
+    controller = controller.watches(
+        Api::<PartialObjectMeta<ConfigMap>>::all(client.clone()),
+        config(),
+        move |config_map| {
+            let key = ObjectKey {
+                namespace: config_map.namespace().unwrap_or_default(),
+                name: config_map.name_any(),
+            };
+            policy_stores
+                .iter()
+                .flat_map(|store| store.state())
+                .filter(|policy| {
+                    let value = serde_json::to_value(policy.as_ref()).unwrap_or_default();
+                    policy_attachment::config_maps(&[&value]).contains(&key)
+                })
+                .flat_map(|policy| gateways_of_policy(&config_map_gateways, &policy))
+                .collect::<Vec<_>>()
+        },
+    );
     controller
         .watches(
             Api::<PartialObjectMeta<Secret>>::all(client.clone()),
@@ -174,6 +220,32 @@ fn gateways_of_secret(
             let namespace = gateway.metadata.namespace.as_deref().unwrap_or_default();
             listener_certificates::named(namespace, &gateway.data).contains(&key)
         })
+        .map(|gateway| ObjectRef::from_obj_with(gateway.as_ref(), gateways::gateways()))
+        .collect()
+}
+
+/// The Gateways a policy concerns: the one it targets, or (targeting a
+/// route or Service) every Gateway — a needless reconcile changes nothing.
+fn gateways_of_policy(
+    store: &Store<DynamicObject>,
+    policy: &DynamicObject,
+) -> Vec<ObjectRef<DynamicObject>> {
+    let value = serde_json::to_value(policy).unwrap_or_default();
+    let targeted = policy_attachment::targeted_gateways(&value);
+    let only_gateways = targeted.len()
+        == value["spec"]["targetRefs"].as_array().map_or(
+            usize::from(value["spec"]["targetRef"].is_object()),
+            Vec::len,
+        );
+    if only_gateways {
+        return targeted
+            .into_iter()
+            .map(|g| ObjectRef::new_with(&g.name, gateways::gateways()).within(&g.namespace))
+            .collect();
+    }
+    store
+        .state()
+        .iter()
         .map(|gateway| ObjectRef::from_obj_with(gateway.as_ref(), gateways::gateways()))
         .collect()
 }

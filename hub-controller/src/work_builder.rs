@@ -9,6 +9,8 @@ use std::collections::BTreeSet;
 use fedway_crds::work::Manifest;
 use serde_json::{Map, Value};
 
+use crate::policy_attachment;
+
 pub const GATEWAY_API_GROUP: &str = "gateway.networking.k8s.io";
 
 /// Namespace and name of an object.
@@ -33,10 +35,16 @@ pub struct Sources<'a> {
     /// HTTPRoutes and GRPCRoutes of the hub (attached or not).
     pub routes: &'a [Value],
     pub reference_grants: &'a [Value],
+    /// Policies of the kinds the hub federates (attached or not).
+    pub policies: &'a [Value],
+    /// The ConfigMaps attached policies name (others are ignored).
+    pub config_maps: &'a [Value],
 }
 
 /// The manifests of the Work for one member, in a stable order: Gateway,
-/// routes (those attached that `keep` keeps), ReferenceGrants.
+/// routes (those attached that `keep` keeps), ReferenceGrants, the policies
+/// that target any of them (or a Service a route sends to), the ConfigMaps
+/// those policies name.
 pub fn manifests(
     sources: &Sources<'_>,
     gateway_class: &str,
@@ -53,6 +61,8 @@ pub fn manifests(
         .collect();
     routes.sort_by_key(|r| (str_at(r, &["kind"]).to_owned(), ObjectKey::of(r)));
     let grants = needed_grants(sources.gateway, &routes, sources.reference_grants);
+    let policies = policy_attachment::attached(&gateway_key, &routes, sources.policies);
+    let config_maps = policy_attachment::config_maps(&policies);
 
     let mut manifests = vec![Manifest(gateway)];
     manifests.extend(routes.into_iter().map(|route| {
@@ -61,6 +71,14 @@ pub fn manifests(
         Manifest(route)
     }));
     manifests.extend(grants.into_iter().map(|g| Manifest(clean(g))));
+    manifests.extend(policies.into_iter().map(|p| Manifest(clean(p))));
+    manifests.extend(config_maps.iter().filter_map(|key| {
+        let found = sources
+            .config_maps
+            .iter()
+            .find(|c| ObjectKey::of(c) == *key)?;
+        Some(Manifest(clean(found)))
+    }));
     manifests
 }
 
@@ -281,6 +299,8 @@ mod tests {
                 gateway: &gw,
                 routes: &[],
                 reference_grants: &[],
+                policies: &[],
+                config_maps: &[],
             },
             "istio",
             |_| true,
@@ -355,6 +375,8 @@ mod tests {
                 gateway: &gw,
                 routes: &routes,
                 reference_grants: &[],
+                policies: &[],
+                config_maps: &[],
             },
             "eg",
             |_| true,
@@ -373,6 +395,8 @@ mod tests {
                 gateway: &gw,
                 routes: &routes,
                 reference_grants: &[],
+                policies: &[],
+                config_maps: &[],
             },
             "eg",
             |route| route["metadata"]["name"] != "b-route",
@@ -421,6 +445,8 @@ mod tests {
                 gateway: &gw,
                 routes: &routes,
                 reference_grants: &grants,
+                policies: &[],
+                config_maps: &[],
             },
             "eg",
             |_| true,
@@ -433,6 +459,92 @@ mod tests {
                 "ReferenceGrant/backends/web-routes",
                 "ReferenceGrant/certs/gateway-certs"
             ]
+        );
+    }
+
+    /// Policies go along with what they target, as far as the member runs
+    /// it, and bring the CA ConfigMaps they name; other ConfigMaps stay.
+    #[test]
+    fn policies_and_their_config_maps_follow_their_targets() {
+        let gw = gateway();
+        let routes = vec![
+            route(
+                "HTTPRoute",
+                "web",
+                "cart",
+                json!([{"name": "shop"}]),
+                json!([{"name": "cart", "port": 443}]),
+            ),
+            route(
+                "HTTPRoute",
+                "web",
+                "admin",
+                json!([{"name": "shop"}]),
+                json!([{"name": "admin", "port": 443}]),
+            ),
+        ];
+        let tls = |name: &str, service: &str, ca: &str| {
+            json!({"apiVersion": "gateway.networking.k8s.io/v1", "kind": "BackendTLSPolicy",
+                   "metadata": {"name": name, "namespace": "web", "uid": "p", "generation": 2},
+                   "spec": {"targetRefs": [{"group": "", "kind": "Service", "name": service}],
+                            "validation": {"hostname": format!("{service}.internal"),
+                                           "caCertificateRefs": [{"group": "", "kind": "ConfigMap", "name": ca}]}},
+                   "status": {"ancestors": []}})
+        };
+        let policies = vec![
+            tls("cart-tls", "cart", "cart-ca"),
+            tls("admin-tls", "admin", "admin-ca"),
+            tls("unrelated-tls", "elsewhere", "other-ca"),
+        ];
+        let config_map = |name: &str| {
+            json!({"apiVersion": "v1", "kind": "ConfigMap",
+                   "metadata": {"name": name, "namespace": "web", "resourceVersion": "7"},
+                   "data": {"ca.crt": "-----BEGIN CERTIFICATE-----"}})
+        };
+        let config_maps = vec![
+            config_map("cart-ca"),
+            config_map("admin-ca"),
+            config_map("other-ca"),
+        ];
+        let sources = Sources {
+            gateway: &gw,
+            routes: &routes,
+            reference_grants: &[],
+            policies: &policies,
+            config_maps: &config_maps,
+        };
+        assert_eq!(
+            names(&manifests(&sources, "eg", |_| true)),
+            [
+                "Gateway/web/shop",
+                "HTTPRoute/web/admin",
+                "HTTPRoute/web/cart",
+                "BackendTLSPolicy/web/admin-tls",
+                "BackendTLSPolicy/web/cart-tls",
+                "ConfigMap/web/admin-ca",
+                "ConfigMap/web/cart-ca"
+            ]
+        );
+        let without_admin = manifests(&sources, "eg", |r| r["metadata"]["name"] != "admin");
+        assert_eq!(
+            names(&without_admin),
+            [
+                "Gateway/web/shop",
+                "HTTPRoute/web/cart",
+                "BackendTLSPolicy/web/cart-tls",
+                "ConfigMap/web/cart-ca"
+            ],
+            "a route withheld from the member takes its backends' policies along"
+        );
+        let policy = &without_admin[2].0;
+        assert!(policy.get("status").is_none());
+        assert_eq!(
+            policy["metadata"],
+            json!({"name": "cart-tls", "namespace": "web"})
+        );
+        assert_eq!(
+            without_admin[3].0["data"],
+            json!({"ca.crt": "-----BEGIN CERTIFICATE-----"})
         );
     }
 }

@@ -9,11 +9,12 @@ const MAX_LISTENERS: usize = 64;
 const MAX_PARENTS: usize = 32;
 const MAX_MESSAGE: usize = 1024;
 const GATEWAY_CONDITIONS: [&str; 2] = ["Accepted", "Programmed"];
-const ROUTE_CONDITIONS: [&str; 2] = ["Accepted", "ResolvedRefs"];
+/// Routes' (and policies') conditions per parent.
+const PARENT_CONDITIONS: [&str; 2] = ["Accepted", "ResolvedRefs"];
 const LISTENER_CONDITIONS: [&str; 3] = ["Accepted", "ResolvedRefs", "Programmed"];
 
-/// Feedback for Gateways and routes; `None` for other kinds or before the
-/// implementation has written any status.
+/// Feedback for Gateways, routes and policies; `None` for other kinds or
+/// before the implementation has written any status.
 pub fn extract(live: &Value) -> Option<Feedback> {
     let status = live.get("status")?;
     match live["kind"].as_str()? {
@@ -43,38 +44,48 @@ pub fn extract(live: &Value) -> Option<Feedback> {
             parents: vec![],
         }),
         "HTTPRoute" | "GRPCRoute" | "TLSRoute" | "TCPRoute" | "UDPRoute" => Some(Feedback {
-            parents: status["parents"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .take(MAX_PARENTS)
-                .filter_map(|p| {
-                    let port = match p["parentRef"].get("port") {
-                        None | Some(Value::Null) => None,
-                        // A port no parentRef can name: an entry that fits
-                        // none, and that the Work's schema would refuse.
-                        Some(port) => Some(
-                            port.as_i64()
-                                .and_then(|port| i32::try_from(port).ok())
-                                .filter(|port| (1..=65535).contains(port))?,
-                        ),
-                    };
-                    Some(ParentFeedback {
-                        gateway: p["parentRef"]["name"]
-                            .as_str()
-                            .unwrap_or_default()
-                            .to_owned(),
-                        namespace: p["parentRef"]["namespace"].as_str().map(str::to_owned),
-                        section_name: p["parentRef"]["sectionName"].as_str().map(str::to_owned),
-                        port,
-                        conditions: conditions(&p["conditions"], &ROUTE_CONDITIONS),
-                    })
-                })
-                .collect(),
+            parents: parents(&status["parents"], "parentRef"),
+            ..Default::default()
+        }),
+        // A policy (GEP-713): what each ancestor's implementation says.
+        _ if status.get("ancestors").is_some() => Some(Feedback {
+            parents: parents(&status["ancestors"], "ancestorRef"),
             ..Default::default()
         }),
         _ => None,
     }
+}
+
+/// Entries per parent Gateway of a route's `status.parents` or a
+/// policy's `status.ancestors` (`reference` names the entry's parent
+/// field); parents of other kinds are not Fedway's to report.
+fn parents(list: &Value, reference: &str) -> Vec<ParentFeedback> {
+    list.as_array()
+        .into_iter()
+        .flatten()
+        .filter(|p| p[reference]["kind"].as_str().unwrap_or("Gateway") == "Gateway")
+        .take(MAX_PARENTS)
+        .filter_map(|p| {
+            let parent = &p[reference];
+            let port = match parent.get("port") {
+                None | Some(Value::Null) => None,
+                // A port no parentRef can name: an entry that fits
+                // none, and that the Work's schema would refuse.
+                Some(port) => Some(
+                    port.as_i64()
+                        .and_then(|port| i32::try_from(port).ok())
+                        .filter(|port| (1..=65535).contains(port))?,
+                ),
+            };
+            Some(ParentFeedback {
+                gateway: parent["name"].as_str().unwrap_or_default().to_owned(),
+                namespace: parent["namespace"].as_str().map(str::to_owned),
+                section_name: parent["sectionName"].as_str().map(str::to_owned),
+                port,
+                conditions: conditions(&p["conditions"], &PARENT_CONDITIONS),
+            })
+        })
+        .collect()
 }
 
 fn conditions(list: &Value, wanted: &[&str]) -> Vec<FeedbackCondition> {
@@ -195,6 +206,49 @@ mod tests {
             feedback.parents.len(),
             2,
             "the entry with port 70000 is dropped"
+        );
+    }
+
+    /// A policy's ancestors are reported as its parents: the Gateways it
+    /// takes effect through; ancestors of other kinds are not reported.
+    #[test]
+    fn policy_feedback_lists_gateway_ancestors() {
+        let live = json!({
+            "kind": "BackendTLSPolicy",
+            "status": {"ancestors": [{
+                "ancestorRef": {"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": "shop", "namespace": "web"},
+                "controllerName": "traefik.io/gateway-controller",
+                "conditions": [{"type": "Accepted", "status": "True", "reason": "Accepted"},
+                               {"type": "ResolvedRefs", "status": "False", "reason": "InvalidCACertificateRef", "message": "ConfigMap web/ca not found"},
+                               {"type": "Vendor", "status": "True"}],
+            }, {
+                "ancestorRef": {"group": "gateway.networking.k8s.io", "kind": "HTTPRoute", "name": "cart"},
+                "controllerName": "example.com/mesh",
+            }]},
+        });
+        let feedback = extract(&live).expect("feedback");
+        assert_eq!(
+            feedback.parents,
+            [ParentFeedback {
+                gateway: "shop".into(),
+                namespace: Some("web".into()),
+                section_name: None,
+                port: None,
+                conditions: vec![
+                    FeedbackCondition {
+                        type_: "Accepted".into(),
+                        status: "True".into(),
+                        reason: "Accepted".into(),
+                        message: String::new(),
+                    },
+                    FeedbackCondition {
+                        type_: "ResolvedRefs".into(),
+                        status: "False".into(),
+                        reason: "InvalidCACertificateRef".into(),
+                        message: "ConfigMap web/ca not found".into(),
+                    },
+                ],
+            }]
         );
     }
 

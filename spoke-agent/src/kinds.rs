@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 
+use fedway_crds::group_kind::GroupKind;
 use kube::{
     Client,
     core::{ApiResource, GroupVersionKind},
@@ -13,9 +14,12 @@ use tokio::sync::RwLock;
 use crate::Error;
 
 /// Kinds Fedway places into members: watched for drift and swept when
-/// their Work is gone (Secrets: the listeners' certificates).
-pub const MANAGED_KINDS: [(&str, &str); 10] = [
+/// their Work is gone (Secrets: the listeners' certificates; ConfigMaps:
+/// BackendTLSPolicies' CA certificates). The policy kinds a hub federates
+/// besides BackendTLSPolicy are added with `--managed-kind`.
+pub const MANAGED_KINDS: [(&str, &str); 13] = [
     ("", "Secret"),
+    ("", "ConfigMap"),
     ("gateway.networking.k8s.io", "Gateway"),
     ("gateway.networking.k8s.io", "HTTPRoute"),
     ("gateway.networking.k8s.io", "GRPCRoute"),
@@ -23,6 +27,8 @@ pub const MANAGED_KINDS: [(&str, &str); 10] = [
     ("gateway.networking.k8s.io", "TCPRoute"),
     ("gateway.networking.k8s.io", "UDPRoute"),
     ("gateway.networking.k8s.io", "ReferenceGrant"),
+    ("gateway.networking.k8s.io", "ListenerSet"),
+    ("gateway.networking.k8s.io", "BackendTLSPolicy"),
     ("fedway.dev", "DNSRecord"),
     ("fedway.dev", "DNSZone"),
 ];
@@ -30,6 +36,8 @@ pub const MANAGED_KINDS: [(&str, &str); 10] = [
 /// A cache of the member's discovery answers.
 pub struct Kinds {
     client: Client,
+    /// Kinds managed besides [`MANAGED_KINDS`].
+    extra: Vec<GroupKind>,
     resolved: RwLock<HashMap<GroupVersionKind, (ApiResource, bool)>>,
 }
 
@@ -37,8 +45,15 @@ impl Kinds {
     pub fn new(client: Client) -> Self {
         Self {
             client,
+            extra: Vec::new(),
             resolved: RwLock::new(HashMap::new()),
         }
+    }
+
+    /// Also manages `extra` (the policy kinds the hub federates).
+    pub fn with_extra(mut self, extra: Vec<GroupKind>) -> Self {
+        self.extra = extra;
+        self
     }
 
     /// The API resource of `gvk` and whether it is namespaced.
@@ -63,7 +78,17 @@ impl Kinds {
 
     /// The managed kinds the member serves, at their preferred versions.
     pub async fn managed(&self) -> Result<Vec<ApiResource>, Error> {
-        let groups: Vec<&str> = MANAGED_KINDS.iter().map(|(g, _)| *g).collect();
+        let managed: Vec<(&str, &str)> = MANAGED_KINDS
+            .into_iter()
+            .chain(
+                self.extra
+                    .iter()
+                    .map(|k| (k.group.as_str(), k.kind.as_str())),
+            )
+            .collect();
+        let mut groups: Vec<&str> = managed.iter().map(|(g, _)| *g).collect();
+        groups.sort_unstable();
+        groups.dedup();
         let discovery = kube::Discovery::new(self.client.clone())
             .filter(&groups)
             .run()
@@ -77,7 +102,7 @@ impl Kinds {
             .groups()
             .flat_map(|group| group.recommended_resources())
             .filter(|(resource, _)| {
-                MANAGED_KINDS.contains(&(resource.group.as_str(), resource.kind.as_str()))
+                managed.contains(&(resource.group.as_str(), resource.kind.as_str()))
             })
             .map(|(resource, _)| resource)
             .collect())

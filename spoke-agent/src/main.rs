@@ -26,6 +26,11 @@ struct Cli {
     kubeconfig: Option<PathBuf>,
     #[command(flatten)]
     metrics: fedway_runtime::metrics::MetricsArgs,
+    /// A kind to manage besides Gateway API's and Fedway's, as `Kind.group`:
+    /// each policy kind the hub federates (its `--policy-kind`), so that
+    /// drift is corrected and leftovers swept. Repeatable.
+    #[arg(long = "managed-kind")]
+    managed_kinds: Vec<fedway_crds::group_kind::GroupKind>,
 }
 
 #[tokio::main]
@@ -43,7 +48,8 @@ async fn main() -> anyhow::Result<()> {
     let _endpoint = fedway_runtime::metrics::serve_registry(&cli.metrics, registry)
         .await
         .context("metrics endpoint")?;
-    let ctx = Context::new(hub, member, cli.cluster, metrics);
+    let mut ctx = Context::new(hub, member, cli.cluster, metrics);
+    ctx.kinds = ctx.kinds.with_extra(cli.managed_kinds);
     fedway_agent::run::run(ctx, fedway_runtime::shutdown_signal()).await?;
     Ok(())
 }

@@ -9,6 +9,7 @@ mod define_once;
 mod dns_records;
 mod global_dns;
 mod journey;
+mod policies;
 mod resilience;
 mod safety;
 mod traefik;

@@ -198,6 +198,7 @@ async fn two_hub_replicas_do_not_fight() {
             identity: "test-hub-2".into(),
             lease_duration: Duration::from_secs(15),
         },
+        &[],
         Default::default(),
         std::future::pending(),
     ));
