@@ -243,8 +243,12 @@ pub struct ListenerFeedback {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ParentFeedback {
-    /// The parent Gateway's name in the member.
+    /// The parent's name in the member (a Gateway's, unless `kind` says).
     pub gateway: String,
+    /// The parent's kind when it is not a Gateway: `ListenerSet`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 63))]
+    pub kind: Option<String>,
     /// The parent Gateway's namespace, when the implementation's parentRef
     /// names one (else the route's own).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -262,23 +266,31 @@ pub struct ParentFeedback {
 }
 
 impl ParentFeedback {
-    /// Whether this entry is for the parentRef (Gateway `namespace/name`,
-    /// `section_name`, `port`) of a route in `route_namespace`.
+    /// Whether this entry is for the parentRef (a `kind` — Gateway or
+    /// ListenerSet — `namespace/name`, `section_name`, `port`) of a route
+    /// in `route_namespace`.
     pub fn is_for(
         &self,
         route_namespace: &str,
-        gateway: (&str, &str),
+        kind: &str,
+        parent: (&str, &str),
         section_name: Option<&str>,
         port: Option<i32>,
     ) -> bool {
-        self.is_for_gateway(route_namespace, gateway)
+        self.kind.as_deref().unwrap_or("Gateway") == kind
+            && self.is_for_parent(route_namespace, parent)
             && self.section_name.as_deref() == section_name
             && self.port == port
     }
 
     /// Whether this entry is for the Gateway `namespace/name`, whatever the
     /// section and port.
-    pub fn is_for_gateway(&self, route_namespace: &str, (namespace, name): (&str, &str)) -> bool {
+    pub fn is_for_gateway(&self, route_namespace: &str, gateway: (&str, &str)) -> bool {
+        self.kind.as_deref().unwrap_or("Gateway") == "Gateway"
+            && self.is_for_parent(route_namespace, gateway)
+    }
+
+    fn is_for_parent(&self, route_namespace: &str, (namespace, name): (&str, &str)) -> bool {
         self.gateway == name && self.namespace.as_deref().unwrap_or(route_namespace) == namespace
     }
 }

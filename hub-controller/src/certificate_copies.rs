@@ -36,7 +36,28 @@ pub struct Certificates {
     pub held: BTreeSet<SecretKey>,
 }
 
-/// Reads the Secrets the Gateway's listeners reference (only those, each
+impl Certificates {
+    /// The certificates of several listener owners (a Gateway and its
+    /// ListenerSets), copied as one set.
+    pub fn union(all: &[Certificates]) -> Certificates {
+        let mut union = Certificates::default();
+        for certificates in all {
+            union.usable.extend(
+                certificates
+                    .usable
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.clone())),
+            );
+            union
+                .unresolved
+                .extend(certificates.unresolved.iter().cloned());
+            union.held.extend(certificates.held.iter().cloned());
+        }
+        union
+    }
+}
+
+/// Reads the Secrets the Gateway's (or a ListenerSet's) listeners reference (only those, each
 /// once: listeners sharing one see the same version of it). With
 /// `from_hub` false (the members keep their own certificates) no Secret is
 /// read: only references that cannot be followed are reported.

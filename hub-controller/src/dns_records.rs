@@ -59,7 +59,7 @@ use serde_json::{Value, json};
 
 use crate::{
     gateway_check::in_zone,
-    work_builder::{self, ObjectKey, str_at},
+    work_builder::{self, ObjectKey, Parents, str_at},
 };
 
 /// The MemberCluster label naming its region when the policy names none.
@@ -443,7 +443,7 @@ fn listeners(gateway: &Value, routes: &[Value]) -> Vec<ListenerHostname> {
 fn attached(route: &Value, gateway: &ObjectKey, listener: &Value) -> bool {
     let any_namespace = listener["allowedRoutes"]["namespaces"]["from"] == "All";
     (any_namespace || str_at(route, &["metadata", "namespace"]) == gateway.namespace)
-        && work_builder::parent_refs_to(route, gateway).any(|p| {
+        && work_builder::parent_refs_to(route, &Parents::gateway(gateway.clone())).any(|p| {
             p["sectionName"]
                 .as_str()
                 .is_none_or(|s| s == str_at(listener, &["name"]))

@@ -30,12 +30,13 @@ use serde_json::{Value, json};
 
 use crate::{
     Error, FIELD_MANAGER, api_error, certificate_copies, gateway_check, join,
+    listener_certificates::Unresolved,
     listener_status::{self, ListenerStatus},
     metrics::HubMetrics,
     policy_attachment,
     route_features::{self, Lack},
     status::{self, MemberReport},
-    work_builder::{self, ObjectKey, Sources},
+    work_builder::{self, ObjectKey, Parents, Sources},
 };
 
 /// The GatewayClass controllerName the hub implements.
@@ -74,6 +75,8 @@ pub struct Context {
     /// The policy kinds the hub federates
     /// ([`crate::route_kinds::served_policies`]).
     pub policies: Vec<ApiResource>,
+    /// ListenerSet, when the hub serves it.
+    pub listener_sets: Option<ApiResource>,
 }
 
 /// Reconciles one hub Gateway.
@@ -152,12 +155,14 @@ async fn release(ctx: &Context, gateway: &DynamicObject) -> Result<Action, Error
     clean_up(ctx, gateway).await?;
     let gateway_value = serde_json::to_value(gateway).unwrap_or_default();
     let gateway_key = ObjectKey::of(&gateway_value);
+    let listener_sets = list_kinds(&ctx.client, ctx.listener_sets.as_slice()).await?;
+    let parents = Parents::of(&gateway_value, &listener_sets);
     let routes = list_routes(ctx).await?;
-    for route in work_builder::attached_routes(&gateway_key, &routes) {
-        put_entries(ctx, &PARENTS, &gateway_key, route, Vec::new()).await?;
+    for route in work_builder::attached_routes(&parents, &routes) {
+        put_entries(ctx, &PARENTS, &parents, route, Vec::new()).await?;
     }
     for policy in list_policies(ctx).await? {
-        put_entries(ctx, &ANCESTORS, &gateway_key, &policy, Vec::new()).await?;
+        put_entries(ctx, &ANCESTORS, &parents, &policy, Vec::new()).await?;
     }
     let finalizers: Vec<&String> = gateway
         .finalizers()
@@ -286,12 +291,13 @@ async fn place(ctx: &Context, gateway: &DynamicObject) -> Result<Action, Error> 
     // Capabilities: per attached route, the chosen members whose
     // implementation says it lacks a feature the route uses, and what the
     // policy does about it there.
-    let attached_key = ObjectKey::of(&gateway_value);
+    let listener_sets = list_kinds(client, ctx.listener_sets.as_slice()).await?;
+    let parents = Parents::of(&gateway_value, &listener_sets);
     let on_unsupported = policy
         .as_ref()
         .map(|p| p.spec.unsupported_features)
         .unwrap_or_default();
-    let lacks: Vec<(&Value, Vec<Lack>)> = work_builder::attached_routes(&attached_key, &routes)
+    let lacks: Vec<(&Value, Vec<Lack>)> = work_builder::attached_routes(&parents, &routes)
         .map(|route| (route, route_features::lacks(route, &decisions, &members)))
         .collect();
     let lacking = |member: &str| -> Vec<(&Value, &Lack)> {
@@ -320,7 +326,7 @@ async fn place(ctx: &Context, gateway: &DynamicObject) -> Result<Action, Error> 
     let config_maps = read_config_maps(
         client,
         &policy_attachment::config_maps(&policy_attachment::attached(
-            &attached_key,
+            &parents.gateway,
             &attached_routes,
             &policies,
         )),
@@ -328,6 +334,7 @@ async fn place(ctx: &Context, gateway: &DynamicObject) -> Result<Action, Error> 
     .await?;
     let sources = Sources {
         gateway: &gateway_value,
+        listener_sets: &listener_sets,
         routes: &routes,
         reference_grants: &grants,
         policies: &policies,
@@ -343,10 +350,17 @@ async fn place(ctx: &Context, gateway: &DynamicObject) -> Result<Action, Error> 
     // The listeners' certificates first, so that a Work never names a copy
     // its agent cannot find yet.
     let from_hub = policy.as_ref().map(|p| p.spec.certificates) != Some(CertificateSource::Member);
-    let certificates = certificate_copies::read(client, &gateway_value, &grants, from_hub).await?;
-    for (listener, unresolved) in &certificates.unresolved {
-        tracing::warn!(gateway = %gateway_key, listener, reason = unresolved.reason, "{}", unresolved.message);
+    let own_sets: Vec<&Value> =
+        work_builder::listener_sets_of(&parents.gateway, &listener_sets).collect();
+    let mut owner_certificates = Vec::new();
+    for owner in std::iter::once(&gateway_value).chain(own_sets.iter().copied()) {
+        let read = certificate_copies::read(client, owner, &grants, from_hub).await?;
+        for (listener, unresolved) in &read.unresolved {
+            tracing::warn!(gateway = %gateway_key, owner = owner["metadata"]["name"].as_str().unwrap_or_default(), listener, reason = unresolved.reason, "{}", unresolved.message);
+        }
+        owner_certificates.push(read);
     }
+    let certificates = certificate_copies::Certificates::union(&owner_certificates);
     let copy_to: Vec<String> = if from_hub {
         decisions
             .iter()
@@ -458,7 +472,8 @@ async fn place(ctx: &Context, gateway: &DynamicObject) -> Result<Action, Error> 
             degraded.message,
         ),
     ];
-    let listeners = listener_status::listeners(&gateway_value, &certificates.unresolved, &reports);
+    let listeners =
+        listener_status::listeners(&gateway_value, &owner_certificates[0].unresolved, &reports);
     write_gateway_status(
         ctx,
         gateway,
@@ -479,7 +494,7 @@ async fn place(ctx: &Context, gateway: &DynamicObject) -> Result<Action, Error> 
             .cloned()
             .collect();
         let features = route_features::condition(lacks, on_unsupported);
-        write_route_status(ctx, &attached_key, route, &route_reports, features).await?;
+        write_route_status(ctx, &parents, route, &route_reports, features).await?;
     }
     // Attached policies: an ancestor entry for this Gateway, from the
     // members whose Works carry the policy.
@@ -501,12 +516,17 @@ async fn place(ctx: &Context, gateway: &DynamicObject) -> Result<Action, Error> 
             .as_array()
             .into_iter()
             .flatten()
-            .any(|a| is_ours(&ANCESTORS, &attached_key, a));
+            .any(|a| is_ours(&ANCESTORS, &parents, a));
         if !carried.is_empty() {
-            write_policy_ancestors(ctx, &attached_key, policy, &carried).await?;
+            write_policy_ancestors(ctx, &parents, policy, &carried).await?;
         } else if ours {
-            put_entries(ctx, &ANCESTORS, &attached_key, policy, Vec::new()).await?;
+            put_entries(ctx, &ANCESTORS, &parents, policy, Vec::new()).await?;
         }
+    }
+    // ListenerSets: their conditions and listeners as the members report
+    // them.
+    for (set, certificates) in own_sets.iter().zip(&owner_certificates[1..]) {
+        write_listener_set_status(ctx, set, &certificates.unresolved, &reports).await?;
     }
     if let Some(policy) = policy {
         write_policy_status(client, &policy, &decisions).await?;
@@ -828,6 +848,68 @@ async fn write_gateway_status(
     Ok(())
 }
 
+/// Writes a ListenerSet's `Accepted` and `Programmed` (the members'
+/// implementations decide whether the Gateway takes it) and its listeners,
+/// when they differ from what it has.
+async fn write_listener_set_status(
+    ctx: &Context,
+    set: &Value,
+    unresolved: &[(String, Unresolved)],
+    reports: &[MemberReport<'_>],
+) -> Result<(), Error> {
+    let Some(resource) = &ctx.listener_sets else {
+        return Ok(()); // Listed from this kind: cannot happen.
+    };
+    let key = ObjectKey::of(set);
+    let previous = &set["status"];
+    let generation = set["metadata"]["generation"].as_i64();
+    let summary =
+        |type_| status::object_condition("ListenerSet", &key.namespace, &key.name, type_, reports);
+    let (accepted, programmed) = (summary("Accepted"), summary("Programmed"));
+    let conditions = conditions(
+        &previous["conditions"],
+        generation,
+        &[
+            (
+                "Accepted",
+                accepted.status,
+                accepted.reason.as_str(),
+                accepted.message,
+            ),
+            (
+                "Programmed",
+                programmed.status,
+                programmed.reason.as_str(),
+                programmed.message,
+            ),
+        ],
+    );
+    let listeners = listener_values(
+        &previous["listeners"],
+        generation,
+        &listener_status::listeners(set, unresolved, reports),
+    );
+    if same_conditions(&previous["conditions"], &conditions)
+        && same_listeners(&previous["listeners"], &listeners)
+    {
+        return Ok(());
+    }
+    let patch = json!({"apiVersion": set["apiVersion"], "kind": "ListenerSet",
+                       "status": {"conditions": conditions, "listeners": listeners}});
+    Api::<DynamicObject>::namespaced_with(ctx.client.clone(), &key.namespace, resource)
+        .patch_status(
+            &key.name,
+            &PatchParams::apply(FIELD_MANAGER).force(),
+            &Patch::Apply(&patch),
+        )
+        .await
+        .map_err(api_error(
+            "writing status of",
+            format!("ListenerSet {}/{}", key.namespace, key.name),
+        ))?;
+    Ok(())
+}
+
 /// An Event for every condition whose status changed (or appeared).
 async fn publish_transitions(
     ctx: &Context,
@@ -877,7 +959,7 @@ async fn publish_transitions(
 /// entries), keeping every other parent's entry.
 async fn write_route_status(
     ctx: &Context,
-    gateway: &ObjectKey,
+    parents: &Parents,
     route: &Value,
     reports: &[MemberReport<'_>],
     (features_supported, features_reason, features_message): (bool, &str, String),
@@ -885,18 +967,25 @@ async fn write_route_status(
     let kind = route["kind"].as_str().unwrap_or_default();
     let route_key = ObjectKey::of(route);
     let generation = route["metadata"]["generation"].as_i64();
-    let parents = route_parents(route);
+    let current = route_parents(route);
     let mut entries = Vec::new();
-    for spec_ref in work_builder::parent_refs_to(route, gateway) {
+    for spec_ref in work_builder::parent_refs_to(route, parents) {
+        let parent_kind = spec_ref["kind"].as_str().unwrap_or("Gateway");
+        let parent_namespace = spec_ref["namespace"]
+            .as_str()
+            .unwrap_or(&route_key.namespace);
+        let parent_name = spec_ref["name"].as_str().unwrap_or_default();
         let parent = status::ParentRef {
+            kind: parent_kind,
+            namespace: parent_namespace,
+            name: parent_name,
             section_name: spec_ref["sectionName"].as_str(),
             port: spec_ref["port"]
                 .as_i64()
                 .and_then(|p| i32::try_from(p).ok()),
-            ..status::ParentRef::gateway(&gateway.namespace, &gateway.name)
         };
-        let mut parent_ref = json!({"group": work_builder::GATEWAY_API_GROUP, "kind": "Gateway",
-                                    "namespace": gateway.namespace, "name": gateway.name});
+        let mut parent_ref = json!({"group": work_builder::GATEWAY_API_GROUP, "kind": parent_kind,
+                                    "namespace": parent_namespace, "name": parent_name});
         for field in ["sectionName", "port"] {
             if !spec_ref[field].is_null() {
                 parent_ref[field] = spec_ref[field].clone();
@@ -913,9 +1002,9 @@ async fn write_route_status(
             )
         };
         let (accepted, resolved) = (summary("Accepted"), summary("ResolvedRefs"));
-        let previous = parents
+        let previous = current
             .iter()
-            .find(|p| is_ours(&PARENTS, gateway, p) && p["parentRef"] == parent_ref)
+            .find(|p| is_ours(&PARENTS, parents, p) && p["parentRef"] == parent_ref)
             .map(|p| p["conditions"].clone())
             .unwrap_or(Value::Null);
         let conditions = conditions(
@@ -945,7 +1034,7 @@ async fn write_route_status(
         let unchanged = same_conditions(&previous, &conditions);
         entries.push((unchanged, json!({"parentRef": parent_ref, "controllerName": CONTROLLER_NAME, "conditions": conditions})));
     }
-    put_entries(ctx, &PARENTS, gateway, route, entries).await
+    put_entries(ctx, &PARENTS, parents, route, entries).await
 }
 
 /// The route's `status.parents`, as they are.
@@ -961,10 +1050,11 @@ fn route_parents(route: &Value) -> Vec<Value> {
 /// other ancestor's entry.
 async fn write_policy_ancestors(
     ctx: &Context,
-    gateway: &ObjectKey,
+    parents: &Parents,
     policy: &Value,
     reports: &[MemberReport<'_>],
 ) -> Result<(), Error> {
+    let gateway = &parents.gateway;
     let kind = policy["kind"].as_str().unwrap_or_default();
     let key = ObjectKey::of(policy);
     let ancestor_ref = json!({"group": work_builder::GATEWAY_API_GROUP, "kind": "Gateway",
@@ -973,7 +1063,7 @@ async fn write_policy_ancestors(
         .as_array()
         .into_iter()
         .flatten()
-        .find(|a| is_ours(&ANCESTORS, gateway, a) && a["ancestorRef"] == ancestor_ref)
+        .find(|a| is_ours(&ANCESTORS, parents, a) && a["ancestorRef"] == ancestor_ref)
         .map(|a| a["conditions"].clone())
         .unwrap_or(Value::Null);
     // BackendTLSPolicy's references (CA certificates) have a condition of
@@ -1003,7 +1093,7 @@ async fn write_policy_ancestors(
     );
     let unchanged = same_conditions(&previous, &conditions);
     let entry = json!({"ancestorRef": ancestor_ref, "controllerName": CONTROLLER_NAME, "conditions": conditions});
-    put_entries(ctx, &ANCESTORS, gateway, policy, vec![(unchanged, entry)]).await
+    put_entries(ctx, &ANCESTORS, parents, policy, vec![(unchanged, entry)]).await
 }
 
 /// A list in an object's status where each controller keeps an entry per
@@ -1028,13 +1118,19 @@ const ANCESTORS: StatusList = StatusList {
     max: 16,
 };
 
-/// Whether a status entry is the hub's for the Gateway `gateway`.
-fn is_ours(list: &StatusList, gateway: &ObjectKey, entry: &Value) -> bool {
+/// Whether a status entry is the hub's for the Gateway or one of its
+/// ListenerSets.
+fn is_ours(list: &StatusList, parents: &Parents, entry: &Value) -> bool {
     let parent = &entry[list.reference];
+    let named = |key: &ObjectKey| {
+        parent["namespace"] == key.namespace.as_str() && parent["name"] == key.name.as_str()
+    };
     entry["controllerName"] == CONTROLLER_NAME
-        && parent["kind"] == "Gateway"
-        && parent["namespace"] == gateway.namespace.as_str()
-        && parent["name"] == gateway.name.as_str()
+        && match parent["kind"].as_str() {
+            Some("Gateway") => named(&parents.gateway),
+            Some("ListenerSet") => parents.listener_sets.iter().any(named),
+            _ => false,
+        }
 }
 
 /// Replaces the hub's entries for the Gateway in the object's status list
@@ -1043,7 +1139,7 @@ fn is_ours(list: &StatusList, gateway: &ObjectKey, entry: &Value) -> bool {
 async fn put_entries(
     ctx: &Context,
     list: &StatusList,
-    gateway: &ObjectKey,
+    parents: &Parents,
     object: &Value,
     entries: Vec<(bool, Value)>,
 ) -> Result<(), Error> {
@@ -1053,7 +1149,7 @@ async fn put_entries(
         .as_array()
         .cloned()
         .unwrap_or_default();
-    let ours = |e: &Value| is_ours(list, gateway, e);
+    let ours = |e: &Value| is_ours(list, parents, e);
     let before = current.iter().filter(|e| ours(e)).count();
     if before == entries.len() && entries.iter().all(|(unchanged, _)| *unchanged) {
         return Ok(());

@@ -6,7 +6,7 @@
 
 use std::hash::Hasher;
 
-use fedway_crds::reference_grant::{self, GATEWAY, Grant, SECRET};
+use fedway_crds::reference_grant::{self, GATEWAY, Grant, GroupKind, SECRET};
 use fedway_runtime::certificates::{self, CertificateError};
 use k8s_openapi::api::core::v1::Secret;
 use serde_json::{Value, json};
@@ -48,12 +48,22 @@ pub struct ListenerCertificates {
 /// The certificate references of every listener that has some. Only core
 /// Secrets are followed; one in another namespace needs a ReferenceGrant
 /// there that lets Gateways of this namespace refer to it.
-pub fn referenced(gateway: &Value, grants: &[Value]) -> Vec<ListenerCertificates> {
-    let namespace = namespace_of(gateway);
-    certificate_refs(gateway)
+///
+/// `owner` is a Gateway or a ListenerSet: a grant names which kind it lets
+/// refer.
+pub fn referenced(owner: &Value, grants: &[Value]) -> Vec<ListenerCertificates> {
+    let namespace = namespace_of(owner);
+    let from = GroupKind {
+        kind: owner["kind"].as_str().unwrap_or("Gateway"),
+        ..GATEWAY
+    };
+    certificate_refs(owner)
         .map(|(listener, refs)| ListenerCertificates {
             listener: listener.to_owned(),
-            secrets: refs.iter().map(|r| follow(r, namespace, grants)).collect(),
+            secrets: refs
+                .iter()
+                .map(|r| follow(r, from, namespace, grants))
+                .collect(),
         })
         .collect()
 }
@@ -97,7 +107,12 @@ fn key_of(reference: &Value, namespace: &str) -> SecretKey {
     }
 }
 
-fn follow(reference: &Value, namespace: &str, grants: &[Value]) -> Result<SecretKey, Unresolved> {
+fn follow(
+    reference: &Value,
+    from: GroupKind<'_>,
+    namespace: &str,
+    grants: &[Value],
+) -> Result<SecretKey, Unresolved> {
     let group = reference["group"].as_str().unwrap_or_default();
     let kind = reference["kind"].as_str().unwrap_or("Secret");
     let key = key_of(reference, namespace);
@@ -110,19 +125,12 @@ fn follow(reference: &Value, namespace: &str, grants: &[Value]) -> Result<Secret
         });
     }
     let grants = grants.iter().map(Grant::from_json);
-    if !reference_grant::permitted(
-        grants,
-        GATEWAY,
-        namespace,
-        SECRET,
-        &key.namespace,
-        &key.name,
-    ) {
+    if !reference_grant::permitted(grants, from, namespace, SECRET, &key.namespace, &key.name) {
         return Err(Unresolved {
             reason: "RefNotPermitted",
             message: format!(
-                "Secret {key}: no ReferenceGrant in {} allows Gateways from {namespace}",
-                key.namespace
+                "Secret {key}: no ReferenceGrant in {} allows {}s from {namespace}",
+                key.namespace, from.kind
             ),
         });
     }

@@ -43,7 +43,8 @@ fn federated_kinds(protocol: &str) -> &'static [&'static str] {
     }
 }
 
-/// Every listener of `gateway`'s spec (at most [`MAX_LISTENERS`]), given
+/// Every listener of `gateway`'s spec — a Gateway's or a ListenerSet's —
+/// (at most [`MAX_LISTENERS`]), given
 /// the certificate references the hub could not resolve (by listener) and
 /// the placed members' reports.
 pub fn listeners(
@@ -51,7 +52,10 @@ pub fn listeners(
     unresolved: &[(String, Unresolved)],
     reports: &[MemberReport<'_>],
 ) -> Vec<ListenerStatus> {
-    let gateway_name = gateway["metadata"]["name"].as_str().unwrap_or_default();
+    let owner = Owner {
+        kind: gateway["kind"].as_str().unwrap_or("Gateway"),
+        name: gateway["metadata"]["name"].as_str().unwrap_or_default(),
+    };
     let unresolved: BTreeMap<&str, &Unresolved> = unresolved
         .iter()
         .rev() // the first unresolved reference of a listener wins
@@ -67,7 +71,7 @@ pub fn listeners(
             let reported: Vec<(&str, Option<&ListenerFeedback>)> = reports
                 .iter()
                 .filter(|r| r.ready)
-                .map(|r| (r.cluster, reported(gateway_name, name, r.work)))
+                .map(|r| (r.cluster, reported(owner, name, r.work)))
                 .collect();
             let (supported_kinds, invalid_kinds) = kinds(spec);
             ListenerStatus {
@@ -97,7 +101,7 @@ pub fn listeners(
                             })
                         }),
                 ),
-                programmed: programmed(gateway_name, name, reports),
+                programmed: programmed(owner, name, reports),
                 supported_kinds,
             }
         })
@@ -135,12 +139,19 @@ fn kinds(spec: &Value) -> (Vec<&'static str>, Vec<String>) {
     (supported, invalid)
 }
 
+/// Whose listeners: a Gateway or a ListenerSet, by kind and name.
+#[derive(Clone, Copy)]
+struct Owner<'a> {
+    kind: &'a str,
+    name: &'a str,
+}
+
 fn reported<'a>(
-    gateway_name: &str,
+    owner: Owner<'_>,
     listener: &str,
     work: Option<&'a WorkStatus>,
 ) -> Option<&'a ListenerFeedback> {
-    find(work?, "Gateway", gateway_name)?
+    find(work?, owner.kind, owner.name)?
         .feedback
         .as_ref()?
         .listeners
@@ -204,7 +215,7 @@ fn not_false(
 
 /// `Programmed` only where every placed member is Ready and reports the
 /// listener programmed.
-fn programmed(gateway_name: &str, listener: &str, reports: &[MemberReport<'_>]) -> Summary {
+fn programmed(owner: Owner<'_>, listener: &str, reports: &[MemberReport<'_>]) -> Summary {
     if reports.is_empty() {
         return Summary {
             status: false,
@@ -219,9 +230,7 @@ fn programmed(gateway_name: &str, listener: &str, reports: &[MemberReport<'_>]) 
         let why = if !report.ready {
             STALE.to_owned()
         } else {
-            match reported(gateway_name, listener, report.work)
-                .and_then(|l| condition(l, "Programmed"))
-            {
+            match reported(owner, listener, report.work).and_then(|l| condition(l, "Programmed")) {
                 Some(c) if c.status == "True" => {
                     yes.push(report.cluster);
                     continue;

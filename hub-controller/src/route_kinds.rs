@@ -62,6 +62,14 @@ pub async fn served_policies(
     Ok(served)
 }
 
+/// ListenerSet (Standard since v1.6), when the hub serves it.
+pub async fn served_listener_sets(client: &Client) -> Result<Option<ApiResource>, Error> {
+    Ok(discover(client, &[(GATEWAY_API_GROUP, "ListenerSet")])
+        .await?
+        .into_iter()
+        .next())
+}
+
 /// The kinds of `wanted` (group, kind) the API server serves, at their
 /// preferred versions, in `wanted`'s order.
 async fn discover(client: &Client, wanted: &[(&str, &str)]) -> Result<Vec<ApiResource>, Error> {

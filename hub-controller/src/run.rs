@@ -63,10 +63,11 @@ pub async fn run(
     let routes = route_kinds::served(&client).await?;
     tracing::info!(kinds = ?routes.iter().map(|r| r.kind.as_str()).collect::<Vec<_>>(), "route kinds federated");
     let policies = route_kinds::served_policies(&client, policy_kinds).await?;
+    let listener_sets = route_kinds::served_listener_sets(&client).await?;
     tracing::info!(kinds = ?policies.iter().map(|r| format!("{}.{}", r.kind, r.group)).collect::<Vec<_>>(), "policy kinds federated");
     let dns = tokio::spawn(dns::run(client.clone(), metrics.clone(), routes.clone()));
-    let controller =
-        gateway_controller(client.clone(), &routes, &policies).graceful_shutdown_on(shutdown);
+    let controller = gateway_controller(client.clone(), &routes, &policies, listener_sets.as_ref())
+        .graceful_shutdown_on(shutdown);
     let controllers = controller
         .run(
             gateways::reconcile,
@@ -77,6 +78,7 @@ pub async fn run(
                 metrics: metrics.clone(),
                 routes,
                 policies,
+                listener_sets,
             }),
         )
         .for_each(|result| async move {
@@ -99,6 +101,7 @@ fn gateway_controller(
     client: Client,
     routes: &[ApiResource],
     policies: &[ApiResource],
+    listener_sets: Option<&ApiResource>,
 ) -> Controller<DynamicObject> {
     let config = watcher::Config::default;
     let all = |resource: &kube::core::ApiResource| {
@@ -130,8 +133,29 @@ fn gateway_controller(
     // the Gateways concerned.
     let gateway_store = controller.store();
     let mut controller = controller;
+    // ListenerSets, kept in a store: a route attached to one reconciles the
+    // set's Gateway.
+    let set_resource = listener_sets
+        .cloned()
+        .unwrap_or_else(|| gateways::resource("ListenerSet", "v1", "listenersets"));
+    let set_writer = reflector::store::Writer::new(set_resource.clone());
+    let set_store = set_writer.as_reader();
+    if listener_sets.is_some() {
+        let events = watcher(all(&set_resource), config())
+            .reflect(set_writer)
+            .touched_objects();
+        controller = controller.watches_stream_with(
+            events,
+            |set| set_gateway(&set).into_iter().collect::<Vec<_>>(),
+            set_resource.clone(),
+        );
+    }
     for resource in routes {
-        controller = controller.watches_with(all(resource), resource.clone(), config(), parents_of);
+        let (set_store, set_resource) = (set_store.clone(), set_resource.clone());
+        controller =
+            controller.watches_with(all(resource), resource.clone(), config(), move |route| {
+                parents_of((&set_store, &set_resource), route)
+            });
     }
     // Policies (kept in stores: a CA ConfigMap's change is found through
     // the policies that name it).
@@ -250,20 +274,41 @@ fn gateways_of_policy(
         .collect()
 }
 
-/// The Gateways a route names as parents.
-fn parents_of(route: DynamicObject) -> Vec<ObjectRef<DynamicObject>> {
+/// The Gateways a route names as parents, directly or through a
+/// ListenerSet.
+fn parents_of(
+    (listener_sets, set_resource): (&Store<DynamicObject>, &ApiResource),
+    route: DynamicObject,
+) -> Vec<ObjectRef<DynamicObject>> {
     let namespace = route.namespace().unwrap_or_default();
     route.data["spec"]["parentRefs"]
         .as_array()
         .into_iter()
         .flatten()
-        .filter(|p| p["kind"].as_str().unwrap_or("Gateway") == "Gateway")
         .filter_map(|p| {
             let name = p["name"].as_str()?;
             let ns = p["namespace"].as_str().unwrap_or(&namespace);
-            Some(ObjectRef::new_with(name, gateways::gateways()).within(ns))
+            match p["kind"].as_str().unwrap_or("Gateway") {
+                "Gateway" => Some(ObjectRef::new_with(name, gateways::gateways()).within(ns)),
+                "ListenerSet" => {
+                    let key = ObjectRef::new_with(name, set_resource.clone()).within(ns);
+                    set_gateway(listener_sets.get(&key)?.as_ref())
+                }
+                _ => None,
+            }
         })
         .collect()
+}
+
+/// The Gateway a ListenerSet's parentRef names.
+fn set_gateway(set: &DynamicObject) -> Option<ObjectRef<DynamicObject>> {
+    let parent = &set.data["spec"]["parentRef"];
+    if parent["kind"].as_str().unwrap_or("Gateway") != "Gateway" {
+        return None;
+    }
+    let namespace = set.namespace().unwrap_or_default();
+    let ns = parent["namespace"].as_str().unwrap_or(&namespace);
+    Some(ObjectRef::new_with(parent["name"].as_str()?, gateways::gateways()).within(ns))
 }
 
 /// Marks every GatewayClass of controller `fedway.dev/hub` Accepted.

@@ -307,10 +307,12 @@ pub fn gateway_addresses(gateway_name: &str, reports: &[MemberReport<'_>]) -> Ve
         .collect()
 }
 
-/// One parentRef of a route to a Gateway, as the spec and the member's
-/// status entries name it.
+/// One parentRef of a route to a Gateway or ListenerSet, as the spec and
+/// the member's status entries name it.
 #[derive(Clone, Copy, Debug)]
 pub struct ParentRef<'a> {
+    /// `Gateway` or `ListenerSet`.
+    pub kind: &'a str,
     pub namespace: &'a str,
     pub name: &'a str,
     pub section_name: Option<&'a str>,
@@ -321,6 +323,7 @@ impl<'a> ParentRef<'a> {
     /// The whole Gateway `namespace/name`: no section, no port.
     pub fn gateway(namespace: &'a str, name: &'a str) -> Self {
         ParentRef {
+            kind: "Gateway",
             namespace,
             name,
             section_name: None,
@@ -345,6 +348,69 @@ pub fn route_condition(
     condition_type: &str,
     reports: &[MemberReport<'_>],
 ) -> Summary {
+    summarize(condition_type, reports, |work| {
+        find_in(work, route_kind, route_namespace, route_name)?
+            .feedback
+            .as_ref()?
+            .parents
+            .iter()
+            .find(|p| {
+                p.is_for(
+                    route_namespace,
+                    parent.kind,
+                    (parent.namespace, parent.name),
+                    parent.section_name,
+                    parent.port,
+                )
+            })?
+            .conditions
+            .iter()
+            .find(|c| c.type_ == condition_type)
+    })
+}
+
+/// An object's own condition `condition_type` (a ListenerSet's
+/// `Accepted`, say) across members, summarized as [`route_condition`] does.
+pub fn object_condition(
+    kind: &str,
+    namespace: &str,
+    name: &str,
+    condition_type: &str,
+    reports: &[MemberReport<'_>],
+) -> Summary {
+    summarize(condition_type, reports, |work| {
+        find_in(work, kind, namespace, name)?
+            .feedback
+            .as_ref()?
+            .conditions
+            .iter()
+            .find(|c| c.type_ == condition_type)
+    })
+}
+
+/// The manifest status of `kind` `namespace/name` in a member's Work.
+fn find_in<'a>(
+    work: &'a WorkStatus,
+    kind: &str,
+    namespace: &str,
+    name: &str,
+) -> Option<&'a ManifestStatus> {
+    work.manifests.iter().find(|m| {
+        m.identity.kind == kind
+            && m.identity.name == name
+            && m.identity.namespace.as_deref() == Some(namespace)
+    })
+}
+
+/// True when every placed member reports the condition true (a NotReady
+/// member's report is stale and counts against). When a member reports it
+/// false, the reason is the one its implementation gave (the first such
+/// member's), every member's in the message, attributed to it.
+fn summarize<'a>(
+    condition_type: &str,
+    reports: &[MemberReport<'a>],
+    reported: impl Fn(&'a WorkStatus) -> Option<&'a FeedbackCondition>,
+) -> Summary {
     let mut yes = Vec::new();
     let mut no = Vec::new();
     let mut member_reason = None;
@@ -353,28 +419,7 @@ pub fn route_condition(
             no.push(format!("{} ({STALE})", report.cluster));
             continue;
         }
-        let condition = report
-            .work
-            .and_then(|w| {
-                w.manifests.iter().find(|m| {
-                    m.identity.kind == route_kind
-                        && m.identity.name == route_name
-                        && m.identity.namespace.as_deref() == Some(route_namespace)
-                })
-            })
-            .and_then(|m| m.feedback.as_ref())
-            .and_then(|f| {
-                f.parents.iter().find(|p| {
-                    p.is_for(
-                        route_namespace,
-                        (parent.namespace, parent.name),
-                        parent.section_name,
-                        parent.port,
-                    )
-                })
-            })
-            .and_then(|p| p.conditions.iter().find(|c| c.type_ == condition_type));
-        match condition {
+        match report.work.and_then(&reported) {
             Some(c) if c.status == "True" => yes.push(report.cluster.to_owned()),
             Some(c) => {
                 if member_reason.is_none() && is_valid_reason(&c.reason) {

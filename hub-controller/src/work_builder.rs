@@ -29,9 +29,85 @@ impl ObjectKey {
     }
 }
 
+/// A hub Gateway and the ListenerSets attached to it: the parents its
+/// Works carry, which routes attach to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Parents {
+    pub gateway: ObjectKey,
+    pub listener_sets: Vec<ObjectKey>,
+}
+
+impl Parents {
+    /// The Gateway alone.
+    pub fn gateway(gateway: ObjectKey) -> Parents {
+        Parents {
+            gateway,
+            listener_sets: Vec::new(),
+        }
+    }
+
+    /// The Gateway and those of `listener_sets` (every one of the hub)
+    /// whose parentRef is the Gateway.
+    pub fn of(gateway: &Value, listener_sets: &[Value]) -> Parents {
+        let gateway = ObjectKey::of(gateway);
+        let listener_sets = listener_sets_of(&gateway, listener_sets)
+            .map(ObjectKey::of)
+            .collect();
+        Parents {
+            gateway,
+            listener_sets,
+        }
+    }
+
+    /// Whether a route's `parent` reference (from `route_namespace`) is one
+    /// of these.
+    fn include(&self, parent: &Value, route_namespace: &str) -> bool {
+        let group = parent["group"].as_str().unwrap_or(GATEWAY_API_GROUP);
+        let namespace = parent["namespace"].as_str().unwrap_or(route_namespace);
+        let named = |key: &ObjectKey| namespace == key.namespace && parent["name"] == key.name;
+        group == GATEWAY_API_GROUP
+            && match parent["kind"].as_str().unwrap_or("Gateway") {
+                "Gateway" => named(&self.gateway),
+                "ListenerSet" => self.listener_sets.iter().any(named),
+                _ => false,
+            }
+    }
+}
+
+/// The ListenerSets whose parentRef is the Gateway `gateway`, in a stable
+/// order.
+pub fn listener_sets_of<'a>(
+    gateway: &'a ObjectKey,
+    listener_sets: &'a [Value],
+) -> impl Iterator<Item = &'a Value> + 'a {
+    let mut of: Vec<&Value> = listener_sets
+        .iter()
+        .filter(|set| {
+            let parent = &set["spec"]["parentRef"];
+            parent["group"].as_str().unwrap_or(GATEWAY_API_GROUP) == GATEWAY_API_GROUP
+                && parent["kind"].as_str().unwrap_or("Gateway") == "Gateway"
+                && parent["namespace"]
+                    .as_str()
+                    .unwrap_or(str_at(set, &["metadata", "namespace"]))
+                    == gateway.namespace
+                && parent["name"] == gateway.name
+        })
+        .collect();
+    of.sort_by_key(|set| ObjectKey::of(set));
+    of.into_iter()
+}
+
+impl std::fmt::Display for ObjectKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.namespace, self.name)
+    }
+}
+
 /// The hub objects one Gateway's Works are built from.
 pub struct Sources<'a> {
     pub gateway: &'a Value,
+    /// ListenerSets of the hub (attached to this Gateway or not).
+    pub listener_sets: &'a [Value],
     /// HTTPRoutes and GRPCRoutes of the hub (attached or not).
     pub routes: &'a [Value],
     pub reference_grants: &'a [Value],
@@ -42,32 +118,38 @@ pub struct Sources<'a> {
 }
 
 /// The manifests of the Work for one member, in a stable order: Gateway,
-/// routes (those attached that `keep` keeps), ReferenceGrants, the policies
-/// that target any of them (or a Service a route sends to), the ConfigMaps
-/// those policies name.
+/// its ListenerSets, routes (those attached to either that `keep` keeps),
+/// ReferenceGrants, the policies that target any of them (or a Service a
+/// route sends to), the ConfigMaps those policies name.
 pub fn manifests(
     sources: &Sources<'_>,
     gateway_class: &str,
     keep: impl Fn(&Value) -> bool,
 ) -> Vec<Manifest> {
-    let gateway_key = ObjectKey::of(sources.gateway);
+    let parents = Parents::of(sources.gateway, sources.listener_sets);
     let mut gateway = clean(sources.gateway);
     if let Some(spec) = gateway.get_mut("spec").and_then(Value::as_object_mut) {
         spec.insert("gatewayClassName".into(), gateway_class.into());
     }
+    let listener_sets: Vec<&Value> =
+        listener_sets_of(&parents.gateway, sources.listener_sets).collect();
 
-    let mut routes: Vec<&Value> = attached_routes(&gateway_key, sources.routes)
+    let mut routes: Vec<&Value> = attached_routes(&parents, sources.routes)
         .filter(|route| keep(route))
         .collect();
     routes.sort_by_key(|r| (str_at(r, &["kind"]).to_owned(), ObjectKey::of(r)));
-    let grants = needed_grants(sources.gateway, &routes, sources.reference_grants);
-    let policies = policy_attachment::attached(&gateway_key, &routes, sources.policies);
+    let listener_owners: Vec<&Value> = std::iter::once(sources.gateway)
+        .chain(listener_sets.iter().copied())
+        .collect();
+    let grants = needed_grants(&listener_owners, &routes, sources.reference_grants);
+    let policies = policy_attachment::attached(&parents.gateway, &routes, sources.policies);
     let config_maps = policy_attachment::config_maps(&policies);
 
     let mut manifests = vec![Manifest(gateway)];
+    manifests.extend(listener_sets.into_iter().map(|set| Manifest(clean(set))));
     manifests.extend(routes.into_iter().map(|route| {
         let mut route = clean(route);
-        narrow_parent_refs(&mut route, &gateway_key);
+        narrow_parent_refs(&mut route, &parents);
         Manifest(route)
     }));
     manifests.extend(grants.into_iter().map(|g| Manifest(clean(g))));
@@ -82,83 +164,72 @@ pub fn manifests(
     manifests
 }
 
-/// Routes with a parentRef to the Gateway `gateway`.
+/// Routes with a parentRef to the Gateway or one of its ListenerSets.
 pub fn attached_routes<'a>(
-    gateway: &'a ObjectKey,
+    parents: &'a Parents,
     routes: &'a [Value],
 ) -> impl Iterator<Item = &'a Value> + 'a {
     routes
         .iter()
-        .filter(move |route| attaches_to(route, gateway))
+        .filter(move |route| parent_refs_to(route, parents).next().is_some())
 }
 
-/// Whether `route` attaches to the Gateway `gateway`.
-pub fn attaches_to(route: &Value, gateway: &ObjectKey) -> bool {
-    let route_namespace = str_at(route, &["metadata", "namespace"]);
-    parent_refs(route).any(|p| refers_to(p, route_namespace, gateway))
-}
-
-/// The route's parentRefs to the Gateway `gateway`, as written (one per
-/// section or port it names).
+/// The route's parentRefs to the Gateway or one of its ListenerSets, as
+/// written (one per section or port it names).
 pub fn parent_refs_to<'a>(
     route: &'a Value,
-    gateway: &'a ObjectKey,
+    parents: &'a Parents,
 ) -> impl Iterator<Item = &'a Value> + 'a {
     let route_namespace = str_at(route, &["metadata", "namespace"]);
-    parent_refs(route).filter(move |p| refers_to(p, route_namespace, gateway))
+    route["spec"]["parentRefs"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(move |p| parents.include(p, route_namespace))
 }
 
-fn parent_refs(route: &Value) -> impl Iterator<Item = &Value> {
-    route["spec"]["parentRefs"].as_array().into_iter().flatten()
-}
-
-fn refers_to(parent: &Value, route_namespace: &str, gateway: &ObjectKey) -> bool {
-    let group = parent["group"].as_str().unwrap_or(GATEWAY_API_GROUP);
-    let kind = parent["kind"].as_str().unwrap_or("Gateway");
-    let namespace = parent["namespace"].as_str().unwrap_or(route_namespace);
-    group == GATEWAY_API_GROUP
-        && kind == "Gateway"
-        && namespace == gateway.namespace
-        && parent["name"] == gateway.name
-}
-
-/// Keeps only the parentRefs to this Gateway: the member has this Gateway,
-/// not necessarily the others the route attaches to in the hub.
-fn narrow_parent_refs(route: &mut Map<String, Value>, gateway: &ObjectKey) {
+/// Keeps only the parentRefs to this Gateway and its ListenerSets: the
+/// member has these, not necessarily the others the route attaches to in
+/// the hub.
+fn narrow_parent_refs(route: &mut Map<String, Value>, parents: &Parents) {
     let namespace = route
         .get("metadata")
         .map(|m| str_at(m, &["namespace"]).to_owned())
         .unwrap_or_default();
-    if let Some(parents) = route
+    if let Some(refs) = route
         .get_mut("spec")
         .and_then(|s| s.get_mut("parentRefs"))
         .and_then(Value::as_array_mut)
     {
-        parents.retain(|p| refers_to(p, &namespace, gateway));
+        refs.retain(|p| parents.include(p, &namespace));
     }
 }
 
 /// ReferenceGrants that allow a cross-namespace reference made by the
-/// Gateway (certificateRefs) or one of its routes (backendRefs).
-fn needed_grants<'a>(gateway: &Value, routes: &[&Value], grants: &'a [Value]) -> Vec<&'a Value> {
+/// Gateway or a ListenerSet (certificateRefs) or one of the routes
+/// (backendRefs).
+fn needed_grants<'a>(
+    listener_owners: &[&Value],
+    routes: &[&Value],
+    grants: &'a [Value],
+) -> Vec<&'a Value> {
     // (referring kind, its namespace, target namespace)
     let mut references: BTreeSet<(String, String, String)> = BTreeSet::new();
-    let gateway_namespace = str_at(gateway, &["metadata", "namespace"]);
-    for listener in gateway["spec"]["listeners"]
-        .as_array()
-        .into_iter()
-        .flatten()
-    {
-        for cert in listener["tls"]["certificateRefs"]
-            .as_array()
-            .into_iter()
-            .flatten()
-        {
-            if let Some(ns) = cert["namespace"]
-                .as_str()
-                .filter(|ns| *ns != gateway_namespace)
+    for owner in listener_owners {
+        let kind = str_at(owner, &["kind"]);
+        let owner_namespace = str_at(owner, &["metadata", "namespace"]);
+        for listener in owner["spec"]["listeners"].as_array().into_iter().flatten() {
+            for cert in listener["tls"]["certificateRefs"]
+                .as_array()
+                .into_iter()
+                .flatten()
             {
-                references.insert(("Gateway".into(), gateway_namespace.into(), ns.into()));
+                if let Some(ns) = cert["namespace"]
+                    .as_str()
+                    .filter(|ns| *ns != owner_namespace)
+                {
+                    references.insert((kind.into(), owner_namespace.into(), ns.into()));
+                }
             }
         }
     }
@@ -297,6 +368,7 @@ mod tests {
         let manifests = manifests(
             &Sources {
                 gateway: &gw,
+                listener_sets: &[],
                 routes: &[],
                 reference_grants: &[],
                 policies: &[],
@@ -373,6 +445,7 @@ mod tests {
         let manifests = manifests(
             &Sources {
                 gateway: &gw,
+                listener_sets: &[],
                 routes: &routes,
                 reference_grants: &[],
                 policies: &[],
@@ -393,6 +466,7 @@ mod tests {
         let without_b = super::manifests(
             &Sources {
                 gateway: &gw,
+                listener_sets: &[],
                 routes: &routes,
                 reference_grants: &[],
                 policies: &[],
@@ -443,6 +517,7 @@ mod tests {
         let manifests = manifests(
             &Sources {
                 gateway: &gw,
+                listener_sets: &[],
                 routes: &routes,
                 reference_grants: &grants,
                 policies: &[],
@@ -508,6 +583,7 @@ mod tests {
         ];
         let sources = Sources {
             gateway: &gw,
+            listener_sets: &[],
             routes: &routes,
             reference_grants: &[],
             policies: &policies,
@@ -546,5 +622,88 @@ mod tests {
             without_admin[3].0["data"],
             json!({"ca.crt": "-----BEGIN CERTIFICATE-----"})
         );
+    }
+
+    /// A ListenerSet of the Gateway goes along, with the routes attached
+    /// to it (their parentRefs to it kept) and the grant its certificate
+    /// needs; a set of another Gateway, and its routes, do not.
+    #[test]
+    fn listener_sets_of_the_gateway_go_along_with_their_routes() {
+        let gw = gateway();
+        let set = |name: &str, gateway: &str, cert_namespace: &str| {
+            json!({"apiVersion": "gateway.networking.k8s.io/v1", "kind": "ListenerSet",
+                   "metadata": {"name": name, "namespace": "team", "uid": "s"},
+                   "spec": {"parentRef": {"name": gateway, "namespace": "web"},
+                            "listeners": [{"name": "https", "port": 443, "protocol": "HTTPS",
+                                           "hostname": format!("{name}.example.com"),
+                                           "tls": {"certificateRefs": [{"name": "cert", "namespace": cert_namespace}]}}]},
+                   "status": {"conditions": []}})
+        };
+        let sets = vec![
+            set("team-a", "shop", "certs"),
+            set("team-b", "other", "vault"),
+        ];
+        let routes = vec![
+            route(
+                "HTTPRoute",
+                "team",
+                "a",
+                json!([{"kind": "ListenerSet", "group": "gateway.networking.k8s.io", "name": "team-a"},
+                                                  {"kind": "ListenerSet", "group": "gateway.networking.k8s.io", "name": "team-b"}]),
+                json!([]),
+            ),
+            route(
+                "HTTPRoute",
+                "team",
+                "b",
+                json!([{"kind": "ListenerSet", "group": "gateway.networking.k8s.io", "name": "team-b"}]),
+                json!([]),
+            ),
+            route(
+                "HTTPRoute",
+                "web",
+                "both",
+                json!([{"name": "shop"}, {"kind": "ListenerSet", "namespace": "team", "name": "team-a"}]),
+                json!([]),
+            ),
+        ];
+        let grants = vec![
+            grant("certs", "team-certs", "ListenerSet", "team"),
+            grant("vault", "team-certs", "ListenerSet", "team"),
+        ];
+        let manifests = manifests(
+            &Sources {
+                gateway: &gw,
+                listener_sets: &sets,
+                routes: &routes,
+                reference_grants: &grants,
+                policies: &[],
+                config_maps: &[],
+            },
+            "eg",
+            |_| true,
+        );
+        assert_eq!(
+            names(&manifests),
+            [
+                "Gateway/web/shop",
+                "ListenerSet/team/team-a",
+                "HTTPRoute/team/a",
+                "HTTPRoute/web/both",
+                "ReferenceGrant/certs/team-certs"
+            ]
+        );
+        assert_eq!(
+            manifests[2].0["spec"]["parentRefs"],
+            json!([{"kind": "ListenerSet", "group": "gateway.networking.k8s.io", "name": "team-a"}]),
+            "the parentRef to the other Gateway's set is dropped"
+        );
+        assert_eq!(
+            manifests[3].0["spec"]["parentRefs"]
+                .as_array()
+                .map(Vec::len),
+            Some(2)
+        );
+        assert!(manifests[1].0.get("status").is_none());
     }
 }

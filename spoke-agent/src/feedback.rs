@@ -18,7 +18,9 @@ const LISTENER_CONDITIONS: [&str; 3] = ["Accepted", "ResolvedRefs", "Programmed"
 pub fn extract(live: &Value) -> Option<Feedback> {
     let status = live.get("status")?;
     match live["kind"].as_str()? {
-        "Gateway" => Some(Feedback {
+        // A ListenerSet's status has the same shape as a Gateway's (no
+        // addresses).
+        "Gateway" | "ListenerSet" => Some(Feedback {
             addresses: status["addresses"]
                 .as_array()
                 .into_iter()
@@ -56,14 +58,20 @@ pub fn extract(live: &Value) -> Option<Feedback> {
     }
 }
 
-/// Entries per parent Gateway of a route's `status.parents` or a
-/// policy's `status.ancestors` (`reference` names the entry's parent
-/// field); parents of other kinds are not Fedway's to report.
+/// Entries per parent Gateway or ListenerSet of a route's
+/// `status.parents` or a policy's `status.ancestors` (`reference` names the
+/// entry's parent field); parents of other kinds are not Fedway's to
+/// report.
 fn parents(list: &Value, reference: &str) -> Vec<ParentFeedback> {
     list.as_array()
         .into_iter()
         .flatten()
-        .filter(|p| p[reference]["kind"].as_str().unwrap_or("Gateway") == "Gateway")
+        .filter(|p| {
+            matches!(
+                p[reference]["kind"].as_str().unwrap_or("Gateway"),
+                "Gateway" | "ListenerSet"
+            )
+        })
         .take(MAX_PARENTS)
         .filter_map(|p| {
             let parent = &p[reference];
@@ -79,6 +87,10 @@ fn parents(list: &Value, reference: &str) -> Vec<ParentFeedback> {
             };
             Some(ParentFeedback {
                 gateway: parent["name"].as_str().unwrap_or_default().to_owned(),
+                kind: parent["kind"]
+                    .as_str()
+                    .filter(|kind| *kind != "Gateway")
+                    .map(str::to_owned),
                 namespace: parent["namespace"].as_str().map(str::to_owned),
                 section_name: parent["sectionName"].as_str().map(str::to_owned),
                 port,
@@ -182,6 +194,12 @@ mod tests {
             }, {
                 "parentRef": {"name": "shop", "port": 70000},
                 "controllerName": "istio.io/gateway-controller",
+            }, {
+                "parentRef": {"group": "gateway.networking.k8s.io", "kind": "ListenerSet", "name": "team-a"},
+                "controllerName": "istio.io/gateway-controller",
+            }, {
+                "parentRef": {"group": "example.com", "kind": "Mesh", "name": "mesh"},
+                "controllerName": "example.com/mesh",
             }]},
         });
         let feedback = extract(&live).expect("feedback");
@@ -203,9 +221,16 @@ mod tests {
             (Some("edge"), Some(8443))
         );
         assert_eq!(
+            (
+                feedback.parents[2].kind.as_deref(),
+                feedback.parents[2].gateway.as_str()
+            ),
+            (Some("ListenerSet"), "team-a")
+        );
+        assert_eq!(
             feedback.parents.len(),
-            2,
-            "the entry with port 70000 is dropped"
+            3,
+            "the entry with port 70000 and the Mesh parent are dropped"
         );
     }
 
@@ -231,6 +256,7 @@ mod tests {
             feedback.parents,
             [ParentFeedback {
                 gateway: "shop".into(),
+                kind: None,
                 namespace: Some("web".into()),
                 section_name: None,
                 port: None,

@@ -12,7 +12,7 @@ use crate::{Federation, apply, eventually, namespace};
 
 /// Secret `namespace/name` for `host`, as the hub's user (or cert-manager)
 /// writes it.
-fn secret(namespace: &str, name: &str, host: &str) -> Value {
+pub fn secret(namespace: &str, name: &str, host: &str) -> Value {
     let mut secret = tls_secret(name, host);
     secret.metadata.namespace = Some(namespace.into());
     let mut value = serde_json::to_value(secret).expect("a Secret");
