@@ -459,18 +459,8 @@ async fn place(ctx: &Context, gateway: &DynamicObject) -> Result<Action, Error> 
     }
     let conditions = [
         ("Accepted", true, "Accepted", accepted_message),
-        (
-            "Programmed",
-            programmed.status,
-            programmed.reason.as_str(),
-            programmed.message,
-        ),
-        (
-            status::DEGRADED,
-            degraded.status,
-            degraded.reason.as_str(),
-            degraded.message,
-        ),
+        programmed.condition("Programmed"),
+        degraded.condition(status::DEGRADED),
     ];
     let listeners =
         listener_status::listeners(&gateway_value, &owner_certificates[0].unresolved, &reports);
@@ -747,11 +737,10 @@ fn listener_values(
                 .map(|p| p["conditions"].clone())
                 .unwrap_or(Value::Null);
             let wanted = [
-                ("Accepted", &l.accepted),
-                ("ResolvedRefs", &l.resolved_refs),
-                ("Programmed", &l.programmed),
-            ]
-            .map(|(type_, s)| (type_, s.status, s.reason.as_str(), s.message.clone()));
+                l.accepted.condition("Accepted"),
+                l.resolved_refs.condition("ResolvedRefs"),
+                l.programmed.condition("Programmed"),
+            ];
             json!({
                 "name": l.name,
                 "supportedKinds": l.supported_kinds.iter()
@@ -870,18 +859,8 @@ async fn write_listener_set_status(
         &previous["conditions"],
         generation,
         &[
-            (
-                "Accepted",
-                accepted.status,
-                accepted.reason.as_str(),
-                accepted.message,
-            ),
-            (
-                "Programmed",
-                programmed.status,
-                programmed.reason.as_str(),
-                programmed.message,
-            ),
+            accepted.condition("Accepted"),
+            programmed.condition("Programmed"),
         ],
     );
     let listeners = listener_values(
@@ -1011,18 +990,8 @@ async fn write_route_status(
             &previous,
             generation,
             &[
-                (
-                    "Accepted",
-                    accepted.status,
-                    accepted.reason.as_str(),
-                    accepted.message,
-                ),
-                (
-                    "ResolvedRefs",
-                    resolved.status,
-                    resolved.reason.as_str(),
-                    resolved.message,
-                ),
+                accepted.condition("Accepted"),
+                resolved.condition("ResolvedRefs"),
                 (
                     route_features::FEATURES_SUPPORTED,
                     features_supported,
@@ -1084,7 +1053,7 @@ async fn write_policy_ancestors(
         .collect();
     let wanted: Vec<(&str, bool, &str, String)> = summaries
         .iter()
-        .map(|(type_, s)| (*type_, s.status, s.reason.as_str(), s.message.clone()))
+        .map(|(type_, s)| s.condition(type_))
         .collect();
     let conditions = conditions(
         &previous,

@@ -56,6 +56,14 @@ pub struct Summary {
     pub message: String,
 }
 
+impl Summary {
+    /// As the wanted condition of type `type_`: `(type, status, reason,
+    /// message)`.
+    pub fn condition<'a>(&'a self, type_: &'a str) -> (&'a str, bool, &'a str, String) {
+        (type_, self.status, &self.reason, self.message.clone())
+    }
+}
+
 /// Fedway's condition on a hub Gateway: some placed members serve it while
 /// others fail (or serve it with a failing listener).
 pub const DEGRADED: &str = "fedway.dev/Degraded";
