@@ -323,15 +323,13 @@ async fn place(ctx: &Context, gateway: &DynamicObject) -> Result<Action, Error> 
     let grants = list_values(client, &reference_grants()).await?;
     let policies = list_policies(ctx).await?;
     let attached_routes: Vec<&Value> = lacks.iter().map(|(route, _)| *route).collect();
-    let config_maps = read_config_maps(
-        client,
-        &policy_attachment::config_maps(&policy_attachment::attached(
-            &parents.gateway,
-            &attached_routes,
-            &policies,
-        )),
-    )
-    .await?;
+    let mut config_map_keys = policy_attachment::config_maps(&policy_attachment::attached(
+        &parents.gateway,
+        &attached_routes,
+        &policies,
+    ));
+    config_map_keys.extend(work_builder::frontend_ca_config_maps(&gateway_value));
+    let config_maps = read_config_maps(client, &config_map_keys).await?;
     let sources = Sources {
         gateway: &gateway_value,
         listener_sets: &listener_sets,

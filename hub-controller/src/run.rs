@@ -27,7 +27,7 @@ use crate::{
     listener_certificates, member_health,
     metrics::HubMetrics,
     policy_attachment, route_kinds,
-    work_builder::ObjectKey,
+    work_builder::{self, ObjectKey},
 };
 
 /// Runs the hub until `shutdown` resolves (Ok) or leadership is lost (Err).
@@ -158,7 +158,7 @@ fn gateway_controller(
             });
     }
     // Policies (kept in stores: a CA ConfigMap's change is found through
-    // the policies that name it).
+    // the policies — or the Gateways' frontend validation — that name it).
     let mut policy_stores = Vec::new();
     for resource in policies {
         let writer = reflector::store::Writer::new(resource.clone());
@@ -182,15 +182,26 @@ fn gateway_controller(
                 namespace: config_map.namespace().unwrap_or_default(),
                 name: config_map.name_any(),
             };
-            policy_stores
+            let mut concerned: Vec<ObjectRef<DynamicObject>> = config_map_gateways
+                .state()
                 .iter()
-                .flat_map(|store| store.state())
-                .filter(|policy| {
-                    let value = serde_json::to_value(policy.as_ref()).unwrap_or_default();
-                    policy_attachment::config_maps(&[&value]).contains(&key)
+                .filter(|gateway| {
+                    let value = serde_json::to_value(gateway.as_ref()).unwrap_or_default();
+                    work_builder::frontend_ca_config_maps(&value).contains(&key)
                 })
-                .flat_map(|policy| gateways_of_policy(&config_map_gateways, &policy))
-                .collect::<Vec<_>>()
+                .map(|gateway| ObjectRef::from_obj_with(gateway.as_ref(), gateways::gateways()))
+                .collect();
+            concerned.extend(
+                policy_stores
+                    .iter()
+                    .flat_map(|store| store.state())
+                    .filter(|policy| {
+                        let value = serde_json::to_value(policy.as_ref()).unwrap_or_default();
+                        policy_attachment::config_maps(&[&value]).contains(&key)
+                    })
+                    .flat_map(|policy| gateways_of_policy(&config_map_gateways, &policy)),
+            );
+            concerned
         },
     );
     controller

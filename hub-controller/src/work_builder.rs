@@ -143,7 +143,8 @@ pub fn manifests(
         .collect();
     let grants = needed_grants(&listener_owners, &routes, sources.reference_grants);
     let policies = policy_attachment::attached(&parents.gateway, &routes, sources.policies);
-    let config_maps = policy_attachment::config_maps(&policies);
+    let mut config_maps = policy_attachment::config_maps(&policies);
+    config_maps.extend(frontend_ca_config_maps(sources.gateway));
 
     let mut manifests = vec![Manifest(gateway)];
     manifests.extend(listener_sets.into_iter().map(|set| Manifest(clean(set))));
@@ -205,9 +206,50 @@ fn narrow_parent_refs(route: &mut Map<String, Value>, parents: &Parents) {
     }
 }
 
+/// The Gateway's frontend TLS validation CA references (the default's and
+/// each port's `validation.caCertificateRefs`), as written.
+fn frontend_ca_refs(gateway: &Value) -> impl Iterator<Item = &Value> {
+    let frontend = &gateway["spec"]["tls"]["frontend"];
+    std::iter::once(&frontend["default"])
+        .chain(
+            frontend["perPort"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|port| &port["tls"]),
+        )
+        .flat_map(|tls| {
+            tls["validation"]["caCertificateRefs"]
+                .as_array()
+                .into_iter()
+                .flatten()
+        })
+}
+
+/// The ConfigMaps the Gateway's frontend TLS validation names as client CA
+/// certificates: they travel in the Work (public data) beside the Gateway;
+/// one in another namespace goes with the ReferenceGrant that allows it
+/// ([`needed_grants`]), and without one the member's implementation says
+/// the reference is not permitted, as it would in one cluster.
+pub fn frontend_ca_config_maps(gateway: &Value) -> BTreeSet<ObjectKey> {
+    let namespace = str_at(gateway, &["metadata", "namespace"]);
+    frontend_ca_refs(gateway)
+        .filter(|r| {
+            matches!(r["group"].as_str().unwrap_or_default(), "" | "core")
+                && r["kind"].as_str().unwrap_or("ConfigMap") == "ConfigMap"
+        })
+        .filter_map(|r| {
+            Some(ObjectKey {
+                namespace: r["namespace"].as_str().unwrap_or(namespace).to_owned(),
+                name: r["name"].as_str()?.to_owned(),
+            })
+        })
+        .collect()
+}
+
 /// ReferenceGrants that allow a cross-namespace reference made by the
-/// Gateway or a ListenerSet (certificateRefs) or one of the routes
-/// (backendRefs).
+/// Gateway or a ListenerSet (certificateRefs, the Gateway's frontend CA
+/// references) or one of the routes (backendRefs).
 fn needed_grants<'a>(
     listener_owners: &[&Value],
     routes: &[&Value],
@@ -230,6 +272,11 @@ fn needed_grants<'a>(
                 {
                     references.insert((kind.into(), owner_namespace.into(), ns.into()));
                 }
+            }
+        }
+        for ca in frontend_ca_refs(owner) {
+            if let Some(ns) = ca["namespace"].as_str().filter(|ns| *ns != owner_namespace) {
+                references.insert((kind.into(), owner_namespace.into(), ns.into()));
             }
         }
     }
@@ -705,5 +752,51 @@ mod tests {
             Some(2)
         );
         assert!(manifests[1].0.get("status").is_none());
+    }
+
+    /// The CA certificates of the Gateway's frontend TLS validation go
+    /// along (the default's and each port's), with the grant a reference to
+    /// another namespace needs.
+    #[test]
+    fn frontend_validation_cas_go_with_the_gateway() {
+        let mut gw = gateway();
+        gw["spec"]["tls"] = json!({"frontend": {
+            "default": {"validation": {"caCertificateRefs": [{"group": "", "kind": "ConfigMap", "name": "clients"}]}},
+            "perPort": [{"port": 8443, "tls": {"validation": {"caCertificateRefs": [
+                {"group": "", "kind": "ConfigMap", "name": "partners", "namespace": "pki"},
+                {"group": "example.com", "kind": "TrustBundle", "name": "vendor"}]}}}]}});
+        let config_map = |namespace: &str, name: &str| {
+            json!({"apiVersion": "v1", "kind": "ConfigMap",
+                   "metadata": {"name": name, "namespace": namespace}, "data": {"ca.crt": "CA"}})
+        };
+        let config_maps = vec![
+            config_map("web", "clients"),
+            config_map("pki", "partners"),
+            config_map("web", "unrelated"),
+        ];
+        let mut pki_grant = grant("pki", "gateway-cas", "Gateway", "web");
+        pki_grant["spec"]["to"] = json!([{"group": "", "kind": "ConfigMap"}]);
+        let grants = vec![pki_grant];
+        let manifests = manifests(
+            &Sources {
+                gateway: &gw,
+                listener_sets: &[],
+                routes: &[],
+                reference_grants: &grants,
+                policies: &[],
+                config_maps: &config_maps,
+            },
+            "eg",
+            |_| true,
+        );
+        assert_eq!(
+            names(&manifests),
+            [
+                "Gateway/web/shop",
+                "ReferenceGrant/pki/gateway-cas",
+                "ConfigMap/pki/partners",
+                "ConfigMap/web/clients"
+            ]
+        );
     }
 }

@@ -1,7 +1,9 @@
 //! Policies (GEP-713) go along with what they target: BackendTLSPolicy
 //! (Standard) with its CA ConfigMap, and a kind the hub operator allows —
 //! Envoy Gateway's BackendTrafficPolicy, its CRD from Envoy Gateway's own
-//! module — with their `status.ancestors` aggregated back in the hub.
+//! module — with their `status.ancestors` aggregated back in the hub; and
+//! the CA ConfigMap of the Gateway's frontend (client certificate)
+//! validation.
 
 use fedway_crds::group_kind::GroupKind;
 use fedway_e2e::{manifests, toolchain};
@@ -89,7 +91,10 @@ async fn policies_go_with_their_targets_and_their_status_comes_back() {
         json!({"apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
                "metadata": {"name": "shop", "namespace": "web"},
                "spec": {"gatewayClassName": "fedway", "listeners": [
-                   {"name": "http", "port": 80, "protocol": "HTTP"}]}}),
+                   {"name": "http", "port": 80, "protocol": "HTTP"}],
+                   // Client certificates are checked against this CA.
+                   "tls": {"frontend": {"default": {"validation": {"caCertificateRefs": [
+                       {"group": "", "kind": "ConfigMap", "name": "client-ca"}]}}}}}}),
     )
     .await;
     apply(
@@ -100,13 +105,15 @@ async fn policies_go_with_their_targets_and_their_status_comes_back() {
                         "rules": [{"backendRefs": [{"name": "cart", "port": 443}]}]}}),
     )
     .await;
-    apply(
-        &hub,
-        json!({"apiVersion": "v1", "kind": "ConfigMap",
-               "metadata": {"name": "cart-ca", "namespace": "web"},
-               "data": {"ca.crt": "first CA"}}),
-    )
-    .await;
+    for name in ["cart-ca", "client-ca"] {
+        apply(
+            &hub,
+            json!({"apiVersion": "v1", "kind": "ConfigMap",
+                   "metadata": {"name": name, "namespace": "web"},
+                   "data": {"ca.crt": "first CA"}}),
+        )
+        .await;
+    }
     apply(
         &hub,
         json!({"apiVersion": "gateway.networking.k8s.io/v1", "kind": "BackendTLSPolicy",
@@ -162,19 +169,20 @@ async fn policies_go_with_their_targets_and_their_status_comes_back() {
         )
         .await;
         assert_eq!(retries.data["spec"]["retry"]["numRetries"], 3);
-        let ca = eventually(
-            &format!("ConfigMap web/cart-ca in {member}"),
-            30,
-            || async { Ok(config_maps.get_opt("cart-ca").await.ok().flatten()) },
-        )
-        .await;
-        assert_eq!(
-            ca.data
-                .unwrap_or_default()
-                .get("ca.crt")
-                .map(String::as_str),
-            Some("first CA")
-        );
+        // The BackendTLSPolicy's CA, and the Gateway's client CA.
+        for name in ["cart-ca", "client-ca"] {
+            let ca = eventually(&format!("ConfigMap web/{name} in {member}"), 30, || async {
+                Ok(config_maps.get_opt(name).await.ok().flatten())
+            })
+            .await;
+            assert_eq!(
+                ca.data
+                    .unwrap_or_default()
+                    .get("ca.crt")
+                    .map(String::as_str),
+                Some("first CA")
+            );
+        }
         assert!(
             traffic
                 .get_opt("elsewhere")
