@@ -76,7 +76,7 @@ impl RateLimiter {
         if self.buckets.is_empty() {
             return Verdict::Allow;
         }
-        let index = (self.hasher.hash_one(network(client)) % self.buckets.len() as u64) as usize;
+        let index = self.slot(client);
         // A poisoned lock only means another thread panicked mid-update of
         // plain numbers; the bucket is still usable.
         let mut bucket = match self.buckets[index].lock() {
@@ -100,6 +100,11 @@ impl RateLimiter {
         } else {
             Verdict::Drop
         }
+    }
+
+    /// The bucket a client's network uses; only called with buckets.
+    fn slot(&self, client: IpAddr) -> usize {
+        (self.hasher.hash_one(network(client)) % self.buckets.len() as u64) as usize
     }
 }
 
@@ -138,9 +143,18 @@ mod tests {
             run(&limiter, "192.0.2.1", 7, t0),
             [Allow, Allow, Allow, Drop, Slip, Drop, Slip]
         );
-        // The same /24 shares the bucket; another network does not.
+        // The same /24 shares the bucket; another network does not, unless
+        // it hashes to the same slot (the hasher is seeded per limiter), so
+        // take the first network that lands elsewhere and one that collides.
         assert_eq!(run(&limiter, "192.0.2.200", 1, t0), [Drop]);
-        assert_eq!(run(&limiter, "198.51.100.1", 1, t0), [Allow]);
+        let full = limiter.slot(ip("192.0.2.1"));
+        let networks = (0..=255u8).map(|n| format!("198.51.{n}.1"));
+        let (elsewhere, colliding): (Vec<String>, Vec<String>) =
+            networks.partition(|net| limiter.slot(ip(net)) != full);
+        assert_eq!(run(&limiter, &elsewhere[0], 1, t0), [Allow]);
+        if let Some(colliding) = colliding.first() {
+            assert_eq!(run(&limiter, colliding, 1, t0), [Slip]);
+        }
         // Tokens come back at `rate` per second, capped at the burst.
         let later = t0 + Duration::from_millis(700);
         assert_eq!(run(&limiter, "192.0.2.1", 3, later), [Allow, Allow, Drop]);
