@@ -1,4 +1,5 @@
-//! Copies of the hub Secrets a Gateway's listeners serve, in the hub
+//! Copies of the hub Secrets a Gateway's listeners serve (and the client
+//! certificate it presents to backends), in the hub
 //! namespace of every member that runs the Gateway, where that member's
 //! agent (and only it) may read them. The Work names them
 //! ([`SecretCopy`]); their keys never sit in the Work. Written only when
@@ -18,7 +19,7 @@ use serde_json::Value;
 use crate::{
     Error, FIELD_MANAGER, api_error,
     gateways::GATEWAY_UID_LABEL,
-    listener_certificates::{self, ListenerCertificates, SecretKey, Unresolved},
+    listener_certificates::{self, SecretKey, Unresolved},
 };
 
 /// A Gateway's certificates as the hub has them.
@@ -29,6 +30,9 @@ pub struct Certificates {
     /// Listeners with a reference that cannot be followed or a Secret that
     /// is missing or unusable, with why.
     pub unresolved: Vec<(String, Unresolved)>,
+    /// Why the Gateway's backend client certificate cannot be used, if it
+    /// names one that cannot (the Gateway's own `ResolvedRefs`).
+    pub backend_client: Option<Unresolved>,
     /// Secrets that exist but cannot serve (a botched renewal, say): the
     /// copies members already have are kept as they are, never replaced by
     /// what cannot serve nor removed, until the Secret is fixed or no
@@ -52,30 +56,51 @@ impl Certificates {
                 .unresolved
                 .extend(certificates.unresolved.iter().cloned());
             union.held.extend(certificates.held.iter().cloned());
+            if union.backend_client.is_none() {
+                union.backend_client = certificates.backend_client.clone();
+            }
         }
         union
     }
+
+    /// Records why a listener's (`Some`) or the backend client's (`None`)
+    /// certificate cannot be used.
+    fn unresolved_by(&mut self, listener: Option<String>, unresolved: Unresolved) {
+        match listener {
+            Some(listener) => self.unresolved.push((listener, unresolved)),
+            None => self.backend_client = Some(unresolved),
+        }
+    }
 }
 
-/// Reads the Secrets the Gateway's (or a ListenerSet's) listeners reference (only those, each
-/// once: listeners sharing one see the same version of it). With
-/// `from_hub` false (the members keep their own certificates) no Secret is
-/// read: only references that cannot be followed are reported.
+/// Reads the Secrets a Gateway's (or a ListenerSet's) listeners reference,
+/// and a Gateway's backend client certificate (only those, each once:
+/// references sharing one see the same version of it). With `from_hub`
+/// false (the members keep their own certificates) no Secret is read: only
+/// references that cannot be followed are reported.
 pub async fn read(
     client: &Client,
-    gateway: &Value,
+    owner: &Value,
     grants: &[Value],
     from_hub: bool,
 ) -> Result<Certificates, Error> {
     let mut certificates = Certificates::default();
     let mut seen: BTreeMap<SecretKey, Option<Secret>> = BTreeMap::new();
-    for ListenerCertificates { listener, secrets } in
-        listener_certificates::referenced(gateway, grants)
-    {
+    let listeners = listener_certificates::referenced(owner, grants)
+        .into_iter()
+        .map(|l| (Some(l.listener), l.secrets));
+    let backend = listener_certificates::client_certificate(owner, grants)
+        .map(|secret| (None, secret.map(|key| vec![key])));
+    for (listener, secrets) in listeners.chain(backend) {
+        let invalid = if listener.is_some() {
+            listener_certificates::INVALID_CERTIFICATE
+        } else {
+            listener_certificates::INVALID_CLIENT_CERTIFICATE
+        };
         let keys = match secrets {
             Ok(keys) => keys,
             Err(unresolved) => {
-                certificates.unresolved.push((listener, unresolved));
+                certificates.unresolved_by(listener.clone(), unresolved);
                 continue;
             }
         };
@@ -94,7 +119,10 @@ pub async fn read(
                     secret
                 }
             };
-            match (listener_certificates::usable(&key, secret.as_ref()), secret) {
+            match (
+                listener_certificates::usable(&key, secret.as_ref(), invalid),
+                secret,
+            ) {
                 (Ok(()), Some(secret)) => {
                     certificates.usable.insert(key, secret);
                 }
@@ -106,7 +134,7 @@ pub async fn read(
                             .push_str("; members keep any copy they have");
                         certificates.held.insert(key);
                     }
-                    certificates.unresolved.push((listener.clone(), unresolved));
+                    certificates.unresolved_by(listener.clone(), unresolved);
                 }
             }
         }

@@ -30,7 +30,7 @@ use serde_json::{Value, json};
 
 use crate::{
     Error, FIELD_MANAGER, api_error, certificate_copies, gateway_check, join,
-    listener_certificates::Unresolved,
+    listener_certificates::{self, Unresolved},
     listener_status::{self, ListenerStatus},
     metrics::HubMetrics,
     policy_attachment,
@@ -356,6 +356,9 @@ async fn place(ctx: &Context, gateway: &DynamicObject) -> Result<Action, Error> 
         for (listener, unresolved) in &read.unresolved {
             tracing::warn!(gateway = %gateway_key, owner = owner["metadata"]["name"].as_str().unwrap_or_default(), listener, reason = unresolved.reason, "{}", unresolved.message);
         }
+        if let Some(unresolved) = &read.backend_client {
+            tracing::warn!(gateway = %gateway_key, reason = unresolved.reason, "backend client certificate: {}", unresolved.message);
+        }
         owner_certificates.push(read);
     }
     let certificates = certificate_copies::Certificates::union(&owner_certificates);
@@ -455,11 +458,29 @@ async fn place(ctx: &Context, gateway: &DynamicObject) -> Result<Action, Error> 
         accepted_message.push_str("; ");
         accepted_message.push_str(note);
     }
-    let conditions = [
+    let mut conditions = vec![
         ("Accepted", true, "Accepted", accepted_message),
         programmed.condition("Programmed"),
         degraded.condition(status::DEGRADED),
     ];
+    // The Gateway's own ResolvedRefs is about its backend client
+    // certificate (listeners' references have theirs).
+    if listener_certificates::client_certificate_ref(&gateway_value).is_some() {
+        conditions.push(match &owner_certificates[0].backend_client {
+            None => (
+                "ResolvedRefs",
+                true,
+                "ResolvedRefs",
+                "the backend client certificate resolved".to_owned(),
+            ),
+            Some(unresolved) => (
+                "ResolvedRefs",
+                false,
+                unresolved.reason,
+                unresolved.message.clone(),
+            ),
+        });
+    }
     let listeners =
         listener_status::listeners(&gateway_value, &owner_certificates[0].unresolved, &reports);
     write_gateway_status(

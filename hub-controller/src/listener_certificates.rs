@@ -62,19 +62,50 @@ pub fn referenced(owner: &Value, grants: &[Value]) -> Vec<ListenerCertificates> 
             listener: listener.to_owned(),
             secrets: refs
                 .iter()
-                .map(|r| follow(r, from, namespace, grants))
+                .map(|r| follow(r, from, namespace, grants, INVALID_CERTIFICATE))
                 .collect(),
         })
         .collect()
 }
 
-/// Every object a listener's certificateRefs name, of whatever kind and
-/// whether a grant allows it or not (what a change may concern), for the
-/// Gateway in `namespace` whose spec is `object["spec"]` (the Gateway, or
-/// the data of a DynamicObject: no copy of it is needed).
+/// The Secret a Gateway presents to backends that ask for a client
+/// certificate (`spec.tls.backend.clientCertificateRef`), followed as the
+/// spec says (a grant for another namespace), if it names one.
+pub fn client_certificate(
+    gateway: &Value,
+    grants: &[Value],
+) -> Option<Result<SecretKey, Unresolved>> {
+    let reference = client_certificate_ref(gateway)?;
+    Some(follow(
+        reference,
+        GATEWAY,
+        namespace_of(gateway),
+        grants,
+        INVALID_CLIENT_CERTIFICATE,
+    ))
+}
+
+/// The spec's reason for a listener certificate that cannot serve.
+pub const INVALID_CERTIFICATE: &str = "InvalidCertificateRef";
+/// The spec's reason (on the Gateway's own `ResolvedRefs`) for a backend
+/// client certificate that cannot serve.
+pub const INVALID_CLIENT_CERTIFICATE: &str = "InvalidClientCertificateRef";
+
+/// The Gateway's `spec.tls.backend.clientCertificateRef`, if it has one.
+pub fn client_certificate_ref(gateway: &Value) -> Option<&Value> {
+    let reference = &gateway["spec"]["tls"]["backend"]["clientCertificateRef"];
+    reference.is_object().then_some(reference)
+}
+
+/// Every object a listener's certificateRefs or the backend client
+/// certificate name, of whatever kind and whether a grant allows it or not
+/// (what a change may concern), for the Gateway in `namespace` whose spec
+/// is `object["spec"]` (the Gateway, or the data of a DynamicObject: no
+/// copy of it is needed).
 pub fn named(namespace: &str, object: &Value) -> Vec<SecretKey> {
     certificate_refs(object)
         .flat_map(|(_, refs)| refs)
+        .chain(client_certificate_ref(object))
         .map(|r| key_of(r, namespace))
         .collect()
 }
@@ -112,15 +143,16 @@ fn follow(
     from: GroupKind<'_>,
     namespace: &str,
     grants: &[Value],
+    invalid: &'static str,
 ) -> Result<SecretKey, Unresolved> {
     let group = reference["group"].as_str().unwrap_or_default();
     let kind = reference["kind"].as_str().unwrap_or("Secret");
     let key = key_of(reference, namespace);
     if !group.is_empty() || kind != "Secret" {
         return Err(Unresolved {
-            reason: "InvalidCertificateRef",
+            reason: invalid,
             message: format!(
-                "certificateRef {group}/{kind} {key}: only core Secrets are supported"
+                "certificate reference {group}/{kind} {key}: only core Secrets are supported"
             ),
         });
     }
@@ -137,17 +169,22 @@ fn follow(
     Ok(key)
 }
 
-/// Whether the hub's Secret can serve as a listener's certificate (the
-/// check fedway-proxy makes): a missing or unusable one is not copied.
-pub fn usable(key: &SecretKey, secret: Option<&Secret>) -> Result<(), Unresolved> {
+/// Whether the hub's Secret can serve as a certificate (the check
+/// fedway-proxy makes): a missing or unusable one is not copied. `invalid`
+/// is the spec's reason for the reference that names it.
+pub fn usable(
+    key: &SecretKey,
+    secret: Option<&Secret>,
+    invalid: &'static str,
+) -> Result<(), Unresolved> {
     let secret = secret.ok_or_else(|| Unresolved {
-        reason: "InvalidCertificateRef",
+        reason: invalid,
         message: format!("Secret {key} does not exist in the hub"),
     })?;
     certificates::certified_key(secret)
         .map(drop)
         .map_err(|e: CertificateError| Unresolved {
-            reason: "InvalidCertificateRef",
+            reason: invalid,
             message: e.to_string(),
         })
 }
@@ -260,10 +297,60 @@ mod tests {
     }
 
     #[test]
+    fn the_backend_client_certificate_is_followed_like_a_listeners() {
+        let with = |reference: Value| {
+            let mut gateway = gateway(json!([]));
+            gateway["spec"]["tls"] = json!({"backend": {"clientCertificateRef": reference}});
+            gateway
+        };
+        let grants = [json!({
+            "kind": "ReferenceGrant", "metadata": {"name": "g", "namespace": "certs"},
+            "spec": {"from": [{"group": "gateway.networking.k8s.io", "kind": "Gateway", "namespace": "web"}],
+                     "to": [{"group": "", "kind": "Secret", "name": "client"}]},
+        })];
+        let outcome = |reference: Value| {
+            client_certificate(&with(reference), &grants).map(|r| r.map_err(|u| u.reason))
+        };
+        for (reference, want) in [
+            (json!({"name": "upstream"}), Ok(key("web", "upstream"))),
+            (
+                json!({"name": "client", "namespace": "certs"}),
+                Ok(key("certs", "client")),
+            ),
+            (
+                json!({"name": "other", "namespace": "certs"}),
+                Err("RefNotPermitted"),
+            ),
+            (
+                json!({"group": "example.com", "kind": "Vault", "name": "x"}),
+                Err("InvalidClientCertificateRef"),
+            ),
+        ] {
+            assert_eq!(outcome(reference.clone()), Some(want), "{reference}");
+        }
+        assert_eq!(client_certificate(&gateway(json!([])), &grants), None);
+        assert_eq!(
+            named(
+                "web",
+                &with(json!({"name": "client", "namespace": "certs"}))
+            ),
+            [key("certs", "client")],
+            "a change to it concerns the Gateway"
+        );
+    }
+
+    #[test]
     fn only_a_usable_tls_secret_is_copied() {
         let source = key("web", "shop-tls");
-        assert!(usable(&source, Some(&tls_secret("shop-tls", "shop.example.com"))).is_ok());
-        let missing = usable(&source, None).expect_err("missing");
+        assert!(
+            usable(
+                &source,
+                Some(&tls_secret("shop-tls", "shop.example.com")),
+                INVALID_CERTIFICATE
+            )
+            .is_ok()
+        );
+        let missing = usable(&source, None, INVALID_CERTIFICATE).expect_err("missing");
         assert_eq!(missing.reason, "InvalidCertificateRef");
         assert!(
             missing.message.contains("web/shop-tls does not exist"),
@@ -272,7 +359,9 @@ mod tests {
         );
         let mut opaque = tls_secret("shop-tls", "shop.example.com");
         opaque.type_ = Some("Opaque".into());
-        let invalid = usable(&source, Some(&opaque)).expect_err("opaque");
+        let invalid =
+            usable(&source, Some(&opaque), INVALID_CLIENT_CERTIFICATE).expect_err("opaque");
+        assert_eq!(invalid.reason, "InvalidClientCertificateRef");
         assert!(
             invalid.message.contains("kubernetes.io/tls"),
             "{}",

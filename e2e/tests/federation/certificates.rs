@@ -27,6 +27,8 @@ fn https_gateway() -> Value {
         "metadata": {"name": "shop", "namespace": "web"},
         "spec": {
             "gatewayClassName": "fedway",
+            // What the Gateway presents to backends that ask; created late.
+            "tls": {"backend": {"clientCertificateRef": {"name": "upstream-client"}}},
             "listeners": [
                 {"name": "https", "port": 443, "protocol": "HTTPS", "hostname": "shop.example.com",
                  "tls": {"certificateRefs": [{"name": "shop-tls"}]}},
@@ -52,6 +54,19 @@ async fn resolved_refs(hub: &kube::Client, listener: &str) -> Option<(String, St
         .as_array()?
         .iter()
         .find(|l| l["name"] == listener)?["conditions"]
+        .as_array()?
+        .iter()
+        .find(|c| c["type"] == "ResolvedRefs")?
+        .clone();
+    let text = |field: &str| status[field].as_str().unwrap_or_default().to_owned();
+    Some((text("status"), text("reason"), text("message")))
+}
+
+/// The hub Gateway's own `ResolvedRefs` (its backend client certificate)
+/// as (status, reason, message), once it has one.
+async fn gateway_resolved_refs(hub: &kube::Client) -> Option<(String, String, String)> {
+    let gateway = crate::gateways(hub, "web").get_opt("shop").await.ok()??;
+    let status = gateway.data["status"]["conditions"]
         .as_array()?
         .iter()
         .find(|c| c["type"] == "ResolvedRefs")?
@@ -176,17 +191,45 @@ async fn listener_certificates_reach_members_by_reference_and_follow_renewals() 
             assert!(got.2.starts_with(message), "listener {listener}: {got:?}");
         }
     }
-    // The missing Secret created: the listener resolves, members get it.
+    // So does the Gateway's own condition, about its client certificate.
+    let missing = eventually("the Gateway's ResolvedRefs", 30, || async {
+        Ok(gateway_resolved_refs(&hub).await)
+    })
+    .await;
+    assert_eq!(
+        (missing.0.as_str(), missing.1.as_str()),
+        ("False", "InvalidClientCertificateRef"),
+        "{missing:?}"
+    );
+    assert!(
+        missing
+            .2
+            .starts_with("Secret web/upstream-client does not exist"),
+        "{missing:?}"
+    );
+    // The missing Secrets created: the references resolve, members get them.
     apply(&hub, secret("web", "late-tls", "late.example.com")).await;
+    apply(&hub, secret("web", "upstream-client", "shop.example.com")).await;
     eventually("listener late resolved", 30, || async {
         Ok(resolved_refs(&hub, "late")
             .await
             .filter(|(status, _, _)| status == "True"))
     })
     .await;
+    eventually("the client certificate resolved", 30, || async {
+        Ok(gateway_resolved_refs(&hub)
+            .await
+            .filter(|(status, _, _)| status == "True"))
+    })
+    .await;
+    let client = data(&hub_secrets("web"), "upstream-client")
+        .await
+        .expect("hub upstream-client");
     let web = Api::<Secret>::namespaced(fed.member("member-a").cluster.client(), "web");
-    eventually("member-a to hold the late certificate", 30, || async {
-        Ok(data(&web, "late-tls").await.map(drop))
+    eventually("member-a to hold the late certificates", 30, || async {
+        Ok((data(&web, "late-tls").await.is_some()
+            && data(&web, "upstream-client").await.as_ref() == Some(&client))
+        .then_some(()))
     })
     .await;
 
