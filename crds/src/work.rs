@@ -283,11 +283,11 @@ impl ParentFeedback {
             && self.port == port
     }
 
-    /// Whether this entry is for the Gateway `namespace/name`, whatever the
-    /// section and port.
-    pub fn is_for_gateway(&self, route_namespace: &str, gateway: (&str, &str)) -> bool {
-        self.kind.as_deref().unwrap_or("Gateway") == "Gateway"
-            && self.is_for_parent(route_namespace, gateway)
+    /// Whether this entry is for the `kind` (Gateway or ListenerSet)
+    /// `namespace/name`, whatever the section and port.
+    pub fn is_for_any(&self, route_namespace: &str, kind: &str, parent: (&str, &str)) -> bool {
+        self.kind.as_deref().unwrap_or("Gateway") == kind
+            && self.is_for_parent(route_namespace, parent)
     }
 
     fn is_for_parent(&self, route_namespace: &str, (namespace, name): (&str, &str)) -> bool {

@@ -52,6 +52,7 @@ use crate::{
     join,
     metrics::HubMetrics,
     route_kinds, status,
+    work_builder::{self, ObjectKey},
 };
 
 /// The Work in every member's hub namespace that carries DNS data.
@@ -75,6 +76,9 @@ struct Stores {
     /// Routes of the kinds that name hostnames: theirs serve listeners
     /// without one.
     routes: Vec<Store<DynamicObject>>,
+    /// ListenerSets, when the hub serves them: their listeners' hostnames
+    /// are published with their Gateway's.
+    listener_sets: Option<Store<DynamicObject>>,
     policies: Store<DNSPolicy>,
     zones: Store<DNSZone>,
     members: Store<MemberCluster>,
@@ -85,8 +89,15 @@ struct Stores {
 /// Keeps DNSRecords, DNSPolicy status and the members' DNS Works current,
 /// forever.
 ///
-/// `route_kinds`: the route kinds the hub serves ([`route_kinds::served`]).
-pub async fn run(client: Client, metrics: Arc<HubMetrics>, route_kinds: Vec<ApiResource>) {
+/// `route_kinds`: the route kinds the hub serves ([`route_kinds::served`]);
+/// `listener_sets`: ListenerSet, if it serves that
+/// ([`route_kinds::served_listener_sets`]).
+pub async fn run(
+    client: Client,
+    metrics: Arc<HubMetrics>,
+    route_kinds: Vec<ApiResource>,
+    listener_sets: Option<ApiResource>,
+) {
     let config = watcher::Config::default;
     let (gateways, gateways_writer) = dynamic(gateways::gateways());
     let (classes, classes_writer) = dynamic(gateways::gateway_classes());
@@ -99,12 +110,20 @@ pub async fn run(client: Client, metrics: Arc<HubMetrics>, route_kinds: Vec<ApiR
             (store, watch(writer, api, config()))
         })
         .unzip();
+    let (listener_sets, set_watch) = match listener_sets {
+        Some(resource) => {
+            let (store, writer) = dynamic(resource.clone());
+            let api = Api::all_with(client.clone(), &resource);
+            (Some(store), Some(watch(writer, api, config())))
+        }
+        None => (None, None),
+    };
     let (policies, policies_writer) = reflector::store();
     let (zones, zones_writer) = reflector::store();
     let (members, members_writer) = reflector::store();
     let (works, works_writer) = reflector::store();
     let (records, records_writer) = reflector::store();
-    let changes = futures::stream::select_all(route_watches.into_iter().chain([
+    let changes = futures::stream::select_all(route_watches.into_iter().chain(set_watch).chain([
         watch(
             gateways_writer,
             Api::all_with(client.clone(), &gateways::gateways()),
@@ -129,6 +148,7 @@ pub async fn run(client: Client, metrics: Arc<HubMetrics>, route_kinds: Vec<ApiR
         gateways,
         classes,
         routes,
+        listener_sets,
         policies,
         zones,
         members,
@@ -146,7 +166,13 @@ pub async fn run(client: Client, metrics: Arc<HubMetrics>, route_kinds: Vec<ApiR
         let _ = tokio::join!(
             stores.gateways.wait_until_ready(),
             stores.classes.wait_until_ready(),
-            futures::future::join_all(stores.routes.iter().map(Store::wait_until_ready)),
+            futures::future::join_all(
+                stores
+                    .routes
+                    .iter()
+                    .chain(&stores.listener_sets)
+                    .map(Store::wait_until_ready)
+            ),
             stores.policies.wait_until_ready(),
             stores.zones.wait_until_ready(),
             stores.members.wait_until_ready(),
@@ -269,6 +295,12 @@ async fn reconcile(client: &Client, metrics: &HubMetrics, stores: &Stores) -> Re
         );
         placements.entry(gateway.clone()).or_default().push(member);
     }
+    let listener_sets: Vec<Value> = stores
+        .listener_sets
+        .iter()
+        .flat_map(|store| store.state())
+        .filter_map(|set| serde_json::to_value(set.as_ref()).ok())
+        .collect();
     let placed: Vec<PlacedGateway<'_>> = gateways
         .iter()
         .map(|gateway| {
@@ -281,6 +313,11 @@ async fn reconcile(client: &Client, metrics: &HubMetrics, stores: &Stores) -> Re
             );
             PlacedGateway {
                 gateway,
+                listener_sets: work_builder::listener_sets_of(
+                    &ObjectKey::of(gateway),
+                    &listener_sets,
+                )
+                .collect(),
                 members: placements.remove(&key).unwrap_or_default(),
             }
         })

@@ -59,7 +59,7 @@ use serde_json::{Value, json};
 
 use crate::{
     gateway_check::in_zone,
-    work_builder::{self, ObjectKey, Parents, str_at},
+    work_builder::{self, ObjectKey, str_at},
 };
 
 /// The MemberCluster label naming its region when the policy names none.
@@ -119,7 +119,52 @@ impl RouteId {
 #[derive(Clone, Debug)]
 pub struct PlacedGateway<'a> {
     pub gateway: &'a Value,
+    /// The ListenerSets attached to it: their listeners publish hostnames
+    /// as the Gateway's own do.
+    pub listener_sets: Vec<&'a Value>,
     pub members: Vec<MemberGateway>,
+}
+
+/// A listener of a placed Gateway or of one of its ListenerSets.
+struct OwnedListener<'a> {
+    /// See [`listener_id`].
+    id: String,
+    /// `Gateway` or `ListenerSet`, and which: what routes' parentRefs name.
+    owner_kind: &'static str,
+    owner: ObjectKey,
+    listener: &'a Value,
+}
+
+/// How a listener is named in claims and member reports: a Gateway's by
+/// its name, a ListenerSet's as `namespace/set/listener` (a listener name
+/// has no `/`, so the two never collide).
+pub fn listener_id(owner_kind: &str, owner: &ObjectKey, listener: &str) -> String {
+    if owner_kind == "ListenerSet" {
+        format!("{owner}/{listener}")
+    } else {
+        listener.to_owned()
+    }
+}
+
+/// The Gateway's listeners, then its ListenerSets'.
+fn owned_listeners<'a>(placed: &PlacedGateway<'a>) -> Vec<OwnedListener<'a>> {
+    let owners = std::iter::once(("Gateway", placed.gateway))
+        .chain(placed.listener_sets.iter().map(|set| ("ListenerSet", *set)));
+    owners
+        .flat_map(|(owner_kind, owner)| {
+            let key = ObjectKey::of(owner);
+            owner["spec"]["listeners"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(move |listener| OwnedListener {
+                    id: listener_id(owner_kind, &key, str_at(listener, &["name"])),
+                    owner_kind,
+                    owner: key.clone(),
+                    listener,
+                })
+        })
+        .collect()
 }
 
 /// Everything the records are computed from.
@@ -206,7 +251,7 @@ pub fn compute(inputs: &Inputs<'_>) -> Computed {
             };
             note.targets_found += 1;
             let gateway = gateway_key(placed.gateway);
-            let listeners: Vec<ListenerHostname> = listeners(placed.gateway, inputs.routes)
+            let listeners: Vec<ListenerHostname> = listeners(placed, inputs.routes)
                 .into_iter()
                 .filter(|l| {
                     target
@@ -252,7 +297,7 @@ pub fn compute(inputs: &Inputs<'_>) -> Computed {
             listener,
             hostname,
             from_route,
-        } in listeners(placed.gateway, inputs.routes)
+        } in listeners(placed, inputs.routes)
         {
             if covered.contains(&(index, listener.clone())) {
                 continue;
@@ -394,20 +439,18 @@ struct ListenerHostname {
     from_route: bool,
 }
 
-/// Each listener's hostnames: its own, or — a listener without one takes
-/// every hostname — those of the routes [`attached`] to it.
-fn listeners(gateway: &Value, routes: &[Value]) -> Vec<ListenerHostname> {
-    let key = ObjectKey::of(gateway);
+/// Each listener's hostnames (the Gateway's and its ListenerSets'): its
+/// own, or — a listener without one takes every hostname — those of the
+/// routes [`attached`] to it.
+fn listeners(placed: &PlacedGateway<'_>, routes: &[Value]) -> Vec<ListenerHostname> {
     let mut out = Vec::new();
-    for l in gateway["spec"]["listeners"]
-        .as_array()
-        .into_iter()
-        .flatten()
-    {
-        let name = str_at(l, &["name"]);
-        if let Some(hostname) = l["hostname"].as_str().filter(|h| !h.is_empty()) {
+    for owned in owned_listeners(placed) {
+        if let Some(hostname) = owned.listener["hostname"]
+            .as_str()
+            .filter(|h| !h.is_empty())
+        {
             out.push(ListenerHostname {
-                listener: name.to_owned(),
+                listener: owned.id,
                 hostname: Some(hostname.to_owned()),
                 from_route: false,
             });
@@ -415,19 +458,19 @@ fn listeners(gateway: &Value, routes: &[Value]) -> Vec<ListenerHostname> {
         }
         let from_routes: BTreeSet<&str> = routes
             .iter()
-            .filter(|route| attached(route, &key, l))
+            .filter(|route| attached(route, &owned))
             .flat_map(|route| route["spec"]["hostnames"].as_array().into_iter().flatten())
             .filter_map(|h| h.as_str().filter(|h| !h.is_empty()))
             .collect();
         if from_routes.is_empty() {
             out.push(ListenerHostname {
-                listener: name.to_owned(),
+                listener: owned.id.clone(),
                 hostname: None,
                 from_route: false,
             });
         }
         out.extend(from_routes.into_iter().map(|h| ListenerHostname {
-            listener: name.to_owned(),
+            listener: owned.id.clone(),
             hostname: Some(h.to_owned()),
             from_route: true,
         }));
@@ -435,22 +478,29 @@ fn listeners(gateway: &Value, routes: &[Value]) -> Vec<ListenerHostname> {
     out
 }
 
-/// Whether `route` attaches to `listener` of the Gateway `gateway`: a
-/// parentRef to the Gateway naming this listener or none, this port or
-/// none, from a namespace the listener's `allowedRoutes` admits (the
-/// Gateway's own by default, any with `from: All`; a namespace selector is
-/// not evaluated here, so it admits the Gateway's own only).
-fn attached(route: &Value, gateway: &ObjectKey, listener: &Value) -> bool {
+/// Whether `route` attaches to the listener: a parentRef to its Gateway or
+/// ListenerSet naming this listener or none, this port or none, from a
+/// namespace the listener's `allowedRoutes` admits (its owner's own by
+/// default, any with `from: All`; a namespace selector is not evaluated
+/// here, so it admits the owner's own only).
+fn attached(route: &Value, owned: &OwnedListener<'_>) -> bool {
+    let listener = owned.listener;
     let any_namespace = listener["allowedRoutes"]["namespaces"]["from"] == "All";
-    (any_namespace || str_at(route, &["metadata", "namespace"]) == gateway.namespace)
-        && work_builder::parent_refs_to(route, &Parents::gateway(gateway.clone())).any(|p| {
-            p["sectionName"]
-                .as_str()
-                .is_none_or(|s| s == str_at(listener, &["name"]))
-                && p["port"]
-                    .as_u64()
-                    .is_none_or(|port| Some(port) == listener["port"].as_u64())
-        })
+    let route_namespace = str_at(route, &["metadata", "namespace"]);
+    (any_namespace || route_namespace == owned.owner.namespace)
+        && route["spec"]["parentRefs"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|p| {
+                work_builder::parent_is(p, route_namespace, owned.owner_kind, &owned.owner)
+                    && p["sectionName"]
+                        .as_str()
+                        .is_none_or(|s| s == str_at(listener, &["name"]))
+                    && p["port"]
+                        .as_u64()
+                        .is_none_or(|port| Some(port) == listener["port"].as_u64())
+            })
 }
 
 /// The routes that serve the claim's hostname: attached to one of its
@@ -460,19 +510,12 @@ fn attached(route: &Value, gateway: &ObjectKey, listener: &Value) -> bool {
 /// for the wildcard's record: one such route failing must not take every
 /// name under the wildcard out of a member.
 fn serving<'r>(claim: &Claim<'_>, routes: &'r [Value]) -> impl Iterator<Item = &'r Value> {
-    let gateway = claim.gateway.gateway;
-    let key = ObjectKey::of(gateway);
-    let listeners: Vec<&Value> = gateway["spec"]["listeners"]
-        .as_array()
+    let listeners: Vec<OwnedListener<'_>> = owned_listeners(claim.gateway)
         .into_iter()
-        .flatten()
-        .filter(|l| {
-            let name = str_at(l, &["name"]);
-            name == claim.listener || claim.also.iter().any(|a| a == name)
-        })
+        .filter(|l| l.id == claim.listener || claim.also.contains(&l.id))
         .collect();
     routes.iter().filter(move |route| {
-        listeners.iter().any(|l| attached(route, &key, l))
+        listeners.iter().any(|l| attached(route, l))
             && route["spec"]["hostnames"]
                 .as_array()
                 .is_none_or(|hostnames| {
@@ -500,12 +543,11 @@ fn serves(report: &MemberGateway, claim: &Claim<'_>, routes: &[Value]) -> bool {
         && !serving(claim, routes).any(|r| report.failing_routes.contains(&RouteId::of(r)))
 }
 
-fn listener_port(gateway: &Value, listener: &str) -> Option<u16> {
-    gateway["spec"]["listeners"]
-        .as_array()?
-        .iter()
-        .find(|l| l["name"].as_str() == Some(listener))
-        .and_then(|l| l["port"].as_u64())
+fn listener_port(placed: &PlacedGateway<'_>, id: &str) -> Option<u16> {
+    owned_listeners(placed)
+        .into_iter()
+        .find(|l| l.id == id)
+        .and_then(|l| l.listener["port"].as_u64())
         .and_then(|port| u16::try_from(port).ok())
 }
 
@@ -648,7 +690,7 @@ fn record(claim: &Claim<'_>, inputs: &Inputs<'_>) -> DNSRecordSpec {
         // hostname came from, as the DNSPolicy documents.
         health_check: spec.and_then(|s| s.health_check.clone()).map(|mut check| {
             if check.port.is_none() {
-                check.port = listener_port(claim.gateway.gateway, &claim.listener);
+                check.port = listener_port(claim.gateway, &claim.listener);
             }
             check
         }),
@@ -811,6 +853,8 @@ mod tests {
         members: Vec<MemberCluster>,
         previous: BTreeMap<String, DNSRecordSpec>,
         routes: Vec<Value>,
+        /// Attached to every Gateway of the world (tests have one).
+        listener_sets: Vec<Value>,
     }
 
     impl World {
@@ -835,6 +879,7 @@ mod tests {
                 ],
                 previous: BTreeMap::new(),
                 routes: vec![],
+                listener_sets: vec![],
             }
         }
 
@@ -845,6 +890,7 @@ mod tests {
                 .zip(&self.placements)
                 .map(|(gateway, members)| PlacedGateway {
                     gateway,
+                    listener_sets: self.listener_sets.iter().collect(),
                     members: members.clone(),
                 })
                 .collect();
@@ -1427,6 +1473,122 @@ mod tests {
             ["shop.global.example.com"],
             "a listener's own hostname wins over its routes'"
         );
+    }
+
+    #[test]
+    fn listener_sets_publish_their_hostnames_with_their_gateway() {
+        let mut world = World::new();
+        let mut https = listener("https", Some("tenant.global.example.com"));
+        https["port"] = 443.into();
+        let mut open = listener("open", None);
+        open["port"] = 8080.into();
+        world.listener_sets = vec![json!({
+            "kind": "ListenerSet", "metadata": {"name": "tenant", "namespace": "web"},
+            "spec": {"parentRef": {"name": "shop"}, "listeners": [https, open]},
+        })];
+        let route = |name: &str, parent: Value, hostnames: &[&str]| {
+            json!({"kind": "HTTPRoute", "metadata": {"name": name, "namespace": "web"},
+                   "spec": {"parentRefs": [parent], "hostnames": hostnames}})
+        };
+        world.routes = vec![
+            // Gives the set's listener without a hostname one.
+            route(
+                "blog",
+                json!({"kind": "ListenerSet", "name": "tenant", "sectionName": "open"}),
+                &["blog.global.example.com"],
+            ),
+            // A parentRef to the Gateway does not attach to the set's
+            // listener of that name.
+            route(
+                "other",
+                json!({"name": "shop", "sectionName": "open"}),
+                &["other.global.example.com"],
+            ),
+        ];
+        let id = |name: &str| RouteId {
+            kind: "HTTPRoute".into(),
+            namespace: "web".into(),
+            name: name.into(),
+        };
+        // (case, eu-1's failing listeners, its failing routes, records)
+        type Case = (
+            &'static str,
+            Vec<&'static str>,
+            Vec<RouteId>,
+            [&'static str; 3],
+        );
+        let cases: [Case; 4] = [
+            (
+                "all work",
+                vec![],
+                vec![],
+                [
+                    "blog.global.example.com=blog.global.example.com [eu-1,us-1]",
+                    "shop.global.example.com=shop.global.example.com [eu-1,us-1]",
+                    "tenant.global.example.com=tenant.global.example.com [eu-1,us-1]",
+                ],
+            ),
+            (
+                "the set's listener fails: its hostname only",
+                vec!["web/tenant/https"],
+                vec![],
+                [
+                    "blog.global.example.com=blog.global.example.com [eu-1,us-1]",
+                    "shop.global.example.com=shop.global.example.com [eu-1,us-1]",
+                    "tenant.global.example.com=tenant.global.example.com [eu-1(down),us-1]",
+                ],
+            ),
+            (
+                "the Gateway's listener of the same name is another listener",
+                vec!["https", "open"],
+                vec![],
+                [
+                    "blog.global.example.com=blog.global.example.com [eu-1,us-1]",
+                    "shop.global.example.com=shop.global.example.com [eu-1,us-1]",
+                    "tenant.global.example.com=tenant.global.example.com [eu-1,us-1]",
+                ],
+            ),
+            (
+                "the set's route fails",
+                vec![],
+                vec![id("blog")],
+                [
+                    "blog.global.example.com=blog.global.example.com [eu-1(down),us-1]",
+                    "shop.global.example.com=shop.global.example.com [eu-1,us-1]",
+                    "tenant.global.example.com=tenant.global.example.com [eu-1,us-1]",
+                ],
+            ),
+        ];
+        for (case, listeners, routes, want) in cases {
+            world.placements = vec![vec![
+                MemberGateway {
+                    failing_listeners: listeners.iter().map(|l| (*l).to_owned()).collect(),
+                    failing_routes: routes.into_iter().collect(),
+                    ..report("eu-1", true, &["192.0.2.10"])
+                },
+                report("us-1", true, &["192.0.2.20"]),
+            ]];
+            assert_eq!(summary(&world.compute()), want, "{case}");
+        }
+        // A health check without a port probes the set listener's.
+        let mut policy = policy("tenant", 0, &[("shop", None)]);
+        policy.spec.health_check = Some(HealthCheck {
+            protocol: Default::default(),
+            port: None,
+            path: "/healthz".into(),
+            expected_statuses: vec![200],
+            interval: fedway_crds::duration::Duration::parse("1s").expect("duration"),
+            timeout: fedway_crds::duration::Duration::parse("1s").expect("duration"),
+            failure_threshold: 2,
+            success_threshold: 2,
+        });
+        world.policies = vec![policy];
+        let computed = world.compute();
+        let check = computed.records["tenant.global.example.com"]
+            .health_check
+            .as_ref()
+            .expect("a health check");
+        assert_eq!(check.port, Some(443));
     }
 
     #[test]

@@ -65,7 +65,12 @@ pub async fn run(
     let policies = route_kinds::served_policies(&client, policy_kinds).await?;
     let listener_sets = route_kinds::served_listener_sets(&client).await?;
     tracing::info!(kinds = ?policies.iter().map(|r| format!("{}.{}", r.kind, r.group)).collect::<Vec<_>>(), "policy kinds federated");
-    let dns = tokio::spawn(dns::run(client.clone(), metrics.clone(), routes.clone()));
+    let dns = tokio::spawn(dns::run(
+        client.clone(),
+        metrics.clone(),
+        routes.clone(),
+        listener_sets.clone(),
+    ));
     let controller = gateway_controller(client.clone(), &routes, &policies, listener_sets.as_ref())
         .graceful_shutdown_on(shutdown);
     let controllers = controller

@@ -8,7 +8,10 @@ use fedway_crds::work::{
     FeedbackCondition, ManifestStatus, WorkStatus, condition as work_condition,
 };
 
-use crate::dns_records::{MemberGateway, RouteId};
+use crate::{
+    dns_records::{self, MemberGateway, RouteId},
+    work_builder::ObjectKey,
+};
 
 /// Gateway status addresses are limited to 16 by the Gateway API.
 pub const MAX_ADDRESSES: usize = 16;
@@ -213,12 +216,36 @@ fn failing_listeners<'a>(
     gateway_name: &str,
     work: Option<&'a WorkStatus>,
 ) -> impl Iterator<Item = (&'a str, String)> {
-    work.and_then(|w| find(w, "Gateway", gateway_name)?.feedback.as_ref())
+    work.and_then(|w| find(w, "Gateway", gateway_name))
         .into_iter()
+        .flat_map(failing_listeners_of)
+}
+
+/// Listeners of one reported object (a Gateway or ListenerSet) with
+/// `Programmed` other than True, and why.
+fn failing_listeners_of(manifest: &ManifestStatus) -> impl Iterator<Item = (&str, String)> {
+    manifest
+        .feedback
+        .iter()
         .flat_map(|f| f.listeners.iter())
         .filter_map(|l| {
             let c = l.conditions.iter().find(|c| c.type_ == "Programmed")?;
             (c.status != "True").then(|| (l.name.as_str(), why(c)))
+        })
+}
+
+/// The member's copies of the Gateway's ListenerSets (a Work carries only
+/// its Gateway's), as reported.
+fn listener_sets(work: Option<&WorkStatus>) -> impl Iterator<Item = (ObjectKey, &ManifestStatus)> {
+    work.into_iter()
+        .flat_map(|w| w.manifests.iter())
+        .filter(|m| m.identity.kind == "ListenerSet")
+        .map(|m| {
+            let key = ObjectKey {
+                namespace: m.identity.namespace.clone().unwrap_or_default(),
+                name: m.identity.name.clone(),
+            };
+            (key, m)
         })
 }
 
@@ -236,6 +263,11 @@ pub fn member_gateway(
         addresses: member_addresses(gateway_name, work),
         failing_listeners: failing_listeners(gateway_name, work)
             .map(|(name, _)| name.to_owned())
+            .chain(listener_sets(work).flat_map(|(set, manifest)| {
+                failing_listeners_of(manifest)
+                    .map(|(name, _)| dns_records::listener_id("ListenerSet", &set, name))
+                    .collect::<Vec<_>>()
+            }))
             .collect(),
         failing_routes: failing_routes((gateway_namespace, gateway_name), work).collect(),
     }
@@ -248,20 +280,29 @@ pub fn member_addresses(gateway_name: &str, work: Option<&WorkStatus>) -> Vec<St
         .unwrap_or_default()
 }
 
-/// Routes the member's implementation refuses for the Gateway
-/// (`Accepted=False`) or cannot resolve (`ResolvedRefs=False`, e.g. a
-/// backend Service missing in that member): they serve nothing there.
+/// Routes the member's implementation refuses for the Gateway or one of
+/// its ListenerSets (`Accepted=False`) or cannot resolve
+/// (`ResolvedRefs=False`, e.g. a backend Service missing in that member):
+/// they serve nothing there.
 fn failing_routes<'a>(
     gateway: (&'a str, &'a str),
     work: Option<&'a WorkStatus>,
 ) -> impl Iterator<Item = RouteId> + 'a {
+    let sets: Vec<ObjectKey> = listener_sets(work).map(|(key, _)| key).collect();
     work.into_iter()
         .flat_map(|w| w.manifests.iter())
         .filter(move |m| {
             let route_namespace = m.identity.namespace.as_deref().unwrap_or_default();
             m.feedback.as_ref().is_some_and(|f| {
                 f.parents.iter().any(|p| {
-                    p.is_for_gateway(route_namespace, gateway)
+                    (p.is_for_any(route_namespace, "Gateway", gateway)
+                        || sets.iter().any(|set| {
+                            p.is_for_any(
+                                route_namespace,
+                                "ListenerSet",
+                                (&set.namespace, &set.name),
+                            )
+                        }))
                         && p.conditions.iter().any(|c| {
                             (c.type_ == "Accepted" || c.type_ == "ResolvedRefs")
                                 && c.status == "False"

@@ -333,6 +333,7 @@ fn dns_endpoint(
     let hub_gateway = hub_gateway();
     let placed = [PlacedGateway {
         gateway: &hub_gateway,
+        listener_sets: vec![],
         members: vec![status::member_gateway(
             "member",
             ("web", "shop"),

@@ -62,24 +62,29 @@ impl Parents {
     /// Whether a route's `parent` reference (from `route_namespace`) is one
     /// of these.
     fn include(&self, parent: &Value, route_namespace: &str) -> bool {
-        let group = parent["group"].as_str().unwrap_or(GATEWAY_API_GROUP);
-        let namespace = parent["namespace"].as_str().unwrap_or(route_namespace);
-        let named = |key: &ObjectKey| namespace == key.namespace && parent["name"] == key.name;
-        group == GATEWAY_API_GROUP
-            && match parent["kind"].as_str().unwrap_or("Gateway") {
-                "Gateway" => named(&self.gateway),
-                "ListenerSet" => self.listener_sets.iter().any(named),
-                _ => false,
-            }
+        parent_is(parent, route_namespace, "Gateway", &self.gateway)
+            || self
+                .listener_sets
+                .iter()
+                .any(|set| parent_is(parent, route_namespace, "ListenerSet", set))
     }
+}
+
+/// Whether a route's `parent` reference (from `route_namespace`) names the
+/// Gateway API object of `kind` (Gateway or ListenerSet) `key`.
+pub fn parent_is(parent: &Value, route_namespace: &str, kind: &str, key: &ObjectKey) -> bool {
+    parent["group"].as_str().unwrap_or(GATEWAY_API_GROUP) == GATEWAY_API_GROUP
+        && parent["kind"].as_str().unwrap_or("Gateway") == kind
+        && parent["namespace"].as_str().unwrap_or(route_namespace) == key.namespace
+        && parent["name"] == key.name
 }
 
 /// The ListenerSets whose parentRef is the Gateway `gateway`, in a stable
 /// order.
 pub fn listener_sets_of<'a>(
-    gateway: &'a ObjectKey,
+    gateway: &ObjectKey,
     listener_sets: &'a [Value],
-) -> impl Iterator<Item = &'a Value> + 'a {
+) -> impl Iterator<Item = &'a Value> + use<'a> {
     let mut of: Vec<&Value> = listener_sets
         .iter()
         .filter(|set| {
