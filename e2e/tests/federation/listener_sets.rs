@@ -1,6 +1,7 @@
 //! ListenerSets: a team's listeners attach to the federated Gateway in
 //! every member that runs it, with their certificates and routes, and
-//! their status — and their routes' — comes back to the hub.
+//! their status — and their routes' — comes back to the hub; their
+//! hostnames are published in DNS where their listeners work.
 
 use k8s_openapi::api::core::v1::Secret;
 use kube::{Api, api::DynamicObject};
@@ -26,6 +27,14 @@ async fn a_listener_set_attaches_to_the_gateway_in_every_member_with_its_certifi
     let hub = fed.hub.client();
     namespace(&hub, "web").await;
     namespace(&hub, "team").await;
+    apply(
+        &hub,
+        json!({"apiVersion": "fedway.dev/v1alpha1", "kind": "DNSZone",
+               "metadata": {"name": "example"},
+               "spec": {"zone": "example.com",
+                        "nameServers": [{"name": "ns1.example.com", "addresses": ["192.0.2.53"]}]}}),
+    )
+    .await;
     apply(
         &hub,
         json!({"apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
@@ -100,10 +109,17 @@ async fn a_listener_set_attaches_to_the_gateway_in_every_member_with_its_certifi
         "a key in a Work"
     );
 
-    // Members' implementations (played): member-a accepts and programs the
-    // set and the route; member-b's Gateway does not take the set.
+    // Members' implementations (played): both program the Gateway;
+    // member-a accepts and programs the set and the route; member-b's
+    // Gateway does not take the set.
     for member in &fed.members {
         let client = member.cluster.client();
+        implementation_reports(&crate::gateways(&client, "web"), "shop", json!({
+            "addresses": [{"type": "IPAddress", "value": member.cluster.address(10).to_string()}],
+            "conditions": [reported("Accepted", true, "Accepted", ""),
+                           reported("Programmed", true, "Programmed", "")],
+        }))
+        .await;
         let sets = Api::<DynamicObject>::namespaced_with(client.clone(), "team", &listener_sets());
         let ok = member.name == "member-a";
         let (accepted, programmed) = if ok {
@@ -202,4 +218,23 @@ async fn a_listener_set_attaches_to_the_gateway_in_every_member_with_its_certifi
         json!({"group": "gateway.networking.k8s.io", "kind": "ListenerSet", "namespace": "team",
                "name": "team", "sectionName": "https"})
     );
+
+    // The set's hostname is in DNS: member-a serves it, member-b (whose
+    // listener is not programmed) is marked down for it.
+    let records = Api::<fedway_crds::DNSRecord>::all(hub.clone());
+    let record = eventually("the DNSRecord of team.example.com", 30, || async {
+        let record = records
+            .get_opt("team.example.com")
+            .await
+            .map_err(|e| fed.hub.kube_error(e))?;
+        Ok(record.filter(|r| r.spec.endpoints.len() == 2))
+    })
+    .await;
+    let health: Vec<(&str, bool)> = record
+        .spec
+        .endpoints
+        .iter()
+        .map(|e| (e.cluster_name.as_str(), e.hub_healthy))
+        .collect();
+    assert_eq!(health, [("member-a", true), ("member-b", false)]);
 }
