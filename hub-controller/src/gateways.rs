@@ -297,22 +297,40 @@ async fn place(ctx: &Context, gateway: &DynamicObject) -> Result<Action, Error> 
         .as_ref()
         .map(|p| p.spec.unsupported_features)
         .unwrap_or_default();
-    let lacks: Vec<(&Value, Vec<Lack>)> = work_builder::attached_routes(&parents, &routes)
+    let mut lacks: Vec<(&Value, Vec<Lack>)> = work_builder::attached_routes(&parents, &routes)
         .map(|route| (route, route_features::lacks(route, &decisions, &members)))
         .collect();
+    if on_unsupported == UnsupportedFeatures::Fallback {
+        for decision in &mut decisions {
+            let lacking: Vec<&Value> = lacks
+                .iter()
+                .filter(|(_, lacks)| lacks.iter().any(|l| l.member == decision.cluster))
+                .map(|(route, _)| *route)
+                .collect();
+            if lacking.is_empty() {
+                continue;
+            }
+            let member = members
+                .iter()
+                .find(|m| m.metadata.name.as_deref() == Some(decision.cluster.as_str()));
+            match route_features::fallback(member, &lacking) {
+                Ok(()) => decision.gateway_class = placement::FALLBACK_CLASS.to_owned(),
+                Err(why) => {
+                    for lack in lacks.iter_mut().flat_map(|(_, lacks)| lacks.iter_mut()) {
+                        if lack.member == decision.cluster {
+                            lack.kept = Some(why.clone());
+                        }
+                    }
+                }
+            }
+        }
+    }
     let lacking = |member: &str| -> Vec<(&Value, &Lack)> {
         lacks
             .iter()
             .filter_map(|(route, lacks)| Some((*route, lacks.iter().find(|l| l.member == member)?)))
             .collect()
     };
-    if on_unsupported == UnsupportedFeatures::Fallback {
-        for decision in &mut decisions {
-            if !lacking(&decision.cluster).is_empty() {
-                decision.gateway_class = placement::FALLBACK_CLASS.to_owned();
-            }
-        }
-    }
     let skipped = |member: &str| -> Vec<(&Value, &Lack)> {
         if on_unsupported == UnsupportedFeatures::Skip {
             lacking(member)

@@ -9,7 +9,9 @@
 use std::collections::BTreeSet;
 
 use fedway_crds::{
-    MemberCluster, member_cluster::DiscoveredGatewayClass, placement::Decision,
+    MemberCluster,
+    member_cluster::DiscoveredGatewayClass,
+    placement::{Decision, FALLBACK_CLASS},
     placement_policy::UnsupportedFeatures,
 };
 use serde_json::Value;
@@ -161,6 +163,32 @@ pub struct Lack {
     /// The class the member's copy would have used.
     pub class: String,
     pub features: Vec<&'static str>,
+    /// Why `Fallback` kept the member's class instead of moving it to
+    /// fedway-proxy ([`fallback`]).
+    pub kept: Option<String>,
+}
+
+/// Whether `Fallback` can move a member's copy to fedway-proxy for
+/// `routes` (those its own class lacks features for): fedway-proxy's class
+/// must be there, accepted, and not lack a feature they use itself.
+/// Otherwise moving would break what the native class serves, for nothing:
+/// the copy stays where it is, and `Err` says why.
+pub fn fallback(member: Option<&MemberCluster>, routes: &[&Value]) -> Result<(), String> {
+    let class = member
+        .and_then(|m| m.status.as_ref())
+        .and_then(|s| s.gateway_classes.iter().find(|c| c.name == FALLBACK_CLASS))
+        .filter(|c| c.accepted)
+        .ok_or_else(|| format!("{FALLBACK_CLASS} is not running there"))?;
+    let used: BTreeSet<&'static str> = routes.iter().flat_map(|r| used(r)).collect();
+    let features = missing(&used, class);
+    if features.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{FALLBACK_CLASS} lacks {} too",
+            features.join(", ")
+        ))
+    }
 }
 
 /// The chosen members whose implementation (the class of their decision,
@@ -183,6 +211,7 @@ pub fn lacks(route: &Value, decisions: &[Decision], members: &[MemberCluster]) -
                 member: decision.cluster.clone(),
                 class: decision.gateway_class.clone(),
                 features,
+                kept: None,
             })
         })
         .collect()
@@ -200,20 +229,28 @@ pub fn condition(lacks: &[Lack], action: UnsupportedFeatures) -> (bool, &'static
                 .to_owned(),
         );
     }
-    let outcome = match action {
-        UnsupportedFeatures::Place => "placed there anyway",
-        UnsupportedFeatures::Skip => "not placed there",
-        UnsupportedFeatures::Fallback => "placed there on fedway-proxy",
-    };
     let members: Vec<String> = lacks
         .iter()
-        .map(|l| format!("{} ({}) lacks {}", l.member, l.class, l.features.join(", ")))
+        .map(|l| {
+            let outcome = match (action, &l.kept) {
+                (UnsupportedFeatures::Place, _) => "placed there anyway".to_owned(),
+                (UnsupportedFeatures::Skip, _) => "not placed there".to_owned(),
+                (UnsupportedFeatures::Fallback, None) => {
+                    format!("placed there on {FALLBACK_CLASS}")
+                }
+                (UnsupportedFeatures::Fallback, Some(why)) => {
+                    format!("placed there anyway ({why})")
+                }
+            };
+            format!(
+                "{} ({}) lacks {}: {outcome}",
+                l.member,
+                l.class,
+                l.features.join(", ")
+            )
+        })
         .collect();
-    (
-        false,
-        "UnsupportedFeatures",
-        format!("{}: {outcome}", members.join("; ")),
-    )
+    (false, "UnsupportedFeatures", members.join("; "))
 }
 
 #[cfg(test)]
@@ -360,28 +397,89 @@ mod tests {
     }
 
     #[test]
+    fn fallback_only_where_fedway_proxy_runs_and_has_the_features() {
+        let member = |classes: Vec<DiscoveredGatewayClass>| {
+            let mut m = MemberCluster::new("eu", Default::default());
+            m.status = Some(fedway_crds::member_cluster::MemberClusterStatus {
+                gateway_classes: classes,
+                ..Default::default()
+            });
+            m
+        };
+        let proxy = |accepted: bool, features: &[&str]| DiscoveredGatewayClass {
+            name: "fedway-proxy".into(),
+            controller_name: "fedway.dev/lb-proxy".into(),
+            accepted,
+            supported_features: features.iter().map(|f| (*f).to_owned()).collect(),
+        };
+        let timeout = http_route(json!({"rules": [{"timeouts": {"request": "5s"}}]}));
+        let cors = http_route(
+            json!({"rules": [{"filters": [{"type": "CORS", "cors": {"allowOrigins": ["*"]}}]}]}),
+        );
+        let routes = [&timeout, &cors];
+        let full = ["HTTPRoute", "HTTPRouteRequestTimeout", "HTTPRouteCORS"];
+        let cases: Vec<(&str, Option<MemberCluster>, Result<(), &str>)> = vec![
+            ("has them", Some(member(vec![proxy(true, &full)])), Ok(())),
+            (
+                "says nothing: unknown, so taken",
+                Some(member(vec![proxy(true, &[])])),
+                Ok(()),
+            ),
+            (
+                "lacks one",
+                Some(member(vec![proxy(true, &full[..2])])),
+                Err("fedway-proxy lacks HTTPRouteCORS too"),
+            ),
+            (
+                "not accepted",
+                Some(member(vec![proxy(false, &full)])),
+                Err("fedway-proxy is not running there"),
+            ),
+            (
+                "not installed",
+                Some(member(vec![])),
+                Err("fedway-proxy is not running there"),
+            ),
+            (
+                "unknown member",
+                None,
+                Err("fedway-proxy is not running there"),
+            ),
+        ];
+        for (case, member, want) in cases {
+            assert_eq!(
+                fallback(member.as_ref(), &routes),
+                want.map_err(str::to_owned),
+                "{case}"
+            );
+        }
+    }
+
+    #[test]
     fn the_condition_names_each_member_its_features_and_the_outcome() {
         let lacks = [
             Lack {
                 member: "eu".into(),
                 class: "traefik".into(),
                 features: vec!["HTTPRouteCORS", "HTTPRouteRequestMirror"],
+                kept: None,
             },
             Lack {
                 member: "us".into(),
                 class: "nginx".into(),
                 features: vec!["HTTPRouteCORS"],
+                kept: Some("fedway-proxy is not running there".into()),
             },
         ];
         assert_eq!(
             condition(&lacks, UnsupportedFeatures::Skip),
             (false, "UnsupportedFeatures",
-             "eu (traefik) lacks HTTPRouteCORS, HTTPRouteRequestMirror; us (nginx) lacks HTTPRouteCORS: not placed there".to_owned())
+             "eu (traefik) lacks HTTPRouteCORS, HTTPRouteRequestMirror: not placed there; us (nginx) lacks HTTPRouteCORS: not placed there".to_owned())
         );
-        assert!(
-            condition(&lacks[..1], UnsupportedFeatures::Fallback)
-                .2
-                .ends_with(": placed there on fedway-proxy")
+        assert_eq!(
+            condition(&lacks, UnsupportedFeatures::Fallback).2,
+            "eu (traefik) lacks HTTPRouteCORS, HTTPRouteRequestMirror: placed there on fedway-proxy; \
+             us (nginx) lacks HTTPRouteCORS: placed there anyway (fedway-proxy is not running there)"
         );
         assert!(
             condition(&lacks[..1], UnsupportedFeatures::Place)

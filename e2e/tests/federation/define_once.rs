@@ -952,8 +952,33 @@ async fn a_route_using_a_feature_a_member_lacks_is_skipped_or_falls_back_there_a
     .await;
     assert_eq!(condition["reason"], "UnsupportedFeatures");
 
-    // Fallback: member-a's Gateway moves to fedway-proxy, with the route.
+    // Fallback where fedway-proxy does not run: moving would break what
+    // the native class serves, so member-a keeps it, and the hub says why.
     apply(&hub, policy("Fallback")).await;
+    features_condition(
+        &fed,
+        "member-a (native) lacks HTTPRouteRequestTimeout: placed there anyway (fedway-proxy is not running there)",
+    )
+    .await;
+    shop_copy_with_class(&a, "member-a", "native").await;
+
+    // fedway-proxy starts in member-a (played: its class, accepted, with the
+    // feature): member-a's Gateway moves there, with the route.
+    apply(&a, json!({"apiVersion": "gateway.networking.k8s.io/v1", "kind": "GatewayClass",
+                     "metadata": {"name": "fedway-proxy"}, "spec": {"controllerName": "fedway.dev/lb-proxy"}}))
+    .await;
+    let mut status = class_status(true);
+    status["supportedFeatures"] = json!([{"name": "Gateway"}, {"name": "HTTPRoute"},
+                                         {"name": "HTTPRouteRequestTimeout"}]);
+    implementation_reports(
+        &kube::Api::all_with(
+            a.clone(),
+            &crate::resource("GatewayClass", "v1", "gatewayclasses"),
+        ),
+        "fedway-proxy",
+        status,
+    )
+    .await;
     eventually(
         "member-a's Gateway on fedway-proxy with route cart",
         30,
