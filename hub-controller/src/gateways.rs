@@ -245,7 +245,7 @@ async fn place(ctx: &Context, gateway: &DynamicObject) -> Result<Action, Error> 
                     "the Gateway is not accepted".to_owned(),
                 ),
             ];
-            write_gateway_status(ctx, gateway, &conditions, &[], None).await?;
+            write_gateway_status(ctx, gateway, &conditions, &[], None, None).await?;
             return Ok(Action::await_change());
         }
     };
@@ -501,12 +501,32 @@ async fn place(ctx: &Context, gateway: &DynamicObject) -> Result<Action, Error> 
     }
     let listeners =
         listener_status::listeners(&gateway_value, &owner_certificates[0].unresolved, &reports);
+    // A set counts once it is Accepted as its hub status rolls it up (in
+    // every member that runs the Gateway).
+    let attached_sets = ctx.listener_sets.as_ref().map(|_| {
+        own_sets
+            .iter()
+            .filter(|set| {
+                let key = ObjectKey::of(set);
+                status::object_condition(
+                    "ListenerSet",
+                    &key.namespace,
+                    &key.name,
+                    "Accepted",
+                    &reports,
+                )
+                .condition("Accepted")
+                .1
+            })
+            .count()
+    });
     write_gateway_status(
         ctx,
         gateway,
         &conditions,
         &status::gateway_addresses(&name, &reports),
         Some(&listeners),
+        attached_sets,
     )
     .await?;
     for (route, lacks) in &lacks {
@@ -814,6 +834,7 @@ async fn write_gateway_status(
     wanted: &Conditions<'_>,
     addresses: &[String],
     listeners: Option<&[ListenerStatus]>,
+    attached_listener_sets: Option<usize>,
 ) -> Result<(), Error> {
     let client = &ctx.client;
     let previous = &gateway.data["status"];
@@ -840,13 +861,18 @@ async fn write_gateway_status(
         .map(Vec::as_slice)
         .unwrap_or_default()
         == addresses.as_slice();
+    let attached_listener_sets = attached_listener_sets.map(|n| json!(n));
     if same_conditions(&previous["conditions"], &conditions)
         && unchanged_addresses
         && same_listeners(&previous["listeners"], &listeners)
+        && previous.get("attachedListenerSets") == attached_listener_sets.as_ref()
     {
         return Ok(());
     }
     let mut status = json!({"conditions": conditions});
+    if let Some(count) = attached_listener_sets {
+        status["attachedListenerSets"] = count;
+    }
     if !addresses.is_empty() {
         status["addresses"] = addresses.into();
     }

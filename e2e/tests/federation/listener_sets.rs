@@ -237,4 +237,54 @@ async fn a_listener_set_attaches_to_the_gateway_in_every_member_with_its_certifi
         .map(|e| (e.cluster_name.as_str(), e.hub_healthy))
         .collect();
     assert_eq!(health, [("member-a", true), ("member-b", false)]);
+    let attached = |gateway: &DynamicObject| gateway.data["status"]["attachedListenerSets"].as_i64();
+    let hub_gateway = crate::gateways(&hub, "web")
+        .get("shop")
+        .await
+        .expect("the hub Gateway");
+    assert_eq!(attached(&hub_gateway), Some(0), "not Accepted in member-b");
+
+    // member-b takes the set after all: the set is attached to the hub
+    // Gateway, and member-b serves its hostname.
+    let b = &fed.member("member-b").cluster;
+    let b_sets = Api::<DynamicObject>::namespaced_with(b.client(), "team", &listener_sets());
+    implementation_reports(&b_sets, "team", json!({
+        "conditions": [reported("Accepted", true, "Accepted", ""),
+                       reported("Programmed", true, "Programmed", "")],
+        "listeners": [{"name": "https", "attachedRoutes": 1,
+                       "supportedKinds": [{"group": "gateway.networking.k8s.io", "kind": "HTTPRoute"}],
+                       "conditions": [reported("Accepted", true, "Accepted", ""),
+                                      reported("ResolvedRefs", true, "ResolvedRefs", ""),
+                                      reported("Programmed", true, "Programmed", "")]}],
+    }))
+    .await;
+    implementation_reports(&http_routes(&b.client(), "team"), "app", json!({"parents": [{
+        "parentRef": {"group": "gateway.networking.k8s.io", "kind": "ListenerSet", "name": "team",
+                      "sectionName": "https"},
+        "controllerName": "example.com/gateway",
+        "conditions": [reported("Accepted", true, "Accepted", ""),
+                       reported("ResolvedRefs", true, "ResolvedRefs", "")],
+    }]}))
+    .await;
+    eventually("the hub Gateway to count the set", 30, || async {
+        let gateway = crate::gateways(&hub, "web")
+            .get("shop")
+            .await
+            .map_err(|e| fed.hub.kube_error(e))?;
+        Ok((attached(&gateway) == Some(1)).then_some(()))
+    })
+    .await;
+    eventually("member-b up for team.example.com", 30, || async {
+        let record = records
+            .get("team.example.com")
+            .await
+            .map_err(|e| fed.hub.kube_error(e))?;
+        Ok(record
+            .spec
+            .endpoints
+            .iter()
+            .all(|e| e.hub_healthy)
+            .then_some(()))
+    })
+    .await;
 }
