@@ -117,13 +117,49 @@ pub async fn kube_config(kubeconfig: Option<&Path>) -> Result<kube::Config, Erro
     })
 }
 
-/// A client for `config`.
-pub fn client_for(config: kube::Config) -> Result<kube::Client, Error> {
+/// How long a request may wait for the next byte from the API server. A
+/// watch is idle for at most its server-side timeout (kube's watcher asks
+/// for 290 s), so this never cuts a healthy one; any other request on a
+/// connection that went silent fails instead of hanging forever (kube sets
+/// no read timeout). Callers that must act sooner (lease renewals) bound
+/// their calls themselves.
+pub const READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(295);
+/// TCP keepalive on every API connection, so a peer that vanished without
+/// closing (a NAT dropping state, a frozen relay) is noticed by the kernel
+/// and the pooled connection is not reused for hours.
+pub const TCP_KEEPALIVE: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// A client for `config`: kube's own layers (base URI, authentication,
+/// headers) over a connector with connect, read and write timeouts and TCP
+/// keepalive, which `kube::Client::try_from` does not set.
+pub fn client_for(mut config: kube::Config) -> Result<kube::Client, Error> {
+    use kube::client::ConfigExt;
     let cluster_url = config.cluster_url.to_string();
-    kube::Client::try_from(config).map_err(|source| Error::Client {
-        cluster_url,
+    let client_error = |source| Error::Client {
+        cluster_url: cluster_url.clone(),
         source: Box::new(source),
-    })
+    };
+    config.read_timeout.get_or_insert(READ_TIMEOUT);
+    let mut tcp = hyper_util::client::legacy::connect::HttpConnector::new();
+    tcp.enforce_http(false);
+    tcp.set_keepalive(Some(TCP_KEEPALIVE));
+    tcp.set_connect_timeout(config.connect_timeout);
+    let tls = config
+        .rustls_https_connector_with_connector(tcp)
+        .map_err(client_error)?;
+    let mut connector = hyper_timeout::TimeoutConnector::new(tls);
+    connector.set_connect_timeout(config.connect_timeout);
+    connector.set_read_timeout(config.read_timeout);
+    connector.set_write_timeout(config.write_timeout);
+    let http = hyper_util::client::legacy::Builder::new(hyper_util::rt::TokioExecutor::new())
+        .build(connector);
+    let service = tower::ServiceBuilder::new()
+        .layer(config.base_uri_layer())
+        .option_layer(config.auth_layer().map_err(client_error)?)
+        .layer(config.extra_headers_layer().map_err(client_error)?)
+        .map_err(tower::BoxError::from)
+        .service(http);
+    Ok(kube::client::ClientBuilder::new(service, config.default_namespace).build())
 }
 
 /// Resolves when the process is asked to stop (Ctrl-C or SIGTERM).

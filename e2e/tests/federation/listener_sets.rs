@@ -237,7 +237,8 @@ async fn a_listener_set_attaches_to_the_gateway_in_every_member_with_its_certifi
         .map(|e| (e.cluster_name.as_str(), e.hub_healthy))
         .collect();
     assert_eq!(health, [("member-a", true), ("member-b", false)]);
-    let attached = |gateway: &DynamicObject| gateway.data["status"]["attachedListenerSets"].as_i64();
+    let attached =
+        |gateway: &DynamicObject| gateway.data["status"]["attachedListenerSets"].as_i64();
     let hub_gateway = crate::gateways(&hub, "web")
         .get("shop")
         .await
