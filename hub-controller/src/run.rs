@@ -41,46 +41,77 @@ pub async fn run(
     ensure_namespace(&client, &leader.namespace).await?;
     // A replica waiting for the lease still stops when asked to.
     let mut shutdown = Box::pin(shutdown);
-    tokio::select! {
-        acquired = leader::acquire(&client, &leader) => acquired?,
+    let held_since = tokio::select! {
+        acquired = leader::acquire(&client, &leader) => acquired,
         () = &mut shutdown => return Ok(()),
-    }
+    };
 
+    metrics.leader.set(1);
+    // The lease is renewed from the moment it is won, beside everything
+    // the leader does; losing it drops `lead`, which stops every writer.
+    let outcome = tokio::select! {
+        led = lead(client.clone(), &leader.identity, policy_kinds, metrics.clone(), shutdown) => led,
+        lost = leader::hold(&client, &leader, held_since) => Err(lost),
+    };
+    metrics.leader.set(0);
+    outcome
+}
+
+/// Tasks aborted when the leader stops (their owner is dropped).
+struct Tasks(Vec<tokio::task::JoinHandle<()>>);
+
+impl Drop for Tasks {
+    fn drop(&mut self) {
+        for task in &self.0 {
+            task.abort();
+        }
+    }
+}
+
+/// What the leader runs: member health, GatewayClass acceptance, global
+/// DNS and the Gateway controller, until `shutdown`.
+async fn lead(
+    client: Client,
+    identity: &str,
+    policy_kinds: &[GroupKind],
+    metrics: Arc<HubMetrics>,
+    shutdown: impl Future<Output = ()> + Send + Sync + 'static,
+) -> Result<(), Error> {
     let recorder = Recorder::new(
         client.clone(),
         Reporter {
             controller: "fedway-hub".into(),
-            instance: Some(leader.identity.clone()),
+            instance: Some(identity.to_owned()),
         },
     );
-    metrics.leader.set(1);
-    let health = tokio::spawn(member_health::run(
-        client.clone(),
-        recorder.clone(),
-        metrics.clone(),
-    ));
-    let classes = tokio::spawn(accept_classes(client.clone()));
+    let mut tasks = Tasks(vec![
+        tokio::spawn(member_health::run(
+            client.clone(),
+            recorder.clone(),
+            metrics.clone(),
+        )),
+        tokio::spawn(accept_classes(client.clone())),
+    ]);
     let routes = route_kinds::served(&client).await?;
     tracing::info!(kinds = ?routes.iter().map(|r| r.kind.as_str()).collect::<Vec<_>>(), "route kinds federated");
     let policies = route_kinds::served_policies(&client, policy_kinds).await?;
     let listener_sets = route_kinds::served_listener_sets(&client).await?;
     tracing::info!(kinds = ?policies.iter().map(|r| format!("{}.{}", r.kind, r.group)).collect::<Vec<_>>(), "policy kinds federated");
-    let dns = tokio::spawn(dns::run(
+    tasks.0.push(tokio::spawn(dns::run(
         client.clone(),
         metrics.clone(),
         routes.clone(),
         listener_sets.clone(),
-    ));
-    let controller = gateway_controller(client.clone(), &routes, &policies, listener_sets.as_ref())
-        .graceful_shutdown_on(shutdown);
-    let controllers = controller
+    )));
+    gateway_controller(client.clone(), &routes, &policies, listener_sets.as_ref())
+        .graceful_shutdown_on(shutdown)
         .run(
             gateways::reconcile,
             gateways::error_policy,
             Arc::new(Context {
-                client: client.clone(),
+                client,
                 recorder,
-                metrics: metrics.clone(),
+                metrics,
                 routes,
                 policies,
                 listener_sets,
@@ -90,16 +121,9 @@ pub async fn run(
             if let Err(error) = result {
                 tracing::debug!(%error, "gateway controller event");
             }
-        });
-    let outcome = tokio::select! {
-        () = controllers => Ok(()),
-        lost = leader::hold(&client, &leader) => Err(lost),
-    };
-    metrics.leader.set(0);
-    health.abort();
-    classes.abort();
-    dns.abort();
-    outcome
+        })
+        .await;
+    Ok(())
 }
 
 fn gateway_controller(

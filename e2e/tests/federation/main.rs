@@ -9,6 +9,7 @@ mod define_once;
 mod dns_records;
 mod global_dns;
 mod journey;
+mod leader;
 mod listener_sets;
 mod policies;
 mod resilience;
