@@ -37,64 +37,139 @@ pub struct Readiness {
 /// they backed off, and need a moment to reconnect.
 pub const RESUME_GRACE: Duration = Duration::from_secs(15);
 
-/// Decides readiness from the last renewal. Pure.
+/// What the hub knows of an agent's heartbeats, by its own clock: the
+/// `renewTime` an agent writes is only compared with the value it wrote
+/// before (did it change?), never with the hub's clock, so an agent whose
+/// clock runs ahead cannot stay Ready after it stops.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Heartbeat {
+    /// The agent has no lease.
+    None,
+    /// Unchanged since the hub started looking: renewed before, when is
+    /// unknown.
+    BeforeLooking,
+    /// The hub saw it renewed (its value change, or the lease appear) at
+    /// this time.
+    SeenAt(Timestamp),
+}
+
+/// When this hub saw each agent lease change, by namespace.
+#[derive(Debug, Default)]
+pub struct Sightings {
+    /// The `renewTime` last read, and when it was seen to change (`None`:
+    /// not since the hub started looking).
+    leases: BTreeMap<String, (Timestamp, Option<Timestamp>)>,
+    looking: bool,
+}
+
+impl Sightings {
+    /// Records the leases as read at `now` (namespace → renewTime) and
+    /// returns each one's [`Heartbeat`]. The first read after the hub
+    /// starts (or resumes) cannot tell when anything was renewed; a lease
+    /// that appears later was just created.
+    pub fn observe(
+        &mut self,
+        leases: BTreeMap<String, Timestamp>,
+        now: Timestamp,
+    ) -> BTreeMap<String, Heartbeat> {
+        let first = !std::mem::replace(&mut self.looking, true);
+        let previous = std::mem::take(&mut self.leases);
+        let mut heartbeats = BTreeMap::new();
+        for (namespace, renewed) in leases {
+            let seen = match previous.get(&namespace) {
+                Some((before, seen)) if *before == renewed => *seen,
+                None if first => None,
+                _ => Some(now),
+            };
+            heartbeats.insert(
+                namespace.clone(),
+                seen.map_or(Heartbeat::BeforeLooking, Heartbeat::SeenAt),
+            );
+            self.leases.insert(namespace, (renewed, seen));
+        }
+        heartbeats
+    }
+
+    /// The hub could not read the leases: it starts looking afresh.
+    pub fn blind(&mut self) {
+        *self = Sightings::default();
+    }
+}
+
+/// Decides readiness from the heartbeat. Pure.
 ///
 /// `observing_since` is when this hub last started seeing leases. A lease
-/// last renewed before then, while the hub was not looking, is not judged
-/// until `max(window, RESUME_GRACE)` after it: `None` means "undecided,
-/// keep what the status says". Otherwise every member would turn NotReady
-/// (and its DNS endpoints down) for the first seconds after a hub outage,
-/// a flap with writes everywhere for nothing.
+/// unchanged since then is not judged until `max(window, RESUME_GRACE)`
+/// after it: `None` means "undecided, keep what the status says".
+/// Otherwise every member would turn NotReady (and its DNS endpoints down)
+/// for the first seconds after a hub outage, a flap with writes everywhere
+/// for nothing.
 pub fn readiness(
     now: Timestamp,
-    renewed: Option<Timestamp>,
+    heartbeat: Heartbeat,
     observing_since: Timestamp,
     interval: Duration,
     missed: u32,
 ) -> Option<Readiness> {
     let window = interval * missed;
-    let Some(renewed) = renewed else {
-        return Some(Readiness {
+    let missed_message = |what: String| {
+        format!(
+            "{what}, more than {missed} × {}s; its config stays in place",
+            interval.as_secs()
+        )
+    };
+    match heartbeat {
+        Heartbeat::None => Some(Readiness {
             ready: false,
             reason: "NoHeartbeat",
             message: "the agent has not renewed its lease yet".into(),
-        });
-    };
-    let age = now.duration_since(renewed).unsigned_abs();
-    if age <= window || renewed > now {
-        return Some(Readiness {
-            ready: true,
-            reason: "HeartbeatFresh",
-            message: format!("last heartbeat {}s ago", age.as_secs()),
-        });
+        }),
+        Heartbeat::SeenAt(seen) => {
+            let age = now.duration_since(seen).unsigned_abs();
+            Some(if age <= window {
+                Readiness {
+                    ready: true,
+                    reason: "HeartbeatFresh",
+                    message: format!("last heartbeat seen {}s ago", age.as_secs()),
+                }
+            } else {
+                Readiness {
+                    ready: false,
+                    reason: "HeartbeatMissed",
+                    message: missed_message(format!("last heartbeat seen {}s ago", age.as_secs())),
+                }
+            })
+        }
+        Heartbeat::BeforeLooking => {
+            let observed_for = now.duration_since(observing_since);
+            if observed_for.is_negative() || observed_for.unsigned_abs() <= window.max(RESUME_GRACE)
+            {
+                return None;
+            }
+            Some(Readiness {
+                ready: false,
+                reason: "HeartbeatMissed",
+                message: missed_message(format!(
+                    "no heartbeat seen in the {}s this hub has been looking",
+                    observed_for.unsigned_abs().as_secs()
+                )),
+            })
+        }
     }
-    let observed_for = now.duration_since(observing_since);
-    if renewed < observing_since
-        && (observed_for.is_negative() || observed_for.unsigned_abs() <= window.max(RESUME_GRACE))
-    {
-        return None;
-    }
-    Some(Readiness {
-        ready: false,
-        reason: "HeartbeatMissed",
-        message: format!(
-            "last heartbeat {}s ago, more than {missed} × {}s; its config stays in place",
-            age.as_secs(),
-            interval.as_secs()
-        ),
-    })
 }
 
 /// Keeps every MemberCluster's Ready condition current, forever.
 pub async fn run(client: Client, recorder: Recorder, metrics: Arc<HubMetrics>) {
     let mut observing_since = Some(Timestamp::now());
+    let mut sightings = Sightings::default();
     loop {
         let since = *observing_since.get_or_insert_with(Timestamp::now);
-        if let Err(error) = check_all(&client, &recorder, &metrics, since).await {
+        if let Err(error) = check_all(&client, &recorder, &metrics, since, &mut sightings).await {
             tracing::warn!(%error, "checking member heartbeats failed");
             // Blind from now on: the window restarts when leases are
             // readable again.
             observing_since = None;
+            sightings.blind();
         }
         tokio::time::sleep(CHECK_EVERY).await;
     }
@@ -105,6 +180,7 @@ async fn check_all(
     recorder: &Recorder,
     metrics: &HubMetrics,
     observing_since: Timestamp,
+    sightings: &mut Sightings,
 ) -> Result<(), Error> {
     let members: Api<MemberCluster> = Api::all(client.clone());
     let leases: Api<Lease> = Api::all(client.clone());
@@ -125,6 +201,13 @@ async fn check_all(
         })
         .collect();
     let now = Timestamp::now();
+    let heartbeats = sightings.observe(
+        renewals
+            .iter()
+            .map(|(namespace, (renewed, _))| (namespace.clone(), *renewed))
+            .collect(),
+        now,
+    );
     for member in members
         .list(&ListParams::default())
         .await
@@ -143,9 +226,13 @@ async fn check_all(
             .to_std()
             .unwrap_or(Duration::from_secs(10))
             .max(lease.and_then(|(_, declared)| declared).unwrap_or_default());
+        let heartbeat = heartbeats
+            .get(&join::member_namespace(&name))
+            .copied()
+            .unwrap_or(Heartbeat::None);
         let Some(decided) = readiness(
             now,
-            lease.map(|(renewed, _)| renewed),
+            heartbeat,
             observing_since,
             interval,
             member.spec.heartbeat.missed_before_not_ready,
@@ -219,110 +306,155 @@ async fn check_all(
 mod tests {
     use super::*;
 
+    fn at(s: &str) -> Timestamp {
+        s.parse().expect("timestamp")
+    }
+
     #[test]
     fn readiness_table() {
-        let now: Timestamp = "2026-11-23T00:00:40Z".parse().expect("timestamp");
-        let at = |s: &str| Some(s.parse::<Timestamp>().expect("timestamp"));
+        let now = at("2026-11-23T00:00:40Z");
+        let long_ago = at("2026-11-22T00:00:00Z");
         let ten = Duration::from_secs(10);
         let cases = [
-            ("never renewed", None, false, "NoHeartbeat"),
             (
-                "just renewed",
-                at("2026-11-23T00:00:39Z"),
-                true,
-                "HeartbeatFresh",
+                "never renewed",
+                Heartbeat::None,
+                Some((false, "NoHeartbeat")),
             ),
             (
-                "at the edge of the window",
-                at("2026-11-23T00:00:00Z"),
-                true,
-                "HeartbeatFresh",
+                "just seen renewed",
+                Heartbeat::SeenAt(at("2026-11-23T00:00:39Z")),
+                Some((true, "HeartbeatFresh")),
             ),
             (
-                "past the window",
-                at("2026-11-22T23:59:59Z"),
-                false,
-                "HeartbeatMissed",
+                "seen at the edge of the window",
+                Heartbeat::SeenAt(at("2026-11-23T00:00:00Z")),
+                Some((true, "HeartbeatFresh")),
             ),
             (
-                "clock skew: renewed in the future",
-                at("2026-11-23T00:00:45Z"),
-                true,
-                "HeartbeatFresh",
+                "seen before the window",
+                Heartbeat::SeenAt(at("2026-11-22T23:59:59Z")),
+                Some((false, "HeartbeatMissed")),
+            ),
+            (
+                "not seen since the hub (long) looks",
+                Heartbeat::BeforeLooking,
+                Some((false, "HeartbeatMissed")),
             ),
         ];
-        for (name, renewed, ready, reason) in cases {
-            let long_ago: Timestamp = "2026-11-22T00:00:00Z".parse().expect("timestamp");
-            let got = readiness(now, renewed, long_ago, ten, 4).expect("decided");
+        for (name, heartbeat, want) in cases {
+            let got = readiness(now, heartbeat, long_ago, ten, 4);
             assert_eq!(
-                (got.ready, got.reason),
-                (ready, reason),
-                "{name}: {}",
-                got.message
+                got.as_ref().map(|r| (r.ready, r.reason)),
+                want,
+                "{name}: {got:?}"
             );
         }
     }
 
     /// A hub that was not watching (just started, or its API server was
-    /// down) judges a lease renewed before then only after the grace.
+    /// down) judges a lease it has not seen change only after the grace.
     #[test]
-    fn a_stale_lease_is_not_judged_until_the_grace_after_resuming() {
-        let at = |s: &str| s.parse::<Timestamp>().expect("timestamp");
+    fn an_unchanged_lease_is_not_judged_until_the_grace_after_resuming() {
         let ten = Duration::from_secs(10);
-        let renewed = Some(at("2026-11-23T00:00:00Z"));
-        let decided = |now: &str, since: &str| {
-            readiness(at(now), renewed, at(since), ten, 4).map(|r| r.ready)
+        let decided = |now: &str, since: &str, interval, missed| {
+            readiness(
+                at(now),
+                Heartbeat::BeforeLooking,
+                at(since),
+                interval,
+                missed,
+            )
+            .map(|r| r.ready)
         };
-        // Stale lease, hub observing for long: missed.
+        // Hub back 5 s ago: undecided, the status stays.
         assert_eq!(
-            decided("2026-11-23T00:01:00Z", "2026-11-22T00:00:00Z"),
-            Some(false)
-        );
-        // Same lease, hub back 5 s ago: undecided, the status stays.
-        assert_eq!(
-            decided("2026-11-23T00:01:00Z", "2026-11-23T00:00:55Z"),
+            decided("2026-11-23T00:01:00Z", "2026-11-23T00:00:55Z", ten, 4),
             None
         );
-        // Hub back for longer than the window (40 s > grace): missed.
+        // Hub back for longer than the window (41 s > 40 s > grace): missed.
         assert_eq!(
-            decided("2026-11-23T00:01:00Z", "2026-11-23T00:00:19Z"),
+            decided("2026-11-23T00:01:00Z", "2026-11-23T00:00:19Z", ten, 4),
             Some(false)
         );
         // A short window still gets the full grace.
         let one = Duration::from_secs(1);
-        let got = readiness(
-            at("2026-11-23T00:01:00Z"),
-            renewed,
-            at("2026-11-23T00:00:50Z"),
-            one,
-            3,
+        assert_eq!(
+            decided("2026-11-23T00:01:00Z", "2026-11-23T00:00:50Z", one, 3),
+            None
         );
-        assert!(got.is_none());
-        let got = readiness(
-            at("2026-11-23T00:01:00Z"),
-            renewed,
-            at("2026-11-23T00:00:40Z"),
-            one,
-            3,
+        assert_eq!(
+            decided("2026-11-23T00:01:00Z", "2026-11-23T00:00:40Z", one, 3),
+            Some(false)
         );
-        assert_eq!(got.map(|r| r.ready), Some(false));
-        // A renewal seen since the hub resumed is judged as usual.
-        let fresh = readiness(
-            at("2026-11-23T00:01:00Z"),
-            Some(at("2026-11-23T00:00:59Z")),
-            at("2026-11-23T00:00:58Z"),
-            one,
-            3,
+    }
+
+    /// Heartbeats are timed by when the hub saw them change, whatever the
+    /// agent's clock wrote.
+    #[test]
+    fn sightings_time_renewals_by_the_hubs_clock() {
+        let mut sightings = Sightings::default();
+        let leases = |entries: &[(&str, &str)]| -> BTreeMap<String, Timestamp> {
+            entries
+                .iter()
+                .map(|(ns, renewed)| ((*ns).to_owned(), at(renewed)))
+                .collect()
+        };
+        // An agent whose clock runs an hour ahead.
+        let ahead = "2026-11-23T01:00:00Z";
+        let first = sightings.observe(
+            leases(&[
+                ("fedway-member-a", ahead),
+                ("fedway-member-b", "2026-11-23T00:00:00Z"),
+            ]),
+            at("2026-11-23T00:00:01Z"),
         );
-        assert_eq!(fresh.map(|r| r.ready), Some(true));
-        // Never renewed stays NoHeartbeat whatever the hub saw.
-        let got = readiness(
-            at("2026-11-23T00:01:00Z"),
-            None,
-            at("2026-11-23T00:00:55Z"),
-            ten,
+        assert_eq!(first["fedway-member-a"], Heartbeat::BeforeLooking);
+        assert_eq!(first["fedway-member-b"], Heartbeat::BeforeLooking);
+        // a renews (its value changes); b does not; c joins.
+        let second = sightings.observe(
+            leases(&[
+                ("fedway-member-a", "2026-11-23T01:00:10Z"),
+                ("fedway-member-b", "2026-11-23T00:00:00Z"),
+                ("fedway-member-c", "2026-11-23T00:00:10Z"),
+            ]),
+            at("2026-11-23T00:00:11Z"),
+        );
+        assert_eq!(
+            second["fedway-member-a"],
+            Heartbeat::SeenAt(at("2026-11-23T00:00:11Z"))
+        );
+        assert_eq!(second["fedway-member-b"], Heartbeat::BeforeLooking);
+        assert_eq!(
+            second["fedway-member-c"],
+            Heartbeat::SeenAt(at("2026-11-23T00:00:11Z"))
+        );
+        // a stops: its future renewTime does not keep it fresh.
+        let later = at("2026-11-23T00:01:00Z");
+        let third = sightings.observe(
+            leases(&[("fedway-member-a", "2026-11-23T01:00:10Z")]),
+            later,
+        );
+        let a = readiness(
+            later,
+            third["fedway-member-a"],
+            at("2026-11-23T00:00:01Z"),
+            Duration::from_secs(10),
             4,
+        )
+        .expect("decided");
+        assert_eq!(
+            (a.ready, a.reason),
+            (false, "HeartbeatMissed"),
+            "{}",
+            a.message
         );
-        assert_eq!(got.map(|r| r.reason), Some("NoHeartbeat"));
+        // After a blind spell, nothing is known again.
+        sightings.blind();
+        let resumed = sightings.observe(
+            leases(&[("fedway-member-a", "2026-11-23T01:00:10Z")]),
+            later,
+        );
+        assert_eq!(resumed["fedway-member-a"], Heartbeat::BeforeLooking);
     }
 }

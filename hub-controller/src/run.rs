@@ -57,17 +57,6 @@ pub async fn run(
     outcome
 }
 
-/// Tasks aborted when the leader stops (their owner is dropped).
-struct Tasks(Vec<tokio::task::JoinHandle<()>>);
-
-impl Drop for Tasks {
-    fn drop(&mut self) {
-        for task in &self.0 {
-            task.abort();
-        }
-    }
-}
-
 /// What the leader runs: member health, GatewayClass acceptance, global
 /// DNS and the Gateway controller, until `shutdown`.
 async fn lead(
@@ -84,25 +73,25 @@ async fn lead(
             instance: Some(identity.to_owned()),
         },
     );
-    let mut tasks = Tasks(vec![
-        tokio::spawn(member_health::run(
-            client.clone(),
-            recorder.clone(),
-            metrics.clone(),
-        )),
-        tokio::spawn(accept_classes(client.clone())),
-    ]);
+    // Stopped with the leader: dropping `lead` aborts them.
+    let mut tasks = fedway_runtime::Tasks::default();
+    tasks.spawn(member_health::run(
+        client.clone(),
+        recorder.clone(),
+        metrics.clone(),
+    ));
+    tasks.spawn(accept_classes(client.clone()));
     let routes = route_kinds::served(&client).await?;
     tracing::info!(kinds = ?routes.iter().map(|r| r.kind.as_str()).collect::<Vec<_>>(), "route kinds federated");
     let policies = route_kinds::served_policies(&client, policy_kinds).await?;
     let listener_sets = route_kinds::served_listener_sets(&client).await?;
     tracing::info!(kinds = ?policies.iter().map(|r| format!("{}.{}", r.kind, r.group)).collect::<Vec<_>>(), "policy kinds federated");
-    tasks.0.push(tokio::spawn(dns::run(
+    tasks.spawn(dns::run(
         client.clone(),
         metrics.clone(),
         routes.clone(),
         listener_sets.clone(),
-    )));
+    ));
     gateway_controller(client.clone(), &routes, &policies, listener_sets.as_ref())
         .graceful_shutdown_on(shutdown)
         .run(

@@ -93,10 +93,13 @@ pub async fn run(
         );
     }
 
+    // Stopped with the agent, however it stops (a cancelled agent must not
+    // keep renewing its lease).
+    let mut tasks = fedway_runtime::Tasks::default();
     let heartbeat_ctx = ctx.clone();
-    let heartbeat = tokio::spawn(async move { heartbeat::run(&heartbeat_ctx).await });
+    tasks.spawn(async move { heartbeat::run(&heartbeat_ctx).await });
     let sweep_ctx = ctx.clone();
-    let sweeper = tokio::spawn(async move { sweep_forever(&sweep_ctx, &managed).await });
+    tasks.spawn(async move { sweep_forever(&sweep_ctx, &managed).await });
 
     controller
         .graceful_shutdown_on(shutdown)
@@ -107,8 +110,7 @@ pub async fn run(
             }
         })
         .await;
-    heartbeat.abort();
-    sweeper.abort();
+    drop(tasks);
     Ok(())
 }
 

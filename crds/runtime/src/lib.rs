@@ -162,6 +162,26 @@ pub fn client_for(mut config: kube::Config) -> Result<kube::Client, Error> {
     Ok(kube::client::ClientBuilder::new(service, config.default_namespace).build())
 }
 
+/// Background tasks that stop with their owner: dropping this (the
+/// owning future cancelled, or returning) aborts every one, so a stopped
+/// controller leaves no heartbeat or sweeper writing behind it.
+#[derive(Debug, Default)]
+pub struct Tasks(Vec<tokio::task::JoinHandle<()>>);
+
+impl Tasks {
+    pub fn spawn(&mut self, task: impl std::future::Future<Output = ()> + Send + 'static) {
+        self.0.push(tokio::spawn(task));
+    }
+}
+
+impl Drop for Tasks {
+    fn drop(&mut self) {
+        for task in &self.0 {
+            task.abort();
+        }
+    }
+}
+
 /// Resolves when the process is asked to stop (Ctrl-C or SIGTERM).
 pub async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();

@@ -171,6 +171,34 @@ async fn a_lost_member_goes_not_ready_and_nothing_else_changes() {
             .expect("get")
             .is_some()
     );
+
+    // An agent whose clock runs an hour ahead renews once more and stops:
+    // the hub times heartbeats by when it sees them, so member-a still
+    // goes NotReady after the window.
+    let a = fed
+        .members
+        .iter()
+        .position(|m| m.name == "member-a")
+        .expect("member-a");
+    fed.stop_agent(a);
+    let ahead = k8s_openapi::jiff::Timestamp::now() + std::time::Duration::from_secs(3600);
+    kube::Api::<k8s_openapi::api::coordination::v1::Lease>::namespaced(
+        hub.clone(),
+        &fedway_hub::join::member_namespace("member-a"),
+    )
+    .patch(
+        "fedway-agent",
+        &PatchParams::default(),
+        &Patch::Merge(&json!({"spec": {"renewTime": k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime(ahead)}})),
+    )
+    .await
+    .expect("a renewal from an hour ahead");
+    let skewed_at = std::time::Instant::now();
+    fed.wait_member_ready("member-a", false).await;
+    println!(
+        "member-a (clock an hour ahead) NotReady {:?} after its last renewal (window 3 × 1 s)",
+        skewed_at.elapsed()
+    );
 }
 
 #[tokio::test]
