@@ -232,6 +232,15 @@ where
         .boxed()
 }
 
+/// Every object in `stores`, as JSON (what `dns_records` reads).
+fn values<'a>(stores: impl IntoIterator<Item = &'a Store<DynamicObject>>) -> Vec<Value> {
+    stores
+        .into_iter()
+        .flat_map(Store::state)
+        .filter_map(|object| serde_json::to_value(object.as_ref()).ok())
+        .collect()
+}
+
 /// How a pass ended.
 enum Pass {
     Done,
@@ -295,12 +304,7 @@ async fn reconcile(client: &Client, metrics: &HubMetrics, stores: &Stores) -> Re
         );
         placements.entry(gateway.clone()).or_default().push(member);
     }
-    let listener_sets: Vec<Value> = stores
-        .listener_sets
-        .iter()
-        .flat_map(|store| store.state())
-        .filter_map(|set| serde_json::to_value(set.as_ref()).ok())
-        .collect();
+    let listener_sets = values(&stores.listener_sets);
     let placed: Vec<PlacedGateway<'_>> = gateways
         .iter()
         .map(|gateway| {
@@ -349,12 +353,7 @@ async fn reconcile(client: &Client, metrics: &HubMetrics, stores: &Stores) -> Re
         .map(|(name, record)| (name.clone(), record.spec.clone()))
         .collect();
 
-    let routes: Vec<Value> = stores
-        .routes
-        .iter()
-        .flat_map(|store| store.state())
-        .filter_map(|route| serde_json::to_value(route.as_ref()).ok())
-        .collect();
+    let routes = values(&stores.routes);
     let computed = dns_records::compute(&Inputs {
         gateways: &placed,
         routes: &routes,

@@ -937,6 +937,34 @@ mod tests {
             .collect()
     }
 
+    /// The records' summary with eu-1 reporting `listeners` and `routes`
+    /// failing, us-1 all well.
+    fn eu_failing(world: &mut World, listeners: &[&str], routes: Vec<RouteId>) -> Vec<String> {
+        world.placements = vec![vec![
+            MemberGateway {
+                failing_listeners: listeners.iter().map(|l| (*l).to_owned()).collect(),
+                failing_routes: routes.into_iter().collect(),
+                ..report("eu-1", true, &["192.0.2.10"])
+            },
+            report("us-1", true, &["192.0.2.20"]),
+        ]];
+        summary(&world.compute())
+    }
+
+    /// A 1 s HTTP check of `/healthz` on `port`.
+    fn health_check(port: Option<u16>) -> HealthCheck {
+        HealthCheck {
+            protocol: Default::default(),
+            port,
+            path: "/healthz".into(),
+            expected_statuses: vec![200],
+            interval: fedway_crds::duration::Duration::parse("1s").expect("duration"),
+            timeout: fedway_crds::duration::Duration::parse("1s").expect("duration"),
+            failure_threshold: 2,
+            success_threshold: 2,
+        }
+    }
+
     fn verdict_of(computed: &Computed, name: &str) -> Verdict {
         computed
             .policies
@@ -973,16 +1001,7 @@ mod tests {
             cluster_selector: region_selector("eu-west"),
             weight: 5,
         }];
-        p.spec.health_check = Some(HealthCheck {
-            protocol: Default::default(),
-            port: Some(8080),
-            path: "/healthz".into(),
-            expected_statuses: vec![200],
-            interval: fedway_crds::duration::Duration::parse("1s").expect("duration"),
-            timeout: fedway_crds::duration::Duration::parse("1s").expect("duration"),
-            failure_threshold: 2,
-            success_threshold: 2,
-        });
+        p.spec.health_check = Some(health_check(Some(8080)));
         world.policies = vec![p.clone()];
         let computed = world.compute();
         let record = &computed.records["shop.global.example.com"];
@@ -1560,28 +1579,11 @@ mod tests {
             ),
         ];
         for (case, listeners, routes, want) in cases {
-            world.placements = vec![vec![
-                MemberGateway {
-                    failing_listeners: listeners.iter().map(|l| (*l).to_owned()).collect(),
-                    failing_routes: routes.into_iter().collect(),
-                    ..report("eu-1", true, &["192.0.2.10"])
-                },
-                report("us-1", true, &["192.0.2.20"]),
-            ]];
-            assert_eq!(summary(&world.compute()), want, "{case}");
+            assert_eq!(eu_failing(&mut world, &listeners, routes), want, "{case}");
         }
         // A health check without a port probes the set listener's.
         let mut policy = policy("tenant", 0, &[("shop", None)]);
-        policy.spec.health_check = Some(HealthCheck {
-            protocol: Default::default(),
-            port: None,
-            path: "/healthz".into(),
-            expected_statuses: vec![200],
-            interval: fedway_crds::duration::Duration::parse("1s").expect("duration"),
-            timeout: fedway_crds::duration::Duration::parse("1s").expect("duration"),
-            failure_threshold: 2,
-            success_threshold: 2,
-        });
+        policy.spec.health_check = Some(health_check(None));
         world.policies = vec![policy];
         let computed = world.compute();
         let check = computed.records["tenant.global.example.com"]
@@ -1748,15 +1750,7 @@ mod tests {
             ),
         ];
         for (case, listeners, routes, want) in cases {
-            world.placements = vec![vec![
-                MemberGateway {
-                    failing_listeners: listeners.iter().map(|l| (*l).to_owned()).collect(),
-                    failing_routes: routes.into_iter().collect(),
-                    ..report("eu-1", true, &["192.0.2.10"])
-                },
-                report("us-1", true, &["192.0.2.20"]),
-            ]];
-            assert_eq!(summary(&world.compute()), want, "{case}");
+            assert_eq!(eu_failing(&mut world, &listeners, routes), want, "{case}");
         }
     }
 

@@ -301,29 +301,7 @@ async fn place(ctx: &Context, gateway: &DynamicObject) -> Result<Action, Error> 
         .map(|route| (route, route_features::lacks(route, &decisions, &members)))
         .collect();
     if on_unsupported == UnsupportedFeatures::Fallback {
-        for decision in &mut decisions {
-            let lacking: Vec<&Value> = lacks
-                .iter()
-                .filter(|(_, lacks)| lacks.iter().any(|l| l.member == decision.cluster))
-                .map(|(route, _)| *route)
-                .collect();
-            if lacking.is_empty() {
-                continue;
-            }
-            let member = members
-                .iter()
-                .find(|m| m.metadata.name.as_deref() == Some(decision.cluster.as_str()));
-            match route_features::fallback(member, &lacking) {
-                Ok(()) => decision.gateway_class = placement::FALLBACK_CLASS.to_owned(),
-                Err(why) => {
-                    for lack in lacks.iter_mut().flat_map(|(_, lacks)| lacks.iter_mut()) {
-                        if lack.member == decision.cluster {
-                            lack.kept = Some(why.clone());
-                        }
-                    }
-                }
-            }
-        }
+        route_features::fall_back(&mut decisions, &mut lacks, &members);
     }
     let lacking = |member: &str| -> Vec<(&Value, &Lack)> {
         lacks

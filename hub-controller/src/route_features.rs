@@ -191,6 +191,37 @@ pub fn fallback(member: Option<&MemberCluster>, routes: &[&Value]) -> Result<(),
     }
 }
 
+/// `Fallback`: moves each decision whose class lacks features of some
+/// routes (`lacks`, per route) to fedway-proxy where [`fallback`] allows,
+/// and records on those lacks why it kept the class where it does not.
+pub fn fall_back(
+    decisions: &mut [Decision],
+    lacks: &mut [(&Value, Vec<Lack>)],
+    members: &[MemberCluster],
+) {
+    for decision in decisions {
+        let lacking: Vec<&Value> = lacks
+            .iter()
+            .filter(|(_, lacks)| lacks.iter().any(|l| l.member == decision.cluster))
+            .map(|(route, _)| *route)
+            .collect();
+        if lacking.is_empty() {
+            continue;
+        }
+        let member = members
+            .iter()
+            .find(|m| m.metadata.name.as_deref() == Some(decision.cluster.as_str()));
+        match fallback(member, &lacking) {
+            Ok(()) => decision.gateway_class = FALLBACK_CLASS.to_owned(),
+            Err(why) => lacks
+                .iter_mut()
+                .flat_map(|(_, lacks)| lacks.iter_mut())
+                .filter(|lack| lack.member == decision.cluster)
+                .for_each(|lack| lack.kept = Some(why.clone())),
+        }
+    }
+}
+
 /// The chosen members whose implementation (the class of their decision,
 /// as they reported it) lacks features `route` uses.
 pub fn lacks(route: &Value, decisions: &[Decision], members: &[MemberCluster]) -> Vec<Lack> {
@@ -453,6 +484,49 @@ mod tests {
                 "{case}"
             );
         }
+    }
+
+    #[test]
+    fn fall_back_moves_only_the_members_fedway_proxy_can_serve() {
+        let member = |name: &str, proxy: bool| {
+            let mut m = MemberCluster::new(name, Default::default());
+            m.status = Some(fedway_crds::member_cluster::MemberClusterStatus {
+                gateway_classes: proxy
+                    .then(|| DiscoveredGatewayClass {
+                        name: "fedway-proxy".into(),
+                        controller_name: "fedway.dev/lb-proxy".into(),
+                        accepted: true,
+                        supported_features: vec![],
+                    })
+                    .into_iter()
+                    .collect(),
+                ..Default::default()
+            });
+            m
+        };
+        let members = [member("eu", true), member("us", false), member("ap", false)];
+        let decision = |cluster: &str| Decision {
+            cluster: cluster.into(),
+            gateway_class: "native".into(),
+        };
+        let mut decisions = [decision("eu"), decision("us"), decision("ap")];
+        let route = http_route(json!({"rules": [{"timeouts": {"request": "5s"}}]}));
+        let lack = |member: &str| Lack {
+            member: member.into(),
+            class: "native".into(),
+            features: vec!["HTTPRouteRequestTimeout"],
+            kept: None,
+        };
+        let mut lacks = [(&route, vec![lack("eu"), lack("us")])];
+        fall_back(&mut decisions, &mut lacks, &members);
+        let classes: Vec<&str> = decisions.iter().map(|d| d.gateway_class.as_str()).collect();
+        assert_eq!(
+            classes,
+            ["fedway-proxy", "native", "native"],
+            "ap lacks nothing"
+        );
+        let kept: Vec<Option<&str>> = lacks[0].1.iter().map(|l| l.kept.as_deref()).collect();
+        assert_eq!(kept, [None, Some("fedway-proxy is not running there")]);
     }
 
     #[test]

@@ -50,15 +50,21 @@ fn https_gateway() -> Value {
 /// once it has one.
 async fn resolved_refs(hub: &kube::Client, listener: &str) -> Option<(String, String, String)> {
     let gateway = crate::gateways(hub, "web").get_opt("shop").await.ok()??;
-    let status = gateway.data["status"]["listeners"]
+    let listener = gateway.data["status"]["listeners"]
         .as_array()?
         .iter()
-        .find(|l| l["name"] == listener)?["conditions"]
+        .find(|l| l["name"] == listener)?;
+    fields(listener, "ResolvedRefs")
+}
+
+/// Condition `type_` among `object["conditions"]` as (status, reason,
+/// message).
+fn fields(object: &Value, type_: &str) -> Option<(String, String, String)> {
+    let condition = object["conditions"]
         .as_array()?
         .iter()
-        .find(|c| c["type"] == "ResolvedRefs")?
-        .clone();
-    let text = |field: &str| status[field].as_str().unwrap_or_default().to_owned();
+        .find(|c| c["type"] == type_)?;
+    let text = |field: &str| condition[field].as_str().unwrap_or_default().to_owned();
     Some((text("status"), text("reason"), text("message")))
 }
 
@@ -66,13 +72,7 @@ async fn resolved_refs(hub: &kube::Client, listener: &str) -> Option<(String, St
 /// as (status, reason, message), once it has one.
 async fn gateway_resolved_refs(hub: &kube::Client) -> Option<(String, String, String)> {
     let gateway = crate::gateways(hub, "web").get_opt("shop").await.ok()??;
-    let status = gateway.data["status"]["conditions"]
-        .as_array()?
-        .iter()
-        .find(|c| c["type"] == "ResolvedRefs")?
-        .clone();
-    let text = |field: &str| status[field].as_str().unwrap_or_default().to_owned();
-    Some((text("status"), text("reason"), text("message")))
+    fields(&gateway.data["status"], "ResolvedRefs")
 }
 
 async fn data(api: &Api<Secret>, name: &str) -> Option<Value> {
