@@ -1,30 +1,18 @@
-//! Label selector matching (Kubernetes semantics), for placement and DNS
-//! policies that pick member clusters by their labels.
+//! Label selector matching (Kubernetes semantics, by kube's `Selector`),
+//! for placement and DNS policies that pick member clusters by their labels
+//! and fedway-proxy's `allowedRoutes` namespace selectors.
 
 use std::collections::BTreeMap;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
+use kube::core::{Selector, SelectorExt};
 
-/// Whether `selector` selects an object with `labels`. An empty selector
-/// selects everything; an unknown operator selects nothing.
+/// Whether `selector` selects an object with `labels`, by kube's
+/// [`Selector`]. An empty selector selects everything; one that is not
+/// valid (an unknown operator, `In` or `NotIn` without values) selects
+/// nothing.
 pub fn matches(selector: &LabelSelector, labels: &BTreeMap<String, String>) -> bool {
-    let by_labels = selector
-        .match_labels
-        .iter()
-        .flatten()
-        .all(|(key, value)| labels.get(key) == Some(value));
-    let by_expressions = selector.match_expressions.iter().flatten().all(|expr| {
-        let value = labels.get(&expr.key);
-        let values = expr.values.as_deref().unwrap_or_default();
-        match expr.operator.as_str() {
-            "In" => value.is_some_and(|v| values.contains(v)),
-            "NotIn" => value.is_none_or(|v| !values.contains(v)),
-            "Exists" => value.is_some(),
-            "DoesNotExist" => value.is_none(),
-            _ => false,
-        }
-    });
-    by_labels && by_expressions
+    Selector::try_from(selector.clone()).is_ok_and(|selector| selector.matches(labels))
 }
 
 #[cfg(test)]

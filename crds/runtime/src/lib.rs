@@ -1,12 +1,14 @@
 //! What every Fedway binary does before its own work: parse the shared
 //! logging flags, install the one rustls crypto provider of the workspace,
 //! build Kubernetes clients and wait for a shutdown signal; and read TLS
-//! Secrets as certificates, the same way in the hub and in fedway-proxy.
+//! Secrets as certificates, the same way in the hub and in fedway-proxy;
+//! mirror API kinds in memory ([`mirror`]).
 //!
 //! It lives in its own crate so `fedway-crds` stays free of I/O.
 
 pub mod certificates;
 pub mod metrics;
+pub mod mirror;
 
 use std::path::{Path, PathBuf};
 

@@ -4,6 +4,8 @@
 
 use std::collections::BTreeMap;
 
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, LabelSelectorRequirement};
+
 use gateway_api::{
     gateways::{
         GatewayListenersAllowedRoutesNamespacesFrom as From,
@@ -131,26 +133,24 @@ fn namespace_allowed(
     }
 }
 
-/// A label selector over namespace labels; an unknown operator matches
-/// nothing, so a malformed selector admits no route.
+/// A label selector over namespace labels, with Kubernetes' semantics
+/// ([`fedway_crds::selector`]); an unknown operator matches nothing, so a
+/// malformed selector admits no route.
 fn selector_matches(selector: &Selector, labels: &BTreeMap<String, String>) -> bool {
-    let by_labels = selector
-        .match_labels
-        .iter()
-        .flatten()
-        .all(|(k, v)| labels.get(k) == Some(v));
-    let by_expressions = selector.match_expressions.iter().flatten().all(|e| {
-        let values = e.values.as_deref().unwrap_or_default();
-        let value = labels.get(&e.key);
-        match e.operator.as_str() {
-            "In" => value.is_some_and(|v| values.contains(v)),
-            "NotIn" => value.is_none_or(|v| !values.contains(v)),
-            "Exists" => value.is_some(),
-            "DoesNotExist" => value.is_none(),
-            _ => false,
-        }
-    });
-    by_labels && by_expressions
+    let selector = LabelSelector {
+        match_labels: selector.match_labels.clone(),
+        match_expressions: selector.match_expressions.as_ref().map(|expressions| {
+            expressions
+                .iter()
+                .map(|e| LabelSelectorRequirement {
+                    key: e.key.clone(),
+                    operator: e.operator.clone(),
+                    values: e.values.clone(),
+                })
+                .collect()
+        }),
+    };
+    fedway_crds::selector::matches(&selector, labels)
 }
 
 #[cfg(test)]

@@ -1,12 +1,11 @@
-//! The loop: reflectors keep in-memory stores of everything a pass reads; a
+//! The loop: a [`Mirror`] keeps in-memory stores of everything a pass reads; a
 //! burst of changes (50 ms) becomes one pass over snapshots of the stores;
 //! the pass's [`ProxyConfig`](crate::config::ProxyConfig) goes to the sink
 //! and its statuses to the API server.
 
-use std::{collections::BTreeMap, fmt::Debug, hash::Hash, sync::Arc, time::Duration};
+use std::{collections::BTreeMap, fmt::Debug, sync::Arc, time::Duration};
 
 use fedway_crds::DNSRecord;
-use futures::{StreamExt, stream::BoxStream};
 use gateway_api::{
     gatewayclasses::GatewayClass, gateways::Gateway, grpcroutes::GrpcRoute, httproutes::HttpRoute,
     referencegrants::ReferenceGrant,
@@ -22,16 +21,17 @@ use kube::{
     Api, Client, Resource,
     api::{DeleteParams, ListParams, Patch, PatchParams},
     runtime::{
-        WatchStreamExt,
         events::{Recorder, Reporter},
-        reflector::{self, Store},
+        reflector::Store,
         watcher,
     },
 };
 use serde::de::DeserializeOwned;
-use tokio::sync::Notify;
 
-use fedway_runtime::certificates::TLS_SECRET_TYPE;
+use fedway_runtime::{
+    certificates::TLS_SECRET_TYPE,
+    mirror::{Mirror, Pass, Passes},
+};
 
 use super::{
     ConfigSink, Error, FIELD_MANAGER, ObjectKey, Settings,
@@ -92,43 +92,30 @@ pub async fn run(client: Client, settings: Settings, sink: Arc<dyn ConfigSink>) 
         },
     );
     let config = watcher::Config::default;
-    let (classes, classes_w) = reflector::store();
-    let (gateways, gateways_w) = reflector::store();
-    let (routes, routes_w) = reflector::store();
-    let (grpc_routes, grpc_routes_w) = reflector::store();
-    let (grants, grants_w) = reflector::store();
-    let (services, services_w) = reflector::store();
-    let (slices, slices_w) = reflector::store();
-    let (secrets, secrets_w) = reflector::store();
-    let (namespaces, namespaces_w) = reflector::store();
-    let mut streams = vec![
-        watch(classes_w, Api::all(client.clone()), config()),
-        watch(gateways_w, Api::all(client.clone()), config()),
-        watch(routes_w, Api::all(client.clone()), config()),
-        watch(grpc_routes_w, Api::all(client.clone()), config()),
-        watch(grants_w, Api::all(client.clone()), config()),
-        watch(services_w, Api::all(client.clone()), config()),
-        watch(slices_w, Api::all(client.clone()), config()),
-        // Only TLS Secrets can be listener certificates; the others are
-        // never read, so never held in memory.
-        watch(
-            secrets_w,
-            Api::all(client.clone()),
-            config().fields(&format!("type={TLS_SECRET_TYPE}")),
-        ),
-        watch(namespaces_w, Api::all(client.clone()), config()),
-    ];
+    let mut mirror = Mirror::default();
+    let classes = mirror.kind(Api::all(client.clone()), config(), |_| ());
+    let gateways = mirror.kind(Api::all(client.clone()), config(), |_| ());
+    let routes = mirror.kind(Api::all(client.clone()), config(), |_| ());
+    let grpc_routes = mirror.kind(Api::all(client.clone()), config(), |_| ());
+    let grants = mirror.kind(Api::all(client.clone()), config(), |_| ());
+    let services = mirror.kind(Api::all(client.clone()), config(), |_| ());
+    let slices = mirror.kind(Api::all(client.clone()), config(), |_| ());
+    // Only TLS Secrets can be listener certificates; the others are never
+    // read, so never held in memory.
+    let secrets = mirror.kind(
+        Api::all(client.clone()),
+        config().fields(&format!("type={TLS_SECRET_TYPE}")),
+        |_| (),
+    );
+    let namespaces = mirror.kind(Api::all(client.clone()), config(), |_| ());
     let dns_records = if dns_records_served(&client).await {
-        let (store, writer) = reflector::store();
-        streams.push(watch(writer, Api::all(client.clone()), config()));
-        Some(store)
+        Some(mirror.kind(Api::all(client.clone()), config(), |_| ()))
     } else {
         tracing::info!(
             "DNSRecords are not served by this API server (Fedway's CRDs not installed): no cross-cluster spillover"
         );
         None
     };
-    let changes = futures::stream::select_all(streams);
     let stores = Stores {
         classes,
         gateways,
@@ -141,51 +128,28 @@ pub async fn run(client: Client, settings: Settings, sink: Arc<dyn ConfigSink>) 
         namespaces,
         dns_records,
     };
-    let notify = Notify::new();
-    let drive = changes.for_each(|()| {
-        notify.notify_one();
-        futures::future::ready(())
-    });
-    let passes = async {
-        // A store still listing would look like deleted objects: nothing is
-        // computed, served or written from a partial picture.
-        let _ = tokio::join!(
-            stores.classes.wait_until_ready(),
-            stores.gateways.wait_until_ready(),
-            stores.routes.wait_until_ready(),
-            stores.grpc_routes.wait_until_ready(),
-            stores.grants.wait_until_ready(),
-            stores.services.wait_until_ready(),
-            stores.slices.wait_until_ready(),
-            stores.secrets.wait_until_ready(),
-            stores.namespaces.wait_until_ready(),
-            async {
-                if let Some(records) = &stores.dns_records {
-                    let _ = records.wait_until_ready().await;
-                }
-            },
-        );
-        tracing::info!("caches synced");
-        notify.notify_one();
-        loop {
-            notify.notified().await;
-            tokio::time::sleep(DEBOUNCE).await;
-            let outcome = {
-                let _timer = settings.metrics.passes.start();
-                pass(&client, &settings, &recorder, sink.as_ref(), &stores).await
-            };
-            if let Err(error) = outcome {
-                settings.metrics.passes.failed();
-                tracing::warn!(%error, "controller pass failed; retrying");
-                tokio::time::sleep(RETRY).await;
-                notify.notify_one();
-            }
+    let passes = Passes {
+        debounce: DEBOUNCE,
+        retry: RETRY,
+    };
+    let health = |failed: Option<&watcher::Error>| {
+        if let Some(error) = failed {
+            tracing::warn!(%error, "watch failed; retrying");
         }
     };
-    tokio::select! {
-        () = drive => tracing::warn!("controller watches ended"),
-        () = passes => {}
-    }
+    mirror
+        .run(passes, health, || async {
+            let _timer = settings.metrics.passes.start();
+            match pass(&client, &settings, &recorder, sink.as_ref(), &stores).await {
+                Ok(()) => Pass::Done,
+                Err(error) => {
+                    settings.metrics.passes.failed();
+                    tracing::warn!(%error, "controller pass failed; retrying");
+                    Pass::Retry
+                }
+            }
+        })
+        .await;
 }
 
 /// Whether the API server serves DNSRecords to this proxy. Spillover needs
@@ -215,30 +179,6 @@ async fn dns_records_served(client: &Client) -> bool {
         }
     }
     true
-}
-
-/// A reflector into `writer`, reduced to "something changed".
-fn watch<K>(
-    writer: reflector::store::Writer<K>,
-    api: Api<K>,
-    config: watcher::Config,
-) -> BoxStream<'static, ()>
-where
-    K: Resource + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
-    K::DynamicType: Eq + Hash + Clone + Default + Send + Sync,
-{
-    reflector::reflector(writer, watcher(api, config))
-        .default_backoff()
-        .filter_map(|event| async move {
-            match event {
-                Ok(_) => Some(()),
-                Err(error) => {
-                    tracing::warn!(%error, kind = %K::kind(&K::DynamicType::default()), "watch");
-                    None
-                }
-            }
-        })
-        .boxed()
 }
 
 async fn pass(
