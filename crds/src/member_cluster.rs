@@ -38,6 +38,17 @@ pub struct MemberClusterSpec {
     pub heartbeat: Heartbeat,
 }
 
+impl MemberCluster {
+    /// Whether the hub last judged its heartbeat fresh (`Ready=True`).
+    pub fn is_ready(&self) -> bool {
+        self.status.as_ref().is_some_and(|s| {
+            s.conditions
+                .iter()
+                .any(|c| c.type_ == condition::READY && c.status == "True")
+        })
+    }
+}
+
 /// The agent renews a Lease in its hub namespace every `interval`; after
 /// `missedBeforeNotReady` intervals without a renewal the hub marks the
 /// member NotReady. Config stays on the member either way.

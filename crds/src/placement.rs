@@ -45,8 +45,7 @@ pub struct Decision {
 pub fn place(policy: Option<&PlacementPolicySpec>, members: &[Member<'_>]) -> Vec<Decision> {
     let mut decisions: Vec<Decision> = members
         .iter()
-        .filter(|m| m.ready || m.placed.is_some())
-        .filter(|m| policy.is_none_or(|p| selects(p, m)))
+        .filter(|m| eligible(policy, m))
         .map(|m| Decision {
             cluster: m.name.to_owned(),
             gateway_class: class_for(policy, m),
@@ -54,6 +53,13 @@ pub fn place(policy: Option<&PlacementPolicySpec>, members: &[Member<'_>]) -> Ve
         .collect();
     decisions.sort();
     decisions
+}
+
+/// Whether [`place`] chooses `member`: Ready or already running the
+/// Gateway, and selected by the policy. A change to a member that is not
+/// eligible before or after it cannot change the Gateway's placement.
+pub fn eligible(policy: Option<&PlacementPolicySpec>, member: &Member<'_>) -> bool {
+    (member.ready || member.placed.is_some()) && policy.is_none_or(|p| selects(p, member))
 }
 
 fn selects(policy: &PlacementPolicySpec, member: &Member<'_>) -> bool {

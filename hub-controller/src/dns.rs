@@ -16,8 +16,6 @@
 
 use std::{
     collections::{BTreeMap, BTreeSet},
-    fmt::Debug,
-    hash::Hash,
     sync::Arc,
     time::Duration,
 };
@@ -26,29 +24,25 @@ use fedway_crds::{
     DNSPolicy, DNSRecord, DNSRecordSpec, DNSZone, MemberCluster, Work, WorkSpec,
     work::{DeletionPolicy, Manifest, TakeoverPolicy},
 };
-use futures::{StreamExt, future::try_join_all, stream::BoxStream};
+use fedway_runtime::mirror::{Pass, Passes};
+use futures::future::try_join_all;
 use k8s_openapi::{
     apimachinery::pkg::apis::meta::v1::{Condition, Time},
     jiff::Timestamp,
 };
 use kube::{
-    Api, Client, Resource, ResourceExt,
-    api::{DeleteParams, DynamicObject, Patch, PatchParams},
-    core::ApiResource,
-    runtime::{
-        WatchStreamExt,
-        reflector::{self, ObjectRef, Store, store::Writer},
-        watcher,
-    },
+    Api, Client, ResourceExt,
+    api::{DeleteParams, Patch, PatchParams},
+    runtime::reflector::{ObjectRef, Store},
 };
-use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use tokio::sync::Notify;
 
 use crate::{
     Error, FIELD_MANAGER, api_error,
     dns_records::{self, Inputs, MemberGateway, PlacedGateway, RouteId, Verdict},
-    gateways::{self, CONTROLLER_NAME, GATEWAY_ANNOTATION},
+    gateways::{CONTROLLER_NAME, GATEWAY_ANNOTATION},
+    index::Index,
     join,
     metrics::HubMetrics,
     route_kinds, status,
@@ -70,194 +64,40 @@ const DEBOUNCE: Duration = Duration::from_millis(200);
 /// Pause before retrying a failed pass.
 const RETRY: Duration = Duration::from_secs(2);
 
-struct Stores {
-    gateways: Store<DynamicObject>,
-    classes: Store<DynamicObject>,
-    /// Routes of the kinds that name hostnames: theirs serve listeners
-    /// without one.
-    routes: Vec<Store<DynamicObject>>,
-    /// ListenerSets, when the hub serves them: their listeners' hostnames
-    /// are published with their Gateway's.
-    listener_sets: Option<Store<DynamicObject>>,
-    policies: Store<DNSPolicy>,
-    zones: Store<DNSZone>,
-    members: Store<MemberCluster>,
-    works: Store<Work>,
-    records: Store<DNSRecord>,
-}
-
 /// Keeps DNSRecords, DNSPolicy status and the members' DNS Works current,
-/// forever.
-///
-/// `route_kinds`: the route kinds the hub serves ([`route_kinds::served`]);
-/// `listener_sets`: ListenerSet, if it serves that
-/// ([`route_kinds::served_listener_sets`]).
-pub async fn run(
-    client: Client,
-    metrics: Arc<HubMetrics>,
-    route_kinds: Vec<ApiResource>,
-    listener_sets: Option<ApiResource>,
-) {
-    let config = watcher::Config::default;
-    let (gateways, gateways_writer) = dynamic(gateways::gateways());
-    let (classes, classes_writer) = dynamic(gateways::gateway_classes());
-    let (routes, route_watches): (Vec<_>, Vec<_>) = route_kinds
-        .into_iter()
-        .filter(|resource| route_kinds::has_hostnames(&resource.kind))
-        .map(|resource| {
-            let (store, writer) = dynamic(resource.clone());
-            let api = Api::all_with(client.clone(), &resource);
-            (store, watch(writer, api, config()))
-        })
-        .unzip();
-    let (listener_sets, set_watch) = match listener_sets {
-        Some(resource) => {
-            let (store, writer) = dynamic(resource.clone());
-            let api = Api::all_with(client.clone(), &resource);
-            (Some(store), Some(watch(writer, api, config())))
-        }
-        None => (None, None),
+/// forever: a pass once the index has listed, then one after each burst of
+/// the changes `changed` announces (those of the kinds DNS reads).
+pub async fn run(client: Client, metrics: Arc<HubMetrics>, index: Index, changed: Arc<Notify>) {
+    let passes = Passes {
+        debounce: DEBOUNCE,
+        retry: RETRY,
     };
-    let (policies, policies_writer) = reflector::store();
-    let (zones, zones_writer) = reflector::store();
-    let (members, members_writer) = reflector::store();
-    let (works, works_writer) = reflector::store();
-    let (records, records_writer) = reflector::store();
-    let changes = futures::stream::select_all(route_watches.into_iter().chain(set_watch).chain([
-        watch(
-            gateways_writer,
-            Api::all_with(client.clone(), &gateways::gateways()),
-            config(),
-        ),
-        watch(
-            classes_writer,
-            Api::all_with(client.clone(), &gateways::gateway_classes()),
-            config(),
-        ),
-        watch(policies_writer, Api::all(client.clone()), config()),
-        watch(zones_writer, Api::all(client.clone()), config()),
-        watch(members_writer, Api::all(client.clone()), config()),
-        watch(works_writer, Api::all(client.clone()), config()),
-        watch(
-            records_writer,
-            Api::all(client.clone()),
-            config().labels(&format!("{MANAGED_LABEL}={MANAGED_VALUE}")),
-        ),
-    ]));
-    let stores = Stores {
-        gateways,
-        classes,
-        routes,
-        listener_sets,
-        policies,
-        zones,
-        members,
-        works,
-        records,
-    };
-    let notify = Notify::new();
-    let drive = changes.for_each(|()| {
-        notify.notify_one();
-        futures::future::ready(())
-    });
-    let reconcile_forever = async {
-        // Nothing is computed from a partial picture: a store still filling
-        // would look like deleted Gateways and take their records away.
-        let _ = tokio::join!(
-            stores.gateways.wait_until_ready(),
-            stores.classes.wait_until_ready(),
-            futures::future::join_all(
-                stores
-                    .routes
-                    .iter()
-                    .chain(&stores.listener_sets)
-                    .map(Store::wait_until_ready)
-            ),
-            stores.policies.wait_until_ready(),
-            stores.zones.wait_until_ready(),
-            stores.members.wait_until_ready(),
-            stores.works.wait_until_ready(),
-            stores.records.wait_until_ready(),
-        );
-        loop {
-            notify.notified().await;
-            tokio::time::sleep(DEBOUNCE).await;
-            let outcome = {
-                let _timer = metrics.dns.start();
-                reconcile(&client, &metrics, &stores).await
-            };
-            match outcome {
-                Ok(Pass::Done) => {}
-                Ok(Pass::Incomplete) => {
-                    tokio::time::sleep(RETRY).await;
-                    notify.notify_one();
-                }
+    passes
+        .run(index.ready(), &changed, || async {
+            let _timer = metrics.dns.start();
+            match reconcile(&client, &metrics, &index).await {
+                Ok(pass) => pass,
                 Err(error) => {
                     metrics.dns.failed();
                     tracing::warn!(%error, "global DNS pass failed; retrying");
-                    tokio::time::sleep(RETRY).await;
-                    notify.notify_one();
-                }
-            }
-        }
-    };
-    tokio::select! {
-        () = drive => tracing::warn!("global DNS watches ended"),
-        () = reconcile_forever => {}
-    }
-}
-
-fn dynamic(resource: kube::core::ApiResource) -> (Store<DynamicObject>, Writer<DynamicObject>) {
-    let writer = Writer::new(resource);
-    (writer.as_reader(), writer)
-}
-
-/// A reflector into `writer`, reduced to "something changed".
-fn watch<K>(writer: Writer<K>, api: Api<K>, config: watcher::Config) -> BoxStream<'static, ()>
-where
-    K: Resource + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
-    K::DynamicType: Eq + Hash + Clone + Send + Sync,
-{
-    reflector::reflector(writer, watcher(api, config))
-        .default_backoff()
-        .filter_map(|event| async move {
-            match event {
-                Ok(_) => Some(()),
-                Err(error) => {
-                    tracing::debug!(%error, "global DNS watch");
-                    None
+                    Pass::Retry
                 }
             }
         })
-        .boxed()
+        .await;
 }
 
-/// Every object in `stores`, as JSON (what `dns_records` reads).
-fn values<'a>(stores: impl IntoIterator<Item = &'a Store<DynamicObject>>) -> Vec<Value> {
-    stores
-        .into_iter()
-        .flat_map(Store::state)
-        .filter_map(|object| serde_json::to_value(object.as_ref()).ok())
-        .collect()
-}
-
-/// How a pass ended.
-enum Pass {
-    Done,
-    /// Something could not be written yet (a member's namespace is still
-    /// being created): try again shortly.
-    Incomplete,
-}
-
-async fn reconcile(client: &Client, metrics: &HubMetrics, stores: &Stores) -> Result<Pass, Error> {
-    let ours: BTreeSet<String> = stores
+/// One pass; `Retry` when something could not be written yet (a member's
+/// namespace is still being created).
+async fn reconcile(client: &Client, metrics: &HubMetrics, index: &Index) -> Result<Pass, Error> {
+    let ours: BTreeSet<String> = index
         .classes
         .state()
         .iter()
         .filter(|c| c.data["spec"]["controllerName"] == CONTROLLER_NAME)
         .map(|c| c.name_any())
         .collect();
-    let gateways: Vec<Value> = stores
+    let gateways: Vec<Value> = index
         .gateways
         .state()
         .iter()
@@ -269,7 +109,7 @@ async fn reconcile(client: &Client, metrics: &HubMetrics, stores: &Stores) -> Re
         })
         .filter_map(|g| serde_json::to_value(g.as_ref()).ok())
         .collect();
-    let members: Vec<MemberCluster> = stores
+    let members: Vec<MemberCluster> = index
         .members
         .state()
         .iter()
@@ -280,7 +120,7 @@ async fn reconcile(client: &Client, metrics: &HubMetrics, stores: &Stores) -> Re
         .iter()
         .map(|m| (join::member_namespace(&m.name_any()), m.name_any()))
         .collect();
-    let works = stores.works.state();
+    let works = index.works.state();
 
     // Where each Gateway is placed, and what each member reports of it.
     let mut placements: BTreeMap<String, Vec<MemberGateway>> = BTreeMap::new();
@@ -304,7 +144,7 @@ async fn reconcile(client: &Client, metrics: &HubMetrics, stores: &Stores) -> Re
         );
         placements.entry(gateway.clone()).or_default().push(member);
     }
-    let listener_sets = values(&stores.listener_sets);
+    let listener_sets = Index::values(&index.listener_sets);
     let placed: Vec<PlacedGateway<'_>> = gateways
         .iter()
         .map(|gateway| {
@@ -326,14 +166,14 @@ async fn reconcile(client: &Client, metrics: &HubMetrics, stores: &Stores) -> Re
             }
         })
         .collect();
-    let policies: Vec<DNSPolicy> = stores
-        .policies
+    let policies: Vec<DNSPolicy> = index
+        .dns_policies
         .state()
         .iter()
         .filter(|p| p.metadata.deletion_timestamp.is_none())
         .map(|p| p.as_ref().clone())
         .collect();
-    let zones: Vec<DNSZone> = stores
+    let zones: Vec<DNSZone> = index
         .zones
         .state()
         .iter()
@@ -341,7 +181,7 @@ async fn reconcile(client: &Client, metrics: &HubMetrics, stores: &Stores) -> Re
         .map(|z| z.as_ref().clone())
         .collect();
     let apexes: Vec<String> = zones.iter().map(|z| z.spec.zone.clone()).collect();
-    let existing: BTreeMap<String, DNSRecord> = stores
+    let existing: BTreeMap<String, DNSRecord> = index
         .records
         .state()
         .iter()
@@ -353,7 +193,13 @@ async fn reconcile(client: &Client, metrics: &HubMetrics, stores: &Stores) -> Re
         .map(|(name, record)| (name.clone(), record.spec.clone()))
         .collect();
 
-    let routes = values(&stores.routes);
+    let routes = Index::values(
+        index
+            .routes
+            .iter()
+            .filter(|(resource, _)| route_kinds::has_hostnames(&resource.kind))
+            .map(|(_, store)| store),
+    );
     let computed = dns_records::compute(&Inputs {
         gateways: &placed,
         routes: &routes,
@@ -386,13 +232,13 @@ async fn reconcile(client: &Client, metrics: &HubMetrics, stores: &Stores) -> Re
     let written = try_join_all(
         names
             .iter()
-            .map(|name| write_work(client, metrics, &stores.works, name, &manifests)),
+            .map(|name| write_work(client, metrics, &index.works, name, &manifests)),
     )
     .await?;
     Ok(if written.iter().all(|w| *w) {
         Pass::Done
     } else {
-        Pass::Incomplete
+        Pass::Retry
     })
 }
 

@@ -47,7 +47,6 @@ use fedway_crds::{
     DNSPolicy, DNSRecordSpec, DNSZone, MemberCluster,
     dns_policy::DnsStrategy,
     dns_record::{Endpoint, PolicyRef},
-    member_cluster::condition as member_condition,
     record_name, selector,
     target_ref::GatewayTargetRef,
     work::Manifest,
@@ -636,7 +635,7 @@ fn record(claim: &Claim<'_>, inputs: &Inputs<'_>) -> DNSRecordSpec {
                 .members
                 .iter()
                 .find(|m| m.name_any() == report.cluster)?;
-            let ready = is_ready(member);
+            let ready = member.is_ready();
             let mut hub_healthy = ready && serves(report, claim, inputs.routes);
             let mut addresses: Vec<String> = report
                 .addresses
@@ -701,15 +700,6 @@ fn record(claim: &Claim<'_>, inputs: &Inputs<'_>) -> DNSRecordSpec {
         }),
         endpoints,
     }
-}
-
-/// Whether the hub's latest judgement of the member is Ready.
-pub fn is_ready(member: &MemberCluster) -> bool {
-    member.status.as_ref().is_some_and(|s| {
-        s.conditions
-            .iter()
-            .any(|c| c.type_ == member_condition::READY && c.status == "True")
-    })
 }
 
 fn verdict(note: Notes) -> Verdict {

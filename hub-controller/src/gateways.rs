@@ -3,15 +3,18 @@
 //! Work per chosen member, remove Works of members no longer chosen, and
 //! report in the hub what the members report.
 
-use std::{collections::BTreeMap, sync::Arc};
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    sync::Arc,
+};
 
 use fedway_crds::{
-    DNSZone, MemberCluster, PlacementPolicy, Work,
-    member_cluster::condition as member_condition,
+    MemberCluster, PlacementPolicy, Work,
     placement::{self, Member},
     placement_policy::{CertificateSource, UnsupportedFeatures},
     work::{ObjectIdentity, Withheld, WorkSpec},
 };
+use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::{
     api::core::v1::ConfigMap,
     apimachinery::pkg::apis::meta::v1::{Condition, Time},
@@ -24,12 +27,15 @@ use kube::{
         controller::Action,
         events::{Event, EventType, Recorder},
         finalizer::{Event as Finalizer, finalizer},
+        reflector::{ObjectRef, Store},
     },
 };
 use serde_json::{Value, json};
 
 use crate::{
-    Error, FIELD_MANAGER, api_error, certificate_copies, gateway_check, join,
+    Error, FIELD_MANAGER, api_error, certificate_copies, gateway_check,
+    index::Index,
+    join,
     listener_certificates::{self, Unresolved},
     listener_status::{self, ListenerStatus},
     metrics::HubMetrics,
@@ -47,6 +53,8 @@ pub const FINALIZER: &str = "fedway.dev/cleanup";
 pub const GATEWAY_UID_LABEL: &str = "fedway.dev/gateway-uid";
 /// Annotation on Works: the hub Gateway as `namespace/name`.
 pub const GATEWAY_ANNOTATION: &str = "fedway.dev/gateway";
+/// Most Work writes one reconcile has in flight.
+const WRITES_AT_ONCE: usize = 32;
 
 pub fn resource(kind: &str, version: &str, plural: &str) -> ApiResource {
     ApiResource::from_gvk_with_plural(
@@ -77,13 +85,18 @@ pub struct Context {
     pub policies: Vec<ApiResource>,
     /// ListenerSet, when the hub serves it.
     pub listener_sets: Option<ApiResource>,
+    /// What the hub knows of every kind it reads (shared with global DNS).
+    pub index: Index,
 }
 
 /// Reconciles one hub Gateway.
 pub async fn reconcile(gateway: Arc<DynamicObject>, ctx: Arc<Context>) -> Result<Action, Error> {
+    // Nothing is decided from stores still listing: an empty member store
+    // would look like every member gone.
+    ctx.index.ready().await;
     let _timer = ctx.metrics.gateways.start();
     let finalized = gateway.finalizers().iter().any(|f| f == FINALIZER);
-    match owner(&ctx.client, &gateway).await? {
+    match owner(&ctx.index, &gateway) {
         // Its class is another controller's now: let go of it. (A deleted
         // Gateway goes through the finalizer's clean-up below instead.)
         Owner::Other if finalized && gateway.meta().deletion_timestamp.is_none() => {
@@ -131,20 +144,18 @@ enum Owner {
     Unknown,
 }
 
-async fn owner(client: &Client, gateway: &DynamicObject) -> Result<Owner, Error> {
+fn owner(index: &Index, gateway: &DynamicObject) -> Owner {
     let Some(class) = gateway.data["spec"]["gatewayClassName"].as_str() else {
-        return Ok(Owner::Other);
+        return Owner::Other;
     };
-    let classes: Api<DynamicObject> = Api::all_with(client.clone(), &gateway_classes());
-    let class = classes
-        .get_opt(class)
-        .await
-        .map_err(api_error("reading", format!("GatewayClass {class}")))?;
-    Ok(match class {
+    match index
+        .classes
+        .get(&ObjectRef::new_with(class, gateway_classes()))
+    {
         None => Owner::Unknown,
         Some(c) if c.data["spec"]["controllerName"] == CONTROLLER_NAME => Owner::Hub,
         Some(_) => Owner::Other,
-    })
+    }
 }
 
 /// Lets go of a Gateway whose class is no longer the hub's: its Works go
@@ -155,13 +166,13 @@ async fn release(ctx: &Context, gateway: &DynamicObject) -> Result<Action, Error
     clean_up(ctx, gateway).await?;
     let gateway_value = serde_json::to_value(gateway).unwrap_or_default();
     let gateway_key = ObjectKey::of(&gateway_value);
-    let listener_sets = list_kinds(&ctx.client, ctx.listener_sets.as_slice()).await?;
+    let listener_sets = Index::values(&ctx.index.listener_sets);
     let parents = Parents::of(&gateway_value, &listener_sets);
-    let routes = list_routes(ctx).await?;
+    let routes = routes_naming(&ctx.index, &parents);
     for route in work_builder::attached_routes(&parents, &routes) {
         put_entries(ctx, &PARENTS, &parents, route, Vec::new()).await?;
     }
-    for policy in list_policies(ctx).await? {
+    for policy in Index::values(&ctx.index.policies) {
         put_entries(ctx, &ANCESTORS, &parents, &policy, Vec::new()).await?;
     }
     let finalizers: Vec<&String> = gateway
@@ -195,30 +206,31 @@ pub fn work_name(gateway: &DynamicObject) -> String {
     )
 }
 
-async fn works_of(client: &Client, gateway: &DynamicObject) -> Result<Vec<Work>, Error> {
+/// The Works the hub wrote for `gateway` (by its UID: a Gateway deleted
+/// and created again under the same name has none yet).
+fn works_of(index: &Index, gateway: &DynamicObject) -> Vec<Arc<Work>> {
     let uid = gateway.uid().unwrap_or_default();
-    let works: Api<Work> = Api::all(client.clone());
-    Ok(works
-        .list(&ListParams::default().labels(&format!("{GATEWAY_UID_LABEL}={uid}")))
-        .await
-        .map_err(api_error(
-            "listing",
-            format!("Works of Gateway {}", key(gateway)),
-        ))?
-        .items)
+    let name = work_name(gateway);
+    index
+        .works
+        .state()
+        .into_iter()
+        .filter(|w| w.metadata.name.as_deref() == Some(name.as_str()))
+        .filter(|w| w.labels().get(GATEWAY_UID_LABEL) == Some(&uid))
+        .collect()
 }
 
 async fn place(ctx: &Context, gateway: &DynamicObject) -> Result<Action, Error> {
     let client = &ctx.client;
     let gateway_value = serde_json::to_value(gateway).unwrap_or_default();
-    let existing = works_of(client, gateway).await?;
+    let index = &ctx.index;
+    let existing = works_of(index, gateway);
 
-    let zones: Vec<String> = Api::<DNSZone>::all(client.clone())
-        .list(&ListParams::default())
-        .await
-        .map_err(api_error("listing", "DNSZones"))?
-        .into_iter()
-        .map(|z| z.spec.zone)
+    let zones: Vec<String> = index
+        .zones
+        .state()
+        .iter()
+        .map(|z| z.spec.zone.clone())
         .collect();
     let notes = match gateway_check::check(&gateway_value, &zones) {
         Ok(notes) => notes,
@@ -250,22 +262,24 @@ async fn place(ctx: &Context, gateway: &DynamicObject) -> Result<Action, Error> 
         }
     };
 
-    let policy = policy_for(client, gateway).await?;
-    let members = Api::<MemberCluster>::all(client.clone())
-        .list(&ListParams::default())
-        .await
-        .map_err(api_error("listing", "MemberClusters"))?
-        .items;
+    let placement_policies = index.placement_policies.state();
+    let policy = policy_for(
+        &placement_policies,
+        &gateway.namespace().unwrap_or_default(),
+        &gateway.name_any(),
+    );
+    let members: Vec<MemberCluster> = index
+        .members
+        .state()
+        .iter()
+        .map(|m| m.as_ref().clone())
+        .collect();
     let views: Vec<Member<'_>> = members
         .iter()
         .map(|m| Member {
             name: m.metadata.name.as_deref().unwrap_or_default(),
             labels: m.metadata.labels.as_ref().unwrap_or(&EMPTY),
-            ready: m.status.as_ref().is_some_and(|s| {
-                s.conditions
-                    .iter()
-                    .any(|c| c.type_ == member_condition::READY && c.status == "True")
-            }),
+            ready: m.is_ready(),
             placed: existing
                 .iter()
                 .find(|w| {
@@ -287,12 +301,12 @@ async fn place(ctx: &Context, gateway: &DynamicObject) -> Result<Action, Error> 
         .collect();
     let mut decisions = placement::place(policy.as_ref().map(|p| &p.spec), &views);
 
-    let routes = list_routes(ctx).await?;
     // Capabilities: per attached route, the chosen members whose
     // implementation says it lacks a feature the route uses, and what the
     // policy does about it there.
-    let listener_sets = list_kinds(client, ctx.listener_sets.as_slice()).await?;
+    let listener_sets = Index::values(&index.listener_sets);
     let parents = Parents::of(&gateway_value, &listener_sets);
+    let routes = routes_naming(index, &parents);
     let on_unsupported = policy
         .as_ref()
         .map(|p| p.spec.unsupported_features)
@@ -316,8 +330,8 @@ async fn place(ctx: &Context, gateway: &DynamicObject) -> Result<Action, Error> 
             vec![]
         }
     };
-    let grants = list_values(client, &reference_grants()).await?;
-    let policies = list_policies(ctx).await?;
+    let grants = Index::values([&index.grants]);
+    let policies = Index::values(&index.policies);
     let attached_routes: Vec<&Value> = lacks.iter().map(|(route, _)| *route).collect();
     let mut config_map_keys = policy_attachment::config_maps(&policy_attachment::attached(
         &parents.gateway,
@@ -394,22 +408,26 @@ async fn place(ctx: &Context, gateway: &DynamicObject) -> Result<Action, Error> 
             }
         })
         .collect();
-    // All members' Works at once: propagation then costs one write's
-    // latency, not one per member.
-    futures::future::try_join_all(decisions.iter().zip(&specs).map(|(decision, spec)| {
-        let namespace = join::member_namespace(&decision.cluster);
-        let current = existing
-            .iter()
-            .find(|w| w.namespace().as_deref() == Some(namespace.as_str()));
-        let write = !work_up_to_date(current, &uid, &gateway_key, spec);
-        async move {
-            if write {
-                write_work(ctx, gateway, &decision.cluster, spec).await?;
-            }
-            Ok::<(), Error>(())
-        }
-    }))
-    .await?;
+    // Members' Works written side by side: propagation then costs a few
+    // writes' latency, not one per member; bounded, so a thousand members
+    // are not a thousand requests at once.
+    let by_namespace: BTreeMap<String, &Work> = existing
+        .iter()
+        .filter_map(|w| Some((w.namespace()?, w.as_ref())))
+        .collect();
+    let writes: Vec<_> = decisions
+        .iter()
+        .zip(&specs)
+        .filter(|(decision, spec)| {
+            let current = by_namespace.get(&join::member_namespace(&decision.cluster));
+            !work_up_to_date(current.copied(), &uid, &gateway_key, spec)
+        })
+        .map(|(decision, spec)| write_work(ctx, gateway, &decision.cluster, spec))
+        .collect();
+    futures::stream::iter(writes)
+        .buffer_unordered(WRITES_AT_ONCE)
+        .try_collect::<()>()
+        .await?;
     let chosen: Vec<String> = decisions
         .iter()
         .map(|d| join::member_namespace(&d.cluster))
@@ -424,10 +442,6 @@ async fn place(ctx: &Context, gateway: &DynamicObject) -> Result<Action, Error> 
 
     // Status, from what members reported so far (fresh Works report later and
     // trigger another pass through the Work watch).
-    let by_namespace: BTreeMap<String, &Work> = existing
-        .iter()
-        .filter_map(|w| Some((w.namespace()?, w)))
-        .collect();
     let reports: Vec<MemberReport<'_>> = decisions
         .iter()
         .map(|d| MemberReport {
@@ -554,56 +568,52 @@ async fn place(ctx: &Context, gateway: &DynamicObject) -> Result<Action, Error> 
         write_listener_set_status(ctx, set, &certificates.unresolved, &reports).await?;
     }
     if let Some(policy) = policy {
-        write_policy_status(client, &policy, &decisions).await?;
+        write_policy_status(client, policy, &decisions).await?;
     }
     Ok(Action::await_change())
 }
 
 static EMPTY: BTreeMap<String, String> = BTreeMap::new();
 
-/// The PlacementPolicy targeting the Gateway: the oldest, when several do.
-async fn policy_for(
-    client: &Client,
-    gateway: &DynamicObject,
-) -> Result<Option<PlacementPolicy>, Error> {
-    let namespace = gateway.namespace().unwrap_or_default();
-    let name = gateway.name_any();
-    let mut policies: Vec<PlacementPolicy> =
-        Api::<PlacementPolicy>::namespaced(client.clone(), &namespace)
-            .list(&ListParams::default())
-            .await
-            .map_err(api_error(
-                "listing",
-                format!("PlacementPolicies in {namespace}"),
-            ))?
-            .into_iter()
-            .filter(|p| {
-                p.spec
-                    .target_refs
-                    .iter()
-                    .any(|t| t.name == name && t.kind == "Gateway")
-            })
-            .collect();
-    policies.sort_by_key(|p| (p.creation_timestamp().map(|t| t.0), p.name_any()));
-    Ok(policies.into_iter().next())
+/// The PlacementPolicy targeting the Gateway `namespace/name`: the oldest,
+/// when several do.
+pub fn policy_for<'a>(
+    policies: &'a [Arc<PlacementPolicy>],
+    namespace: &str,
+    name: &str,
+) -> Option<&'a PlacementPolicy> {
+    policies
+        .iter()
+        .filter(|p| p.metadata.namespace.as_deref() == Some(namespace))
+        .filter(|p| {
+            p.spec
+                .target_refs
+                .iter()
+                .any(|t| t.name == name && t.kind == "Gateway")
+        })
+        .min_by_key(|p| (p.creation_timestamp().map(|t| t.0), p.name_any()))
+        .map(AsRef::as_ref)
 }
 
-/// Every route of the kinds the hub federates.
-async fn list_routes(ctx: &Context) -> Result<Vec<Value>, Error> {
-    list_kinds(&ctx.client, &ctx.routes).await
-}
-
-/// Every policy of the kinds the hub federates.
-async fn list_policies(ctx: &Context) -> Result<Vec<Value>, Error> {
-    list_kinds(&ctx.client, &ctx.policies).await
-}
-
-async fn list_kinds(client: &Client, kinds: &[ApiResource]) -> Result<Vec<Value>, Error> {
-    let mut objects = Vec::new();
-    for resource in kinds {
-        objects.extend(list_values(client, resource).await?);
-    }
-    Ok(objects)
+/// The routes that may attach to `parents`: those naming the Gateway or one
+/// of its ListenerSets (by name; `work_builder::attached_routes` decides
+/// exactly), so a reconcile converts its own routes to JSON, not all.
+fn routes_naming(index: &Index, parents: &Parents) -> Vec<Value> {
+    let names: BTreeSet<&str> = std::iter::once(parents.gateway.name.as_str())
+        .chain(parents.listener_sets.iter().map(|s| s.name.as_str()))
+        .collect();
+    index
+        .route_stores()
+        .flat_map(Store::state)
+        .filter(|route| {
+            route.data["spec"]["parentRefs"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|p| p["name"].as_str().is_some_and(|n| names.contains(n)))
+        })
+        .filter_map(|route| serde_json::to_value(route.as_ref()).ok())
+        .collect()
 }
 
 /// The ConfigMaps of `keys` that exist (a missing one is the member
@@ -626,20 +636,6 @@ async fn read_config_maps(
         }
     }
     Ok(found)
-}
-
-async fn list_values(client: &Client, resource: &ApiResource) -> Result<Vec<Value>, Error> {
-    let api: Api<DynamicObject> = Api::all_with(client.clone(), resource);
-    match api.list(&ListParams::default()).await {
-        Ok(list) => Ok(list
-            .items
-            .iter()
-            .filter_map(|o| serde_json::to_value(o).ok())
-            .collect()),
-        // A kind the hub does not serve (e.g. GRPCRoute missing): none of it.
-        Err(kube::Error::Api(status)) if status.code == 404 => Ok(vec![]),
-        Err(e) => Err(api_error("listing", resource.plural.clone())(e)),
-    }
 }
 
 /// Whether `current` already says what the hub would write: then the write
@@ -696,7 +692,17 @@ async fn delete_ignoring_missing(ctx: &Context, api: &Api<Work>, name: &str) -> 
 /// Deletion of a hub Gateway: its Works go, and with them (through the
 /// agents) its objects in the members, unless the policy says Orphan.
 async fn clean_up(ctx: &Context, gateway: &DynamicObject) -> Result<Action, Error> {
-    for work in works_of(&ctx.client, gateway).await? {
+    // Listed, not read from the store: the finalizer goes after this, and a
+    // Work written a moment ago that the store has not seen yet must go too.
+    let uid = gateway.uid().unwrap_or_default();
+    let works = Api::<Work>::all(ctx.client.clone())
+        .list(&ListParams::default().labels(&format!("{GATEWAY_UID_LABEL}={uid}")))
+        .await
+        .map_err(api_error(
+            "listing",
+            format!("Works of Gateway {}", key(gateway)),
+        ))?;
+    for work in works {
         let api: Api<Work> =
             Api::namespaced(ctx.client.clone(), &work.namespace().unwrap_or_default());
         delete_ignoring_missing(ctx, &api, &work.name_any()).await?;

@@ -27,6 +27,7 @@ pub mod dns_query;
 pub mod dns_records;
 pub mod gateway_check;
 pub mod gateways;
+pub mod index;
 pub mod join;
 pub mod leader;
 pub mod listener_certificates;

@@ -3,32 +3,35 @@
 
 use std::{future::Future, sync::Arc};
 
-use fedway_crds::{DNSZone, MemberCluster, PlacementPolicy, Work, group_kind::GroupKind};
+use fedway_crds::group_kind::GroupKind;
+use fedway_runtime::mirror::Change;
 use futures::{StreamExt, stream};
-use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Secret};
+use k8s_openapi::api::core::v1::Namespace;
 use kube::{
     Api, Client, ResourceExt,
-    api::{DynamicObject, PartialObjectMeta, Patch, PatchParams},
-    core::ApiResource,
+    api::{DynamicObject, Patch, PatchParams},
     runtime::{
-        Controller, WatchStreamExt,
-        controller::Action,
+        Controller,
+        controller::{self, Action},
         events::{Recorder, Reporter},
-        reflector::{self, ObjectRef, Store},
         watcher,
     },
 };
 use serde_json::json;
+use tokio::sync::Notify;
 
 use crate::{
     Error, FIELD_MANAGER, api_error, dns,
-    gateways::{self, CONTROLLER_NAME, Context, GATEWAY_ANNOTATION},
+    gateways::{self, CONTROLLER_NAME, Context},
+    index::{Gateways, Index},
     leader::{self, LeaderConfig},
-    listener_certificates, member_health,
+    member_health,
     metrics::HubMetrics,
-    policy_attachment, route_kinds,
-    work_builder::{self, ObjectKey},
+    route_kinds,
 };
+
+/// Gateways reconciled at once.
+const RECONCILES_AT_ONCE: u16 = 8;
 
 /// Runs the hub until `shutdown` resolves (Ok) or leadership is lost (Err).
 pub async fn run(
@@ -86,258 +89,70 @@ async fn lead(
     let policies = route_kinds::served_policies(&client, policy_kinds).await?;
     let listener_sets = route_kinds::served_listener_sets(&client).await?;
     tracing::info!(kinds = ?policies.iter().map(|r| format!("{}.{}", r.kind, r.group)).collect::<Vec<_>>(), "policy kinds federated");
+    // One watch per kind, shared: a change reconciles the Gateways it
+    // concerns and, when DNS reads the kind, wakes global DNS.
+    let (index, changes) = Index::watch(&client, &routes, &policies, listener_sets.as_ref());
+    let dns_changed = Arc::new(Notify::new());
     tasks.spawn(dns::run(
         client.clone(),
         metrics.clone(),
-        routes.clone(),
-        listener_sets.clone(),
+        index.clone(),
+        dns_changed.clone(),
     ));
-    gateway_controller(client.clone(), &routes, &policies, listener_sets.as_ref())
-        .graceful_shutdown_on(shutdown)
-        .run(
-            gateways::reconcile,
-            gateways::error_policy,
-            Arc::new(Context {
-                client,
-                recorder,
-                metrics,
-                routes,
-                policies,
-                listener_sets,
-            }),
-        )
-        .for_each(|result| async move {
-            if let Err(error) = result {
-                tracing::debug!(%error, "gateway controller event");
-            }
-        })
-        .await;
-    Ok(())
-}
-
-fn gateway_controller(
-    client: Client,
-    routes: &[ApiResource],
-    policies: &[ApiResource],
-    listener_sets: Option<&ApiResource>,
-) -> Controller<DynamicObject> {
-    let config = watcher::Config::default;
-    let all = |resource: &kube::core::ApiResource| {
-        Api::<DynamicObject>::all_with(client.clone(), resource)
-    };
-    // Anything that can change every Gateway's placement or status.
-    let everything = stream::select_all([
-        watcher(Api::<MemberCluster>::all(client.clone()), config())
-            .touched_objects()
-            .map(drop)
-            .boxed(),
-        watcher(Api::<DNSZone>::all(client.clone()), config())
-            .touched_objects()
-            .map(drop)
-            .boxed(),
-        watcher(all(&gateways::reference_grants()), config())
-            .touched_objects()
-            .map(drop)
-            .boxed(),
-        watcher(all(&gateways::gateway_classes()), config())
-            .touched_objects()
-            .map(drop)
-            .boxed(),
-    ]);
-    let controller =
-        Controller::new_with(all(&gateways::gateways()), config(), gateways::gateways());
-    // Secrets by metadata only (the hub holds no keys in memory): a change to
-    // one a listener references, or to one of the hub's copies, reconciles
-    // the Gateways concerned.
-    let gateway_store = controller.store();
-    let mut controller = controller;
-    // ListenerSets, kept in a store: a route attached to one reconciles the
-    // set's Gateway.
-    let set_resource = listener_sets
-        .cloned()
-        .unwrap_or_else(|| gateways::resource("ListenerSet", "v1", "listenersets"));
-    let set_writer = reflector::store::Writer::new(set_resource.clone());
-    let set_store = set_writer.as_reader();
-    if listener_sets.is_some() {
-        let events = watcher(all(&set_resource), config())
-            .reflect(set_writer)
-            .touched_objects();
-        controller = controller.watches_stream_with(
-            events,
-            |set| set_gateway(&set).into_iter().collect::<Vec<_>>(),
-            set_resource.clone(),
-        );
-    }
-    for resource in routes {
-        let (set_store, set_resource) = (set_store.clone(), set_resource.clone());
-        controller =
-            controller.watches_with(all(resource), resource.clone(), config(), move |route| {
-                parents_of((&set_store, &set_resource), route)
-            });
-    }
-    // Policies (kept in stores: a CA ConfigMap's change is found through
-    // the policies — or the Gateways' frontend validation — that name it).
-    let mut policy_stores = Vec::new();
-    for resource in policies {
-        let writer = reflector::store::Writer::new(resource.clone());
-        policy_stores.push(writer.as_reader());
-        let events = watcher(all(resource), config())
-            .reflect(writer)
-            .touched_objects();
-        let gateway_store = gateway_store.clone();
-        controller = controller.watches_stream_with(
-            events,
-            move |policy| gateways_of_policy(&gateway_store, &policy),
-            resource.clone(),
-        );
-    }
-    let config_map_gateways = gateway_store.clone();
-    controller = controller.watches(
-        Api::<PartialObjectMeta<ConfigMap>>::all(client.clone()),
-        config(),
-        move |config_map| {
-            let key = ObjectKey {
-                namespace: config_map.namespace().unwrap_or_default(),
-                name: config_map.name_any(),
-            };
-            let mut concerned: Vec<ObjectRef<DynamicObject>> = config_map_gateways
-                .state()
-                .iter()
-                .filter(|gateway| {
-                    let value = serde_json::to_value(gateway.as_ref()).unwrap_or_default();
-                    work_builder::frontend_ca_config_maps(&value).contains(&key)
-                })
-                .map(|gateway| ObjectRef::from_obj_with(gateway.as_ref(), gateways::gateways()))
-                .collect();
-            concerned.extend(
-                policy_stores
-                    .iter()
-                    .flat_map(|store| store.state())
-                    .filter(|policy| {
-                        let value = serde_json::to_value(policy.as_ref()).unwrap_or_default();
-                        policy_attachment::config_maps(&[&value]).contains(&key)
-                    })
-                    .flat_map(|policy| gateways_of_policy(&config_map_gateways, &policy)),
-            );
-            concerned
-        },
-    );
-    controller
-        .watches(
-            Api::<PartialObjectMeta<Secret>>::all(client.clone()),
-            config(),
-            move |secret| gateways_of_secret(&gateway_store, &secret),
-        )
-        .watches(
-            Api::<PlacementPolicy>::all(client.clone()),
-            config(),
-            |policy| {
-                let namespace = policy.namespace().unwrap_or_default();
-                policy.spec.target_refs.into_iter().map(move |t| {
-                    ObjectRef::new_with(&t.name, gateways::gateways()).within(&namespace)
-                })
-            },
-        )
-        .watches(Api::<Work>::all(client.clone()), config(), |work| {
-            let (namespace, name) = work
-                .annotations()
-                .get(GATEWAY_ANNOTATION)?
-                .split_once('/')?;
-            Some(ObjectRef::new_with(name, gateways::gateways()).within(namespace))
-        })
-        .reconcile_all_on(everything)
-}
-
-/// The Gateways a Secret concerns: the one whose copy it is, or those with
-/// a listener that references it (grants aside: a needless reconcile
-/// changes nothing).
-fn gateways_of_secret(
-    store: &Store<DynamicObject>,
-    secret: &PartialObjectMeta<Secret>,
-) -> Vec<ObjectRef<DynamicObject>> {
-    if let Some((namespace, name)) = secret
-        .annotations()
-        .get(GATEWAY_ANNOTATION)
-        .and_then(|g| g.split_once('/'))
-    {
-        return vec![ObjectRef::new_with(name, gateways::gateways()).within(namespace)];
-    }
-    let key = listener_certificates::SecretKey {
-        namespace: secret.namespace().unwrap_or_default(),
-        name: secret.name_any(),
-    };
-    store
-        .state()
-        .iter()
-        .filter(|gateway| {
-            let namespace = gateway.metadata.namespace.as_deref().unwrap_or_default();
-            listener_certificates::named(namespace, &gateway.data).contains(&key)
-        })
-        .map(|gateway| ObjectRef::from_obj_with(gateway.as_ref(), gateways::gateways()))
-        .collect()
-}
-
-/// The Gateways a policy concerns: the one it targets, or (targeting a
-/// route or Service) every Gateway — a needless reconcile changes nothing.
-fn gateways_of_policy(
-    store: &Store<DynamicObject>,
-    policy: &DynamicObject,
-) -> Vec<ObjectRef<DynamicObject>> {
-    let value = serde_json::to_value(policy).unwrap_or_default();
-    let targeted = policy_attachment::targeted_gateways(&value);
-    let only_gateways = targeted.len()
-        == value["spec"]["targetRefs"].as_array().map_or(
-            usize::from(value["spec"]["targetRef"].is_object()),
-            Vec::len,
-        );
-    if only_gateways {
-        return targeted
-            .into_iter()
-            .map(|g| ObjectRef::new_with(&g.name, gateways::gateways()).within(&g.namespace))
-            .collect();
-    }
-    store
-        .state()
-        .iter()
-        .map(|gateway| ObjectRef::from_obj_with(gateway.as_ref(), gateways::gateways()))
-        .collect()
-}
-
-/// The Gateways a route names as parents, directly or through a
-/// ListenerSet.
-fn parents_of(
-    (listener_sets, set_resource): (&Store<DynamicObject>, &ApiResource),
-    route: DynamicObject,
-) -> Vec<ObjectRef<DynamicObject>> {
-    let namespace = route.namespace().unwrap_or_default();
-    route.data["spec"]["parentRefs"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|p| {
-            let name = p["name"].as_str()?;
-            let ns = p["namespace"].as_str().unwrap_or(&namespace);
-            match p["kind"].as_str().unwrap_or("Gateway") {
-                "Gateway" => Some(ObjectRef::new_with(name, gateways::gateways()).within(ns)),
-                "ListenerSet" => {
-                    let key = ObjectRef::new_with(name, set_resource.clone()).within(ns);
-                    set_gateway(listener_sets.get(&key)?.as_ref())
+    let triggers = {
+        let index = index.clone();
+        changes.flat_map(move |change| {
+            let gateways = match change {
+                Change::Touched(affected) => {
+                    if affected.dns {
+                        dns_changed.notify_one();
+                    }
+                    index.gateway_refs(affected.gateways)
                 }
-                _ => None,
-            }
+                Change::Listed => {
+                    dns_changed.notify_one();
+                    index.gateway_refs(Gateways::All)
+                }
+                Change::Failed(error) => {
+                    tracing::debug!(%error, "a hub watch failed; retrying");
+                    Vec::new()
+                }
+            };
+            stream::iter(gateways)
         })
-        .collect()
-}
-
-/// The Gateway a ListenerSet's parentRef names.
-fn set_gateway(set: &DynamicObject) -> Option<ObjectRef<DynamicObject>> {
-    let parent = &set.data["spec"]["parentRef"];
-    if parent["kind"].as_str().unwrap_or("Gateway") != "Gateway" {
-        return None;
-    }
-    let namespace = set.namespace().unwrap_or_default();
-    let ns = parent["namespace"].as_str().unwrap_or(&namespace);
-    Some(ObjectRef::new_with(parent["name"].as_str()?, gateways::gateways()).within(ns))
+    };
+    // The controller's queue holds each Gateway once however often it is
+    // triggered, so a storm of member flips costs at most one more
+    // reconcile per Gateway concerned; reconciles run side by side up to a
+    // bound, and a Gateway never twice at once.
+    Controller::for_stream_with(
+        stream::pending(),
+        index.gateways.clone(),
+        gateways::gateways(),
+    )
+    .with_config(controller::Config::default().concurrency(RECONCILES_AT_ONCE))
+    .reconcile_on(triggers)
+    .graceful_shutdown_on(shutdown)
+    .run(
+        gateways::reconcile,
+        gateways::error_policy,
+        Arc::new(Context {
+            client,
+            recorder,
+            metrics,
+            routes,
+            policies,
+            listener_sets,
+            index,
+        }),
+    )
+    .for_each(|result| async move {
+        if let Err(error) = result {
+            tracing::debug!(%error, "gateway controller event");
+        }
+    })
+    .await;
+    Ok(())
 }
 
 /// Marks every GatewayClass of controller `fedway.dev/hub` Accepted.
