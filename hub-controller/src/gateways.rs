@@ -702,9 +702,38 @@ async fn clean_up(ctx: &Context, gateway: &DynamicObject) -> Result<Action, Erro
             "listing",
             format!("Works of Gateway {}", key(gateway)),
         ))?;
+    // The deletion policy is read fresh too: a policy changed a moment ago
+    // (not in the store yet) decides whether members keep their copies, and
+    // a deletion cannot be taken back. The agents act on the policy the
+    // deleted Work last carried.
+    let namespace = gateway.namespace().unwrap_or_default();
+    let policies: Vec<Arc<PlacementPolicy>> =
+        Api::<PlacementPolicy>::namespaced(ctx.client.clone(), &namespace)
+            .list(&ListParams::default())
+            .await
+            .map_err(api_error(
+                "listing",
+                format!("PlacementPolicies in {namespace}"),
+            ))?
+            .into_iter()
+            .map(Arc::new)
+            .collect();
+    let deletion = policy_for(&policies, &namespace, &gateway.name_any())
+        .map(|p| p.spec.deletion_policy)
+        .unwrap_or_default();
     for work in works {
         let api: Api<Work> =
             Api::namespaced(ctx.client.clone(), &work.namespace().unwrap_or_default());
+        if work.spec.deletion_policy != deletion {
+            let patch = json!({"spec": {"deletionPolicy": deletion}});
+            api.patch(
+                &work.name_any(),
+                &PatchParams::default(),
+                &Patch::Merge(&patch),
+            )
+            .await
+            .map_err(api_error("writing", format!("Work {}", work.name_any())))?;
+        }
         delete_ignoring_missing(ctx, &api, &work.name_any()).await?;
     }
     certificate_copies::remove_all(&ctx.client, &gateway.uid().unwrap_or_default()).await?;
