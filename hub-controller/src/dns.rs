@@ -1,8 +1,10 @@
 //! Global DNS: one reconciler over everything a DNSRecord depends on
-//! (Gateways, GatewayClasses, DNSPolicies, DNSZones, MemberClusters, Works
-//! and the DNSRecords themselves), fed by reflectors so a pass reads memory,
-//! not the API server. A burst of changes is coalesced into one pass; a pass
-//! that changes nothing writes nothing, so a restart costs no writes.
+//! (Gateways, GatewayClasses, routes, ListenerSets, DNSPolicies, DNSZones,
+//! MemberClusters, Works and the DNSRecords themselves), read from the hub's
+//! index ([`crate::index`]) so a pass reads memory, not the API server, and
+//! woken by the changes to those kinds. A burst of changes is coalesced into
+//! one pass; a pass that changes nothing writes nothing, so a restart costs
+//! no writes.
 //!
 //! Each pass (decisions in `dns_records`, pure):
 //! - DNSRecords in the hub, server-side applied (field manager `fedway-hub`),

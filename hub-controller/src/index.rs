@@ -121,10 +121,7 @@ impl Index {
             gateways::gateways(),
             |gateway| {
                 let gateway = gateway.object();
-                Affected::these(
-                    [ObjectRef::from_obj_with(gateway, gateways::gateways())],
-                    true,
-                )
+                Affected::these([gateway_key(gateway)], true)
             },
         );
         let placement_policies = mirror.kind(
@@ -255,7 +252,7 @@ impl Index {
                 .gateways
                 .state()
                 .iter()
-                .map(|g| ObjectRef::from_obj_with(g.as_ref(), gateways::gateways()))
+                .map(|g| gateway_key(g))
                 .collect(),
         }
     }
@@ -272,6 +269,10 @@ impl Index {
     pub fn route_stores(&self) -> impl Iterator<Item = &Store<DynamicObject>> {
         self.routes.iter().map(|(_, store)| store)
     }
+}
+
+fn gateway_key(gateway: &DynamicObject) -> ObjectRef<DynamicObject> {
+    ObjectRef::from_obj_with(gateway, gateways::gateways())
 }
 
 fn gateway_ref(namespace: &str, name: &str) -> ObjectRef<DynamicObject> {
@@ -313,7 +314,7 @@ fn gateways_of_member(
         classes: &[],
     };
     for gateway in gateways.state() {
-        let key = ObjectRef::from_obj_with(gateway.as_ref(), gateways::gateways());
+        let key = gateway_key(&gateway);
         if concerned.contains(&key) {
             continue;
         }
@@ -365,7 +366,7 @@ fn gateways_of_config_map(
             let value = serde_json::to_value(gateway.as_ref()).unwrap_or_default();
             work_builder::frontend_ca_config_maps(&value).contains(&key)
         })
-        .map(|gateway| ObjectRef::from_obj_with(gateway.as_ref(), gateways::gateways()))
+        .map(|gateway| gateway_key(gateway))
         .collect();
     for policy in policies.iter().flat_map(Store::state) {
         let value = serde_json::to_value(policy.as_ref()).unwrap_or_default();
@@ -404,7 +405,7 @@ fn gateways_of_secret(
             let namespace = gateway.metadata.namespace.as_deref().unwrap_or_default();
             listener_certificates::named(namespace, &gateway.data).contains(&key)
         })
-        .map(|gateway| ObjectRef::from_obj_with(gateway.as_ref(), gateways::gateways()))
+        .map(|gateway| gateway_key(gateway))
         .collect()
 }
 
