@@ -4,6 +4,7 @@
 //! report in the hub what the members report.
 
 use std::{
+    borrow::Cow,
     collections::{BTreeMap, BTreeSet},
     sync::Arc,
 };
@@ -54,7 +55,7 @@ pub const GATEWAY_UID_LABEL: &str = "fedway.dev/gateway-uid";
 /// Annotation on Works: the hub Gateway as `namespace/name`.
 pub const GATEWAY_ANNOTATION: &str = "fedway.dev/gateway";
 /// Most Work writes one reconcile has in flight.
-const WRITES_AT_ONCE: usize = 32;
+pub(crate) const WRITES_AT_ONCE: usize = 32;
 
 pub fn resource(kind: &str, version: &str, plural: &str) -> ApiResource {
     ApiResource::from_gvk_with_plural(
@@ -1076,8 +1077,7 @@ async fn write_route_status(
                 ),
             ],
         );
-        let unchanged = same_conditions(&previous, &conditions);
-        entries.push((unchanged, json!({"parentRef": parent_ref, "controllerName": CONTROLLER_NAME, "conditions": conditions})));
+        entries.push(json!({"parentRef": parent_ref, "controllerName": CONTROLLER_NAME, "conditions": conditions}));
     }
     put_entries(ctx, &PARENTS, parents, route, entries).await
 }
@@ -1136,9 +1136,8 @@ async fn write_policy_ancestors(
         policy["metadata"]["generation"].as_i64(),
         &wanted,
     );
-    let unchanged = same_conditions(&previous, &conditions);
     let entry = json!({"ancestorRef": ancestor_ref, "controllerName": CONTROLLER_NAME, "conditions": conditions});
-    put_entries(ctx, &ANCESTORS, parents, policy, vec![(unchanged, entry)]).await
+    put_entries(ctx, &ANCESTORS, parents, policy, vec![entry]).await
 }
 
 /// A list in an object's status where each controller keeps an entry per
@@ -1178,32 +1177,52 @@ fn is_ours(list: &StatusList, parents: &Parents, entry: &Value) -> bool {
         }
 }
 
+/// The object's status list with the hub's entries for the Gateway replaced
+/// by `entries`, every other parent's kept; `None` when the list already
+/// says that (transition times aside).
+fn merged_entries(
+    list: &StatusList,
+    parents: &Parents,
+    object: &Value,
+    entries: &[Value],
+) -> Option<Vec<Value>> {
+    let current = object["status"][list.field]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    let ours = |e: &&Value| is_ours(list, parents, e);
+    let before: Vec<&Value> = current.iter().filter(ours).collect();
+    let said = |entry: &Value| {
+        before.iter().any(|b| {
+            b[list.reference] == entry[list.reference]
+                && serde_json::from_value::<Vec<Condition>>(entry["conditions"].clone())
+                    .is_ok_and(|c| same_conditions(&b["conditions"], &c))
+        })
+    };
+    if before.len() == entries.len() && entries.iter().all(said) {
+        return None;
+    }
+    // Ours first: the entries the API allows never drop one of them (which
+    // would make every pass rewrite the list).
+    let mut updated = entries.to_vec();
+    updated.extend(current.iter().filter(|e| !ours(e)).cloned());
+    updated.truncate(list.max);
+    Some(updated)
+}
+
 /// Replaces the hub's entries for the Gateway in the object's status list
-/// with `entries` (each with whether it is unchanged), keeping every other
-/// parent's; writes nothing when nothing changed.
+/// with `entries`, keeping every other parent's; writes nothing when
+/// nothing changed.
 async fn put_entries(
     ctx: &Context,
     list: &StatusList,
     parents: &Parents,
     object: &Value,
-    entries: Vec<(bool, Value)>,
+    entries: Vec<Value>,
 ) -> Result<(), Error> {
     let kind = object["kind"].as_str().unwrap_or_default();
     let object_key = ObjectKey::of(object);
-    let current: Vec<Value> = object["status"][list.field]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
-    let ours = |e: &Value| is_ours(list, parents, e);
-    let before = current.iter().filter(|e| ours(e)).count();
-    if before == entries.len() && entries.iter().all(|(unchanged, _)| *unchanged) {
-        return Ok(());
-    }
-    // Ours first: the entries the API allows never drop one of them (which
-    // would make every pass rewrite the list).
-    let mut updated: Vec<Value> = entries.into_iter().map(|(_, entry)| entry).collect();
-    updated.extend(current.into_iter().filter(|e| !ours(e)));
-    updated.truncate(list.max);
+    let what = || format!("{kind} {}/{}", object_key.namespace, object_key.name);
     let group = object["apiVersion"]
         .as_str()
         .and_then(|v| v.split_once('/'))
@@ -1219,20 +1238,38 @@ async fn put_entries(
     };
     let api: Api<DynamicObject> =
         Api::namespaced_with(ctx.client.clone(), &object_key.namespace, resource);
-    // Optimistic: the resourceVersion makes a concurrent writer's change fail
-    // this patch (and retry) instead of being overwritten.
-    let patch = json!({"metadata": {"resourceVersion": object["metadata"]["resourceVersion"]},
-                       "status": {list.field: updated}});
-    api.patch_status(
-        &object_key.name,
-        &PatchParams::default(),
-        &Patch::Merge(&patch),
-    )
-    .await
-    .map_err(api_error(
-        "writing status of",
-        format!("{kind} {}/{}", object_key.namespace, object_key.name),
-    ))?;
+    let mut object = Cow::Borrowed(object);
+    // The index's copy may lag this controller's own last write (or another
+    // controller's): a conflict is answered by one fresh read and merge.
+    for attempt in 0..2 {
+        let Some(updated) = merged_entries(list, parents, &object, &entries) else {
+            return Ok(());
+        };
+        // Optimistic: the resourceVersion makes a concurrent writer's change
+        // fail this patch instead of being overwritten.
+        let patch = json!({"metadata": {"resourceVersion": object["metadata"]["resourceVersion"]},
+                           "status": {list.field: updated}});
+        match api
+            .patch_status(
+                &object_key.name,
+                &PatchParams::default(),
+                &Patch::Merge(&patch),
+            )
+            .await
+        {
+            Err(kube::Error::Api(response)) if response.code == 409 && attempt == 0 => {
+                let fresh = api
+                    .get_status(&object_key.name)
+                    .await
+                    .map_err(api_error("reading", what()))?;
+                object = Cow::Owned(serde_json::to_value(fresh).unwrap_or_default());
+            }
+            result => {
+                result.map_err(api_error("writing status of", what()))?;
+                return Ok(());
+            }
+        }
+    }
     Ok(())
 }
 
@@ -1264,6 +1301,126 @@ mod tests {
         w.metadata.labels = Some([(GATEWAY_UID_LABEL.to_owned(), uid.to_owned())].into());
         w.metadata.annotations = Some([(GATEWAY_ANNOTATION.to_owned(), gateway.to_owned())].into());
         w
+    }
+
+    /// The hub's entries replace its old ones for the Gateway, other
+    /// parents' entries stay, and an unchanged list (transition times aside)
+    /// is not written: also when compared with a fresh read after a 409.
+    #[test]
+    fn status_entries_merge_with_other_parents() {
+        let parents = Parents::gateway(ObjectKey {
+            namespace: "web".into(),
+            name: "shop".into(),
+        });
+        let condition = |status: &str, time: &str| {
+            json!({"type": "Accepted", "status": status, "reason": "Accepted",
+                   "message": "", "observedGeneration": 1, "lastTransitionTime": time})
+        };
+        let entry =
+            |controller: &str, name: &str, section: Option<&str>, status: &str, time: &str| {
+                let mut parent = json!({"group": "gateway.networking.k8s.io", "kind": "Gateway",
+                                    "namespace": "web", "name": name});
+                if let Some(section) = section {
+                    parent["sectionName"] = json!(section);
+                }
+                json!({"parentRef": parent, "controllerName": controller,
+                   "conditions": [condition(status, time)]})
+            };
+        let ours = |section, status| {
+            entry(
+                CONTROLLER_NAME,
+                "shop",
+                section,
+                status,
+                "2026-01-01T00:00:00Z",
+            )
+        };
+        let traefik = entry(
+            "traefik.io/gateway-controller",
+            "shop",
+            None,
+            "True",
+            "2026-01-01T00:00:00Z",
+        );
+        let other_gateway = entry(
+            CONTROLLER_NAME,
+            "other",
+            None,
+            "True",
+            "2026-01-01T00:00:00Z",
+        );
+        let route = |list: Vec<Value>| json!({"status": {"parents": list}});
+        let later = entry(
+            CONTROLLER_NAME,
+            "shop",
+            None,
+            "True",
+            "2026-02-02T00:00:00Z",
+        );
+        /// A case: its name, the object, the hub's entries, the list written.
+        type Case = (&'static str, Value, Vec<Value>, Option<Vec<Value>>);
+        let cases: Vec<Case> = vec![
+            (
+                "unchanged",
+                route(vec![traefik.clone(), ours(None, "True")]),
+                vec![later.clone()],
+                None,
+            ),
+            (
+                "no status yet",
+                json!({}),
+                vec![ours(None, "True")],
+                Some(vec![ours(None, "True")]),
+            ),
+            (
+                "changed: ours first, others kept",
+                route(vec![
+                    traefik.clone(),
+                    ours(None, "True"),
+                    other_gateway.clone(),
+                ]),
+                vec![ours(None, "False")],
+                Some(vec![
+                    ours(None, "False"),
+                    traefik.clone(),
+                    other_gateway.clone(),
+                ]),
+            ),
+            (
+                "a section no longer named is dropped",
+                route(vec![ours(Some("a"), "True"), ours(Some("b"), "True")]),
+                vec![ours(Some("a"), "True")],
+                Some(vec![ours(Some("a"), "True")]),
+            ),
+            (
+                "a new section is added",
+                route(vec![ours(Some("a"), "True")]),
+                vec![ours(Some("a"), "True"), ours(Some("b"), "True")],
+                Some(vec![ours(Some("a"), "True"), ours(Some("b"), "True")]),
+            ),
+        ];
+        for (name, object, entries, want) in cases {
+            assert_eq!(
+                merged_entries(&PARENTS, &parents, &object, &entries),
+                want,
+                "{name}"
+            );
+        }
+        let many: Vec<Value> = (0..40)
+            .map(|i| {
+                entry(
+                    "other.example/controller",
+                    &format!("g{i}"),
+                    None,
+                    "True",
+                    "t",
+                )
+            })
+            .collect();
+        let merged = merged_entries(&PARENTS, &parents, &route(many), &[ours(None, "True")])
+            .expect("changed");
+        assert_eq!(merged.len(), PARENTS.max, "the API's maximum");
+        assert_eq!(merged[0], ours(None, "True"), "ours never dropped");
     }
 
     /// A Work is rewritten only when what the hub would write differs.
