@@ -16,7 +16,7 @@ pub mod condition {
     pub const READY: &str = "Ready";
 }
 
-#[derive(CustomResource, Clone, Debug, Default, PartialEq, Serialize, Deserialize, KubeSchema)]
+#[derive(CustomResource, Clone, Debug, PartialEq, Serialize, Deserialize, KubeSchema)]
 #[kube(
     group = "fedway.dev",
     doc = "A cluster joined to the hub: labels drive placement, status shows health and the Gateway API implementations found there.",
@@ -36,6 +36,27 @@ pub struct MemberClusterSpec {
     /// How the hub judges the agent's heartbeat.
     #[serde(default)]
     pub heartbeat: Heartbeat,
+    /// Whether this member runs a DNS server for the global zones
+    /// (fedway-dns): only then does the hub send it the DNS data, every
+    /// DNSZone and DNSRecord, in its Works `fedway-dns-<i>`. Each copy
+    /// holds every member's endpoints, so in a large fleet let a few
+    /// members serve DNS and set this false on the others.
+    #[serde(default = "default_serves_dns", rename = "servesDNS")]
+    #[schemars(default = "default_serves_dns")]
+    pub serves_dns: bool,
+}
+
+fn default_serves_dns() -> bool {
+    true
+}
+
+impl Default for MemberClusterSpec {
+    fn default() -> Self {
+        MemberClusterSpec {
+            heartbeat: Heartbeat::default(),
+            serves_dns: default_serves_dns(),
+        }
+    }
 }
 
 impl MemberCluster {

@@ -107,6 +107,7 @@ impl Federation {
             labels: &labels,
             token_ttl: Duration::from_secs(3600),
             rotate: false,
+            serves_dns: true,
         };
         let token = fedway_hub::join::join(&self.hub.client(), &request)
             .await

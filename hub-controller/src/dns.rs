@@ -12,9 +12,12 @@
 //!   computed are deleted;
 //! - each DNSPolicy's `Accepted` condition (only `status.conditions` is
 //!   applied: the DNS servers own `status.endpoints`);
-//! - the Work `fedway-dns` in every member's hub namespace, holding every
-//!   DNSZone and every DNSRecord, so each member's DNS server has the whole
-//!   picture and answers on its own when the hub is gone.
+//! - the Works `fedway-dns-<i>` in the hub namespace of every member that
+//!   serves DNS (`MemberCluster.spec.servesDNS`), holding every DNSZone and
+//!   every DNSRecord between them, so each member's DNS server has the whole
+//!   picture and answers on its own when the hub is gone. `dns_works` cuts
+//!   the data into Works far from etcd's limits and orders the writes so
+//!   that no object goes missing while it moves between Works.
 
 use std::{
     collections::{BTreeMap, BTreeSet},
@@ -27,7 +30,7 @@ use fedway_crds::{
     work::{DeletionPolicy, Manifest, TakeoverPolicy},
 };
 use fedway_runtime::mirror::{Pass, Passes};
-use futures::future::try_join_all;
+use futures::{StreamExt, TryStreamExt, future::try_join_all, stream};
 use k8s_openapi::{
     apimachinery::pkg::apis::meta::v1::{Condition, Time},
     jiff::Timestamp,
@@ -35,7 +38,7 @@ use k8s_openapi::{
 use kube::{
     Api, Client, ResourceExt,
     api::{DeleteParams, Patch, PatchParams},
-    runtime::reflector::{ObjectRef, Store},
+    runtime::reflector::Store,
 };
 use serde_json::{Value, json};
 use tokio::sync::Notify;
@@ -43,7 +46,8 @@ use tokio::sync::Notify;
 use crate::{
     Error, FIELD_MANAGER, api_error,
     dns_records::{self, Inputs, MemberGateway, PlacedGateway, RouteId, Verdict},
-    gateways::{CONTROLLER_NAME, GATEWAY_ANNOTATION},
+    dns_works,
+    gateways::{CONTROLLER_NAME, GATEWAY_ANNOTATION, WRITES_AT_ONCE},
     index::Index,
     join,
     metrics::HubMetrics,
@@ -51,16 +55,12 @@ use crate::{
     work_builder::{self, ObjectKey},
 };
 
-/// The Work in every member's hub namespace that carries DNS data.
-pub const DNS_WORK: &str = "fedway-dns";
 /// Label on the DNSRecords (and DNS Works) the hub owns: only these are
 /// ever deleted by it. Not the agent's `fedway.dev/managed-by`: when the hub
 /// is also joined as a member, its agent adopts the hub's own records (they
 /// match), and one shared key would make hub and agent flip it forever.
 pub const MANAGED_LABEL: &str = "fedway.dev/computed-by";
 pub const MANAGED_VALUE: &str = "fedway-hub";
-/// Most manifests one Work holds (the Work schema's bound).
-const MAX_MANIFESTS: usize = 512;
 /// Changes arriving within this window are handled by one pass.
 const DEBOUNCE: Duration = Duration::from_millis(200);
 /// Pause before retrying a failed pass.
@@ -220,23 +220,29 @@ async fn reconcile(client: &Client, metrics: &HubMetrics, index: &Index) -> Resu
         }
     }
     let manifests = dns_records::work_manifests(&zones, &computed.records);
-    if manifests.len() > MAX_MANIFESTS {
-        // Writing a cut-down picture would make members delete records;
-        // keeping the last complete one is the lesser harm.
-        tracing::error!(
-            objects = manifests.len(),
-            max = MAX_MANIFESTS,
-            "too many DNSZones and DNSRecords for one Work; members keep their previous DNS data"
-        );
-        return Ok(Pass::Done);
-    }
-    let names: Vec<String> = members.iter().map(|m| m.name_any()).collect();
-    let written = try_join_all(
-        names
-            .iter()
-            .map(|name| write_work(client, metrics, &index.works, name, &manifests)),
-    )
-    .await?;
+    let chunks = dns_works::chunks(&manifests);
+    metrics.dns_data_bytes.set(
+        i64::try_from(manifests.iter().map(dns_works::size).sum::<usize>()).unwrap_or(i64::MAX),
+    );
+    metrics
+        .dns_works
+        .set(i64::try_from(chunks.iter().filter(|c| !c.is_empty()).count()).unwrap_or(i64::MAX));
+    // A member that serves no DNS gets none: its DNS Works go.
+    let writes: Vec<_> = members
+        .iter()
+        .map(|member| {
+            let wanted = if member.spec.serves_dns {
+                &chunks[..]
+            } else {
+                &[]
+            };
+            write_works(client, metrics, &index.works, member, wanted)
+        })
+        .collect();
+    let written: Vec<bool> = stream::iter(writes)
+        .buffer_unordered(WRITES_AT_ONCE)
+        .try_collect()
+        .await?;
     Ok(if written.iter().all(|w| *w) {
         Pass::Done
     } else {
@@ -330,16 +336,78 @@ async fn write_policy_status(
     crate::apply_status(client, policy, json!({"conditions": [condition]})).await
 }
 
-/// Writes member `cluster`'s DNS Work when it differs from `manifests`.
-/// Returns false when the member's namespace does not exist yet.
-async fn write_work(
+/// Takes member `cluster`'s DNS Works to `wanted` (chunk `i` in Work
+/// `fedway-dns-<i>`) in the order `dns_works::plan` gives. Returns false
+/// when the member's namespace does not exist yet.
+async fn write_works(
     client: &Client,
     metrics: &HubMetrics,
     works: &Store<Work>,
+    member: &MemberCluster,
+    wanted: &[Vec<Manifest>],
+) -> Result<bool, Error> {
+    let cluster = &member.name_any();
+    let namespace = join::member_namespace(cluster);
+    let held: Vec<Arc<Work>> = works
+        .state()
+        .into_iter()
+        .filter(|w| w.namespace().as_deref() == Some(namespace.as_str()))
+        .filter(|w| w.labels().get(MANAGED_LABEL).map(String::as_str) == Some(MANAGED_VALUE))
+        .filter(|w| dns_works::is_dns_work(&w.name_any()))
+        .collect();
+    let current: BTreeMap<String, Vec<Manifest>> = held
+        .iter()
+        .map(|w| (w.name_any(), w.spec.manifests.clone()))
+        .collect();
+    let plan = dns_works::plan(&current, wanted);
+    let api = Api::<Work>::namespaced(client.clone(), &namespace);
+    for phase in [&plan.grow, &plan.settle] {
+        let written = try_join_all(
+            phase
+                .iter()
+                .map(|(name, manifests)| write_work(&api, metrics, cluster, name, manifests)),
+        )
+        .await?;
+        if !written.iter().all(|w| *w) {
+            return Ok(false);
+        }
+    }
+    // The agent sweeps a deleted Work's objects by the Works their
+    // annotation names, that is by what it has applied: a Work goes only
+    // once the agent has applied every Work that stays, at its current
+    // generation, or an object moving out of it would be deleted and made
+    // again. Not yet: the agent's status update brings the next pass.
+    let staying_applied = held
+        .iter()
+        .filter(|w| !plan.delete.contains(&w.name_any()))
+        .all(|w| {
+            w.status.as_ref().and_then(|s| s.observed_generation) == w.metadata.generation
+        });
+    if plan.grow.len() + plan.settle.len() > 0 || !staying_applied {
+        return Ok(true);
+    }
+    for name in &plan.delete {
+        match api.delete(name, &DeleteParams::default()).await {
+            Ok(_) => {
+                metrics.works_deleted.inc();
+                tracing::info!(member = cluster, work = name, "DNS Work deleted");
+            }
+            Err(kube::Error::Api(status)) if status.code == 404 => {}
+            Err(e) => return Err(api_error("deleting", format!("Work {namespace}/{name}"))(e)),
+        }
+    }
+    Ok(true)
+}
+
+/// Applies one DNS Work. Returns false when the member's namespace does not
+/// exist yet.
+async fn write_work(
+    api: &Api<Work>,
+    metrics: &HubMetrics,
     cluster: &str,
+    name: &str,
     manifests: &[Manifest],
 ) -> Result<bool, Error> {
-    let namespace = join::member_namespace(cluster);
     let spec = WorkSpec {
         manifests: manifests.to_vec(),
         // A member's DNS data is Fedway's alone; an object of the same name
@@ -349,26 +417,14 @@ async fn write_work(
         secrets: vec![],
         withheld: vec![],
     };
-    let current = works.get(&ObjectRef::new(DNS_WORK).within(&namespace));
-    match &current {
-        None if manifests.is_empty() => return Ok(true),
-        Some(work)
-            if serde_json::to_value(&work.spec).ok() == serde_json::to_value(&spec).ok()
-                && work.labels().get(MANAGED_LABEL).map(String::as_str) == Some(MANAGED_VALUE) =>
-        {
-            return Ok(true);
-        }
-        _ => {}
-    }
     let work = json!({
         "apiVersion": "fedway.dev/v1alpha1", "kind": "Work",
-        "metadata": {"name": DNS_WORK, "namespace": namespace,
-                     "labels": {MANAGED_LABEL: MANAGED_VALUE}},
+        "metadata": {"name": name, "labels": {MANAGED_LABEL: MANAGED_VALUE}},
         "spec": spec,
     });
-    match Api::<Work>::namespaced(client.clone(), &namespace)
+    match api
         .patch(
-            DNS_WORK,
+            name,
             &PatchParams::apply(FIELD_MANAGER).force(),
             &Patch::Apply(&work),
         )
@@ -378,6 +434,7 @@ async fn write_work(
             metrics.works_written.inc();
             tracing::info!(
                 member = cluster,
+                work = name,
                 objects = manifests.len(),
                 "DNS Work written"
             );
@@ -385,9 +442,12 @@ async fn write_work(
         }
         // Joining creates the MemberCluster before its namespace.
         Err(kube::Error::Api(status)) if status.code == 404 => {
-            tracing::debug!(member = cluster, "no hub namespace yet for the DNS Work");
+            tracing::debug!(member = cluster, "no hub namespace yet for the DNS Works");
             Ok(false)
         }
-        Err(e) => Err(api_error("writing", format!("Work {namespace}/{DNS_WORK}"))(e)),
+        Err(e) => Err(api_error(
+            "writing",
+            format!("Work {}/{name}", join::member_namespace(cluster)),
+        )(e)),
     }
 }

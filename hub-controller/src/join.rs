@@ -73,6 +73,8 @@ pub struct JoinRequest<'a> {
     pub token_ttl: Duration,
     /// Recreate the ServiceAccount first, revoking every earlier token.
     pub rotate: bool,
+    /// The member runs a DNS server: `MemberCluster.spec.servesDNS`.
+    pub serves_dns: bool,
 }
 
 /// Creates (or updates) everything member `name` needs in the hub and
@@ -88,7 +90,7 @@ pub async fn join(client: &Client, request: &JoinRequest<'_>) -> Result<String, 
         json!({
             "apiVersion": "fedway.dev/v1alpha1", "kind": "MemberCluster",
             "metadata": {"name": name, "labels": request.labels},
-            "spec": {},
+            "spec": {"servesDNS": request.serves_dns},
         }),
     )
     .await?;

@@ -25,6 +25,7 @@ pub mod certificate_copies;
 pub mod dns;
 pub mod dns_query;
 pub mod dns_records;
+pub mod dns_works;
 pub mod gateway_check;
 pub mod gateways;
 pub mod index;

@@ -68,6 +68,12 @@ enum Command {
         /// before stops working.
         #[arg(long)]
         rotate: bool,
+        /// Whether the member runs fedway-dns for the global zones: only
+        /// then is it sent the DNS data (every DNSZone and DNSRecord). In a
+        /// large fleet, let a few members serve DNS (`--serves-dns false`
+        /// on the others). Sets MemberCluster `spec.servesDNS`.
+        #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+        serves_dns: bool,
         #[command(flatten)]
         hub: HubArgs,
     },
@@ -141,6 +147,7 @@ async fn main() -> anyhow::Result<()> {
             hub_server,
             token_ttl,
             rotate,
+            serves_dns,
             hub,
         } => {
             let config = fedway_runtime::kube_config(hub.kubeconfig.as_deref()).await?;
@@ -153,6 +160,7 @@ async fn main() -> anyhow::Result<()> {
                 labels: &labels,
                 token_ttl,
                 rotate,
+                serves_dns,
             };
             let token = fedway_hub::join::join(&client, &request).await?;
             let kubeconfig = fedway_hub::agent_kubeconfig::render(

@@ -20,6 +20,10 @@ pub struct HubMetrics {
     pub member_ready: Family<MemberLabel, Gauge>,
     /// 1 while this replica holds the leader Lease.
     pub leader: Gauge,
+    /// Bytes of DNS data (DNSZones and DNSRecords as JSON) each member that
+    /// serves DNS receives, and in how many Works.
+    pub dns_data_bytes: Gauge,
+    pub dns_works: Gauge,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -66,6 +70,16 @@ impl HubMetrics {
             "member_ready",
             "Whether a member is Ready (1) or not (0), from its agent's heartbeats",
             metrics.member_ready.clone(),
+        );
+        registry.register(
+            "dns_data_bytes",
+            "Bytes of DNS data (DNSZones and DNSRecords) in each DNS-serving member's Works",
+            metrics.dns_data_bytes.clone(),
+        );
+        registry.register(
+            "dns_works",
+            "Works (fedway-dns-<i>) the DNS data of each DNS-serving member is cut into",
+            metrics.dns_works.clone(),
         );
         registry.register(
             "leader",

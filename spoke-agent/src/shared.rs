@@ -15,7 +15,7 @@ use fedway_crds::work::{DeletionPolicy, ObjectIdentity, Work};
 use serde_json::{Map, Value};
 
 /// Separates Work names in the `fedway.dev/work` annotation (a Work's name
-/// is `<namespace>.<name>` of its hub Gateway, or `fedway-dns`: never with
+/// is `<namespace>.<name>` of its hub Gateway, or `fedway-dns-<i>`: never with
 /// a comma).
 const SEPARATOR: &str = ",";
 

@@ -460,3 +460,187 @@ async fn dns_records_reach_every_member_and_outlive_a_lost_member_and_hub() {
         "member-b keeps the DNSZone"
     );
 }
+
+/// The member's DNS Works in the hub: name, objects, bytes of spec.
+async fn dns_works(
+    fed: &Federation,
+    member: &str,
+) -> fedway_e2e::Result<Vec<(String, usize, usize)>> {
+    let works: Api<fedway_crds::Work> = Api::namespaced(
+        fed.hub.client(),
+        &fedway_hub::join::member_namespace(member),
+    );
+    let mut works: Vec<(String, usize, usize)> = works
+        .list(&Default::default())
+        .await
+        .map_err(|e| fed.hub.kube_error(e))?
+        .into_iter()
+        .filter_map(|w| {
+            let name = w.metadata.name?;
+            let bytes = serde_json::to_vec(&w.spec).map_or(0, |b| b.len());
+            fedway_hub::dns_works::is_dns_work(&name).then_some((
+                name,
+                w.spec.manifests.len(),
+                bytes,
+            ))
+        })
+        .collect();
+    works.sort();
+    Ok(works)
+}
+
+/// How many DNSZones the member holds.
+async fn zones_in(fed: &Federation, member: &str) -> fedway_e2e::Result<usize> {
+    let cluster = &fed.member(member).cluster;
+    Ok(Api::<DNSZone>::all(cluster.client())
+        .list_metadata(&Default::default())
+        .await
+        .map_err(|e| cluster.kube_error(e))?
+        .items
+        .len())
+}
+
+/// The DNS data is cut into Works (`fedway-dns-<i>`, at most 512 objects
+/// each): 520 DNSZones take two; back under 512 they take one again, and
+/// while objects move between the Works the member never loses one. A
+/// member that serves no DNS (`spec.servesDNS: false`) gets no DNS Works
+/// and its agent sweeps the DNS objects; turned back on, it gets them all.
+#[tokio::test]
+async fn dns_data_is_cut_into_works_and_reaches_only_members_that_serve_dns() {
+    use futures::{StreamExt, TryStreamExt, stream};
+    use kube::runtime::watcher;
+
+    const ZONES: usize = 520;
+    const KEPT: usize = 500;
+    let fed = Federation::start(&[
+        ("member-a", &[(REGION, "eu-west")]),
+        ("member-b", &[(REGION, "us-east")]),
+    ])
+    .await;
+    let hub = fed.hub.client();
+    let zone = |i: usize| {
+        json!({
+            "apiVersion": "fedway.dev/v1alpha1", "kind": "DNSZone",
+            "metadata": {"name": format!("z{i}")},
+            "spec": {"zone": format!("z{i}.example.com"),
+                     "nameServers": [{"name": "ns1.example.net"}]},
+        })
+    };
+    stream::iter(0..ZONES)
+        .map(|i| {
+            let hub = hub.clone();
+            async move { apply(&hub, zone(i)).await }
+        })
+        .buffer_unordered(16)
+        .collect::<Vec<_>>()
+        .await;
+    for member in ["member-a", "member-b"] {
+        let works = eventually(&format!("{member}'s DNS data in two Works"), 60, || async {
+            let works = dns_works(&fed, member).await?;
+            Ok(
+                (works.len() == 2 && works.iter().map(|w| w.1).sum::<usize>() == ZONES)
+                    .then_some(works),
+            )
+        })
+        .await;
+        assert!(works.iter().all(|w| w.1 <= 512), "{works:?}");
+        eprintln!("{member}: DNS Works {works:?} (name, objects, bytes)");
+        eventually(&format!("{ZONES} DNSZones in {member}"), 60, || async {
+            Ok((zones_in(&fed, member).await? == ZONES).then_some(()))
+        })
+        .await;
+    }
+
+    // Every deletion member-a sees from here on.
+    let deleted = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let watch = {
+        let deleted = deleted.clone();
+        let events = watcher(
+            Api::<DNSZone>::all(fed.member("member-a").cluster.client()),
+            watcher::Config::default(),
+        );
+        let (listed, watching) = tokio::sync::oneshot::channel();
+        let task = tokio::spawn(async move {
+            let mut events = std::pin::pin!(events);
+            let mut listed = Some(listed);
+            while let Ok(Some(event)) = events.try_next().await {
+                match event {
+                    watcher::Event::InitDone => {
+                        listed.take().map(|l| l.send(()));
+                    }
+                    watcher::Event::Delete(zone) => {
+                        let name = zone.metadata.name.unwrap_or_default();
+                        deleted.lock().expect("lock").push(name);
+                    }
+                    _ => {}
+                }
+            }
+        });
+        watching.await.expect("member-a's DNSZones listed");
+        task
+    };
+    // member-b stops serving DNS: its DNS Works go, and so do its copies.
+    apply(
+        &hub,
+        json!({"apiVersion": "fedway.dev/v1alpha1", "kind": "MemberCluster",
+                       "metadata": {"name": "member-b"}, "spec": {"servesDNS": false}}),
+    )
+    .await;
+    let dns_zones = Api::<DNSZone>::all(hub.clone());
+    stream::iter(KEPT..ZONES)
+        .map(|i| {
+            let dns_zones = dns_zones.clone();
+            async move {
+                dns_zones
+                    .delete(&format!("z{i}"), &Default::default())
+                    .await
+                    .map(drop)
+            }
+        })
+        .buffer_unordered(16)
+        .try_collect::<Vec<()>>()
+        .await
+        .expect("deleting DNSZones");
+    let works = eventually("member-a's DNS data back in one Work", 60, || async {
+        let works = dns_works(&fed, "member-a").await?;
+        Ok((works.len() == 1 && works[0].1 == KEPT).then_some(works))
+    })
+    .await;
+    assert_eq!(works[0].0, "fedway-dns-0");
+    eventually(&format!("{KEPT} DNSZones in member-a"), 60, || async {
+        Ok((zones_in(&fed, "member-a").await? == KEPT).then_some(()))
+    })
+    .await;
+    eventually("member-b's DNS Works to go", 60, || async {
+        Ok(dns_works(&fed, "member-b").await?.is_empty().then_some(()))
+    })
+    .await;
+    eventually("member-b's DNSZones to be swept", 60, || async {
+        Ok((zones_in(&fed, "member-b").await? == 0).then_some(()))
+    })
+    .await;
+    watch.abort();
+    let mut deleted = deleted.lock().expect("lock").clone();
+    deleted.sort();
+    deleted.dedup();
+    let mut want: Vec<String> = (KEPT..ZONES).map(|i| format!("z{i}")).collect();
+    want.sort();
+    assert_eq!(
+        deleted, want,
+        "member-a lost only the zones deleted in the hub"
+    );
+
+    // member-b serves DNS again: it gets everything back.
+    apply(
+        &hub,
+        json!({"apiVersion": "fedway.dev/v1alpha1", "kind": "MemberCluster",
+                       "metadata": {"name": "member-b"}, "spec": {"servesDNS": true}}),
+    )
+    .await;
+    eventually(
+        &format!("{KEPT} DNSZones in member-b again"),
+        60,
+        || async { Ok((zones_in(&fed, "member-b").await? == KEPT).then_some(())) },
+    )
+    .await;
+}
