@@ -380,9 +380,7 @@ async fn write_works(
     let staying_applied = held
         .iter()
         .filter(|w| !plan.delete.contains(&w.name_any()))
-        .all(|w| {
-            w.status.as_ref().and_then(|s| s.observed_generation) == w.metadata.generation
-        });
+        .all(|w| w.status.as_ref().and_then(|s| s.observed_generation) == w.metadata.generation);
     if plan.grow.len() + plan.settle.len() > 0 || !staying_applied {
         return Ok(true);
     }
