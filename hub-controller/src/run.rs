@@ -78,11 +78,6 @@ async fn lead(
     );
     // Stopped with the leader: dropping `lead` aborts them.
     let mut tasks = fedway_runtime::Tasks::default();
-    tasks.spawn(member_health::run(
-        client.clone(),
-        recorder.clone(),
-        metrics.clone(),
-    ));
     tasks.spawn(accept_classes(client.clone()));
     let routes = route_kinds::served(&client).await?;
     tracing::info!(kinds = ?routes.iter().map(|r| r.kind.as_str()).collect::<Vec<_>>(), "route kinds federated");
@@ -92,6 +87,12 @@ async fn lead(
     // One watch per kind, shared: a change reconciles the Gateways it
     // concerns and, when DNS reads the kind, wakes global DNS.
     let (index, changes) = Index::watch(&client, &routes, &policies, listener_sets.as_ref());
+    tasks.spawn(member_health::run(
+        client.clone(),
+        recorder.clone(),
+        metrics.clone(),
+        index.members.clone(),
+    ));
     let dns_changed = Arc::new(Notify::new());
     tasks.spawn(dns::run(
         client.clone(),

@@ -48,7 +48,7 @@ async fn hub_ancestor(
     reason: &str,
 ) -> Value {
     eventually(
-        &format!("hub {name}: {type_} {reason} in its fedway.dev/hub ancestor entry"),
+        &format!("hub {name}: {type_} {reason} in its fedway.dev/hub ancestor entry, every member reported"),
         30,
         || async {
             let policy = api.get(name).await.map_err(|e| fed.hub.kube_error(e))?;
@@ -56,6 +56,9 @@ async fn hub_ancestor(
                 .as_array()
                 .and_then(|a| a.iter().find(|a| a["controllerName"] == "fedway.dev/hub"))
                 .filter(|a| condition_in(a, type_).is_some_and(|c| c["reason"] == reason))
+                // Once every member has reported: until then the entry
+                // says which have not, and changes as they do.
+                .filter(|a| !a["conditions"].to_string().contains("not reported yet"))
                 .cloned())
         },
     )
