@@ -83,8 +83,7 @@ fn row(members: usize, hostnames: usize) {
         })
         .collect();
     let manifests = dns_records::work_manifests(&[zone], &records);
-    let bytes: usize = manifests.iter().map(dns_works::size).sum();
-    let chunks = dns_works::chunks(&manifests);
+    let dns_works::Chunks { chunks, bytes } = dns_works::chunks(&manifests);
     let largest = chunks
         .iter()
         .map(|c| c.iter().map(dns_works::size).sum::<usize>())

@@ -38,7 +38,6 @@ use k8s_openapi::{
 use kube::{
     Api, Client, ResourceExt,
     api::{DeleteParams, Patch, PatchParams},
-    runtime::reflector::Store,
 };
 use serde_json::{Value, json};
 use tokio::sync::Notify;
@@ -220,13 +219,24 @@ async fn reconcile(client: &Client, metrics: &HubMetrics, index: &Index) -> Resu
         }
     }
     let manifests = dns_records::work_manifests(&zones, &computed.records);
-    let chunks = dns_works::chunks(&manifests);
-    metrics.dns_data_bytes.set(
-        i64::try_from(manifests.iter().map(dns_works::size).sum::<usize>()).unwrap_or(i64::MAX),
-    );
+    let dns_works::Chunks { chunks, bytes } = dns_works::chunks(&manifests);
+    metrics
+        .dns_data_bytes
+        .set(i64::try_from(bytes).unwrap_or(i64::MAX));
     metrics
         .dns_works
         .set(i64::try_from(chunks.iter().filter(|c| !c.is_empty()).count()).unwrap_or(i64::MAX));
+    // Each member's DNS Works, found in one scan of the Works.
+    let mut held: BTreeMap<String, Vec<Arc<Work>>> = BTreeMap::new();
+    for work in &works {
+        if work.labels().get(MANAGED_LABEL).map(String::as_str) == Some(MANAGED_VALUE)
+            && dns_works::is_dns_work(&work.name_any())
+        {
+            held.entry(work.namespace().unwrap_or_default())
+                .or_default()
+                .push(work.clone());
+        }
+    }
     // A member that serves no DNS gets none: its DNS Works go.
     let writes: Vec<_> = members
         .iter()
@@ -236,7 +246,11 @@ async fn reconcile(client: &Client, metrics: &HubMetrics, index: &Index) -> Resu
             } else {
                 &[]
             };
-            write_works(client, metrics, &index.works, member, wanted)
+            let held = held
+                .get(&join::member_namespace(&member.name_any()))
+                .map(Vec::as_slice)
+                .unwrap_or_default();
+            write_works(client, metrics, member, held, wanted)
         })
         .collect();
     let written: Vec<bool> = stream::iter(writes)
@@ -336,25 +350,18 @@ async fn write_policy_status(
     crate::apply_status(client, policy, json!({"conditions": [condition]})).await
 }
 
-/// Takes member `cluster`'s DNS Works to `wanted` (chunk `i` in Work
-/// `fedway-dns-<i>`) in the order `dns_works::plan` gives. Returns false
-/// when the member's namespace does not exist yet.
+/// Takes member `cluster`'s DNS Works from `held` to `wanted` (chunk `i`
+/// in Work `fedway-dns-<i>`) in the order `dns_works::plan` gives. Returns
+/// false when the member's namespace does not exist yet.
 async fn write_works(
     client: &Client,
     metrics: &HubMetrics,
-    works: &Store<Work>,
     member: &MemberCluster,
+    held: &[Arc<Work>],
     wanted: &[Vec<Manifest>],
 ) -> Result<bool, Error> {
     let cluster = &member.name_any();
     let namespace = join::member_namespace(cluster);
-    let held: Vec<Arc<Work>> = works
-        .state()
-        .into_iter()
-        .filter(|w| w.namespace().as_deref() == Some(namespace.as_str()))
-        .filter(|w| w.labels().get(MANAGED_LABEL).map(String::as_str) == Some(MANAGED_VALUE))
-        .filter(|w| dns_works::is_dns_work(&w.name_any()))
-        .collect();
     let current: BTreeMap<String, Vec<Manifest>> = held
         .iter()
         .map(|w| (w.name_any(), w.spec.manifests.clone()))
@@ -381,7 +388,7 @@ async fn write_works(
         .iter()
         .filter(|w| !plan.delete.contains(&w.name_any()))
         .all(|w| w.status.as_ref().and_then(|s| s.observed_generation) == w.metadata.generation);
-    if plan.grow.len() + plan.settle.len() > 0 || !staying_applied {
+    if !plan.grow.is_empty() || !plan.settle.is_empty() || !staying_applied {
         return Ok(true);
     }
     for name in &plan.delete {

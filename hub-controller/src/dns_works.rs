@@ -52,10 +52,18 @@ pub fn is_dns_work(name: &str) -> bool {
 /// here).
 const MAX_CHUNKS: usize = 1 << 16;
 
+/// DNS data cut into Works: chunk `i` goes to Work [`name`]`(i)`.
+#[derive(Debug, Default, PartialEq)]
+pub struct Chunks {
+    pub chunks: Vec<Vec<Manifest>>,
+    /// The manifests' bytes in all (see [`size`]).
+    pub bytes: usize,
+}
+
 /// `manifests` cut into the fewest power-of-two chunks that each fit the
 /// limits. An object larger than [`MAX_BYTES`] on its own (the DNSRecord
 /// schema allows ~1 MiB) ends up alone in its chunk.
-pub fn chunks(manifests: &[Manifest]) -> Vec<Vec<Manifest>> {
+pub fn chunks(manifests: &[Manifest]) -> Chunks {
     let sized: Vec<(u64, usize)> = manifests.iter().map(|m| (hash(m), size(m))).collect();
     let mut count = 1;
     while count < MAX_CHUNKS && !fits(&sized, count) {
@@ -65,7 +73,10 @@ pub fn chunks(manifests: &[Manifest]) -> Vec<Vec<Manifest>> {
     for ((hash, _), manifest) in sized.iter().zip(manifests) {
         chunks[slot(*hash, count)].push(manifest.clone());
     }
-    chunks
+    Chunks {
+        chunks,
+        bytes: sized.iter().map(|(_, size)| size).sum(),
+    }
 }
 
 /// Whether `count` chunks hold objects of these hashes and sizes within
@@ -205,7 +216,11 @@ mod tests {
             let manifests: Vec<Manifest> = (0..records)
                 .map(|i| record(&format!("r{i}.example.com"), bytes))
                 .collect();
-            let chunks = chunks(&manifests);
+            let Chunks {
+                chunks,
+                bytes: total,
+            } = chunks(&manifests);
+            assert_eq!(total, manifests.iter().map(size).sum::<usize>());
             let case = format!(
                 "{records} records of {bytes} bytes: {} chunks",
                 chunks.len()
@@ -245,12 +260,12 @@ mod tests {
                 .position(|c| names(c).iter().any(|n| n == name))
                 .expect("carried")
         };
-        let before = chunks(&manifests[..500]);
-        let after = chunks(&manifests[..501]);
+        let before = chunks(&manifests[..500]).chunks;
+        let after = chunks(&manifests[..501]).chunks;
         assert_eq!((before.len(), after.len()), (1, 1));
-        let grown = chunks(&manifests);
+        let grown = chunks(&manifests).chunks;
         assert_eq!(grown.len(), 2);
-        let more = chunks(&[&manifests[..], &[record("new.example.com", 100)]].concat());
+        let more = chunks(&[&manifests[..], &[record("new.example.com", 100)]].concat()).chunks;
         for name in names(&manifests) {
             assert_eq!(chunk_of(&grown, &name), chunk_of(&more, &name), "{name}");
         }

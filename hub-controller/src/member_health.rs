@@ -17,8 +17,9 @@ use kube::{
     Api, Client, Resource, ResourceExt,
     api::{Patch, PatchParams},
     runtime::{
+        WatchStreamExt,
         events::{Event, EventType, Recorder},
-        reflector::Store,
+        reflector::{self, Store},
         watcher,
     },
 };
@@ -185,48 +186,33 @@ pub async fn run(
     let mut sightings = Sightings::default();
     let mut retry = retry_backoff();
     loop {
-        // A fresh watch (so a fresh list) each time: the leases are known
-        // only once it has listed, and judged only from then on.
-        let mut events = std::pin::pin!(watcher(leases.clone(), config.clone()));
-        let mut renewals: Option<Renewals> = None;
-        let mut listing = Renewals::new();
+        // A fresh watch (so a fresh list and store) each time: leases are
+        // judged only once it has listed.
+        let (leases_seen, writer) = reflector::store();
+        let mut events = std::pin::pin!(watcher(leases.clone(), config.clone()).reflect(writer));
         let mut observing_since = None;
         let mut tick = tokio::time::interval(CHECK_EVERY);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let failure = loop {
             tokio::select! {
                 event = events.next() => match event {
-                    Some(Ok(watcher::Event::Init)) => listing.clear(),
-                    Some(Ok(watcher::Event::InitApply(lease))) => {
-                        listing.extend(renewal(&lease));
-                    }
                     Some(Ok(watcher::Event::InitDone)) => {
-                        renewals = Some(std::mem::take(&mut listing));
                         observing_since.get_or_insert_with(Timestamp::now);
                         retry = retry_backoff();
                     }
-                    Some(Ok(watcher::Event::Apply(lease))) => {
-                        if let Some(renewals) = renewals.as_mut() {
-                            renewals.extend(renewal(&lease));
-                        }
-                    }
-                    Some(Ok(watcher::Event::Delete(lease))) => {
-                        if let (Some(renewals), Some(namespace)) =
-                            (renewals.as_mut(), lease.metadata.namespace.as_ref())
-                        {
-                            renewals.remove(namespace);
-                        }
-                    }
+                    Some(Ok(_)) => {}
                     Some(Err(error)) => break Some(error),
                     None => break None,
                 },
                 _ = tick.tick() => {
-                    let (Some(renewals), Some(since)) = (renewals.as_ref(), observing_since) else {
+                    let Some(since) = observing_since else {
                         continue;
                     };
+                    let renewals: Renewals =
+                        leases_seen.state().iter().filter_map(|l| renewal(l)).collect();
                     let members = members.state();
                     if let Err(error) = check_all(
-                        &members_api, &recorder, &metrics, &members, renewals, since, &mut sightings,
+                        &members_api, &recorder, &metrics, &members, &renewals, since, &mut sightings,
                     )
                     .await
                     {

@@ -2,7 +2,7 @@
 //! docs/METRICS.md).
 
 use fedway_runtime::metrics::{
-    ControllerMetrics, Counter, Family, Gauge, ReconcileMetrics, Registry, register_counters,
+    ControllerMetrics, Counter, Family, Gauge, ReconcileMetrics, Registry, register_all,
 };
 use prometheus_client::encoding::EncodeLabelSet;
 
@@ -41,7 +41,7 @@ impl HubMetrics {
             dns: reconciles.controller("dns"),
             ..Self::default()
         };
-        register_counters(
+        register_all(
             registry,
             &[
                 (
@@ -71,20 +71,25 @@ impl HubMetrics {
             "Whether a member is Ready (1) or not (0), from its agent's heartbeats",
             metrics.member_ready.clone(),
         );
-        registry.register(
-            "dns_data_bytes",
-            "Bytes of DNS data (DNSZones and DNSRecords) in each DNS-serving member's Works",
-            metrics.dns_data_bytes.clone(),
-        );
-        registry.register(
-            "dns_works",
-            "Works (fedway-dns-<i>) the DNS data of each DNS-serving member is cut into",
-            metrics.dns_works.clone(),
-        );
-        registry.register(
-            "leader",
-            "Whether this replica holds the leader Lease",
-            metrics.leader.clone(),
+        register_all(
+            registry,
+            &[
+                (
+                    "dns_data_bytes",
+                    "Bytes of DNS data (DNSZones and DNSRecords) in each DNS-serving member's Works",
+                    &metrics.dns_data_bytes,
+                ),
+                (
+                    "dns_works",
+                    "Works (fedway-dns-<i>) the DNS data of each DNS-serving member is cut into",
+                    &metrics.dns_works,
+                ),
+                (
+                    "leader",
+                    "Whether this replica holds the leader Lease",
+                    &metrics.leader,
+                ),
+            ],
         );
         metrics
     }

@@ -8,7 +8,7 @@
 //! does not pay.
 
 use fedway_runtime::metrics::{
-    ControllerMetrics, Counter, Family, Gauge, ReconcileMetrics, Registry, register_counters,
+    ControllerMetrics, Counter, Family, Gauge, ReconcileMetrics, Registry, register_all,
 };
 use prometheus_client::encoding::EncodeLabelSet;
 
@@ -61,7 +61,7 @@ impl ProxyMetrics {
             "Responses the proxy gave itself instead of a backend, by reason",
             metrics.local_responses.clone(),
         );
-        register_counters(
+        register_all(
             registry,
             &[
                 (

@@ -2,7 +2,7 @@
 //! docs/METRICS.md).
 
 use fedway_runtime::metrics::{
-    ControllerMetrics, Counter, Gauge, ReconcileMetrics, Registry, register_counters,
+    ControllerMetrics, Counter, Gauge, ReconcileMetrics, Registry, register_all,
 };
 
 #[derive(Clone, Debug, Default)]
@@ -31,7 +31,7 @@ impl AgentMetrics {
             works: ReconcileMetrics::register(registry).controller("work"),
             ..Self::default()
         };
-        register_counters(
+        register_all(
             registry,
             &[
                 (

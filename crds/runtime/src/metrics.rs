@@ -121,10 +121,14 @@ async fn serve(listener: tokio::net::TcpListener, page: PageSource) {
     }
 }
 
-/// Registers plain counters: `(name, help, counter)`.
-pub fn register_counters(registry: &mut Registry, counters: &[(&str, &str, &Counter)]) {
-    for (name, help, counter) in counters {
-        registry.register(*name, *help, (*counter).clone());
+/// Registers metrics of one kind (plain counters, plain gauges):
+/// `(name, help, metric)`.
+pub fn register_all<M>(registry: &mut Registry, metrics: &[(&str, &str, &M)])
+where
+    M: prometheus_client::registry::Metric + Clone,
+{
+    for (name, help, metric) in metrics {
+        registry.register(*name, *help, (*metric).clone());
     }
 }
 
