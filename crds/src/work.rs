@@ -15,6 +15,9 @@ pub mod condition {
     pub const CONFLICT: &str = "Conflict";
     /// The member's copy was changed outside Fedway and put back.
     pub const DRIFTED: &str = "Drifted";
+    /// The reason of a manifest's `Applied=False` when the member refused
+    /// the write or could not be reached; the agent tries again.
+    pub const APPLY_FAILED: &str = "ApplyFailed";
 }
 
 #[derive(CustomResource, Clone, Debug, Default, PartialEq, Serialize, Deserialize, KubeSchema)]
@@ -157,6 +160,16 @@ pub struct ManifestStatus {
     /// What the member's Gateway API implementation says about the object.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub feedback: Option<Feedback>,
+}
+
+impl ManifestStatus {
+    /// Whether the last apply failed for a reason that passes (not a
+    /// refused takeover): the agent will try again.
+    pub fn apply_failed(&self) -> bool {
+        self.conditions
+            .iter()
+            .any(|c| c.type_ == condition::APPLIED && c.reason == condition::APPLY_FAILED)
+    }
 }
 
 /// Names one object in the member.

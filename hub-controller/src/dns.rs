@@ -380,14 +380,12 @@ async fn write_works(
         }
     }
     // The agent sweeps a deleted Work's objects by the Works their
-    // annotation names, that is by what it has applied: a Work goes only
-    // once the agent has applied every Work that stays, at its current
-    // generation, or an object moving out of it would be deleted and made
-    // again. Not yet: the agent's status update brings the next pass.
+    // annotation names, that is by what it has applied. Not yet: the
+    // agent's status update brings the next pass.
     let staying_applied = held
         .iter()
         .filter(|w| !plan.delete.contains(&w.name_any()))
-        .all(|w| w.status.as_ref().and_then(|s| s.observed_generation) == w.metadata.generation);
+        .all(|w| dns_works::applied(w));
     if !plan.grow.is_empty() || !plan.settle.is_empty() || !staying_applied {
         return Ok(true);
     }

@@ -23,7 +23,7 @@ use std::{
     hash::Hasher,
 };
 
-use fedway_crds::work::{Manifest, ObjectIdentity};
+use fedway_crds::work::{Manifest, ManifestStatus, ObjectIdentity, Work};
 
 /// What every DNS Work's name starts with; the `i`th is
 /// `fedway-dns-<i>`.
@@ -173,6 +173,17 @@ fn slot(hash: u64, count: usize) -> usize {
 /// The manifest's size as JSON, which is about what etcd stores.
 pub fn size(manifest: &Manifest) -> usize {
     serde_json::to_vec(&manifest.0).map_or(0, |bytes| bytes.len())
+}
+
+/// Whether the agent has applied a Work as it is now: it reported the
+/// current generation and no apply that failed and will be tried again. A
+/// Work leaving is deleted only when every Work that stays is applied, or
+/// the objects moving out of it would be swept and made again.
+pub fn applied(work: &Work) -> bool {
+    work.status.as_ref().is_some_and(|status| {
+        status.observed_generation == work.metadata.generation
+            && !status.manifests.iter().any(ManifestStatus::apply_failed)
+    })
 }
 
 #[cfg(test)]
@@ -369,5 +380,59 @@ mod tests {
                 ..Plan::default()
             }
         );
+    }
+
+    /// A Work counts as applied only at its current generation and with no
+    /// failed apply pending; a refused takeover does not hold it back.
+    #[test]
+    fn applied_only_at_the_current_generation_without_failed_applies() {
+        let manifest = |reason: &str| {
+            json!({"identity": {"group": "", "version": "v1", "kind": "DNSRecord", "name": "r"},
+                   "conditions": [{"type": "Applied", "status": if reason == "Applied" {"True"} else {"False"},
+                                   "reason": reason, "message": "",
+                                   "lastTransitionTime": "2026-12-07T00:00:00Z"}]})
+        };
+        let work = |generation: i64, status: Option<serde_json::Value>| -> Work {
+            serde_json::from_value(json!({
+                "apiVersion": "fedway.dev/v1alpha1", "kind": "Work",
+                "metadata": {"name": "fedway-dns-0", "generation": generation},
+                "spec": {"manifests": []},
+                "status": status,
+            }))
+            .expect("a valid Work")
+        };
+        for (generation, status, want) in [
+            (2, None, false),
+            (2, Some(json!({"observedGeneration": 1})), false),
+            (2, Some(json!({"observedGeneration": 2})), true),
+            (
+                2,
+                Some(json!({"observedGeneration": 2, "manifests": [manifest("Applied")]})),
+                true,
+            ),
+            (
+                2,
+                Some(json!({"observedGeneration": 2, "manifests": [manifest("Conflict")]})),
+                true,
+            ),
+            (
+                2,
+                Some(
+                    json!({"observedGeneration": 2, "manifests": [manifest("Applied"), manifest("ApplyFailed")]}),
+                ),
+                false,
+            ),
+            (
+                3,
+                Some(json!({"observedGeneration": 2, "manifests": [manifest("Applied")]})),
+                false,
+            ),
+        ] {
+            assert_eq!(
+                applied(&work(generation, status.clone())),
+                want,
+                "{generation} {status:?}"
+            );
+        }
     }
 }

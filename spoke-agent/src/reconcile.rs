@@ -16,7 +16,7 @@ use k8s_openapi::{
 };
 use kube::{
     Api, Client, Resource, ResourceExt,
-    api::{DeleteParams, DynamicObject, Patch, PatchParams, PostParams},
+    api::{DeleteParams, DynamicObject, Patch, PatchParams, PostParams, Preconditions},
     core::GroupVersionKind,
     runtime::{
         controller::Action,
@@ -128,7 +128,7 @@ pub async fn reconcile(work: Arc<Work>, ctx: Arc<Context>) -> Result<Action, Err
                         before,
                         work_condition::APPLIED,
                         false,
-                        "ApplyFailed",
+                        work_condition::APPLY_FAILED,
                         &e.to_string(),
                     )],
                     identity,
@@ -153,6 +153,9 @@ pub async fn reconcile(work: Arc<Work>, ctx: Arc<Context>) -> Result<Action, Err
         prune(&ctx, &name, &gone.identity, carriers).await?;
     }
     let status = work_status(&work, manifests);
+    // A refused takeover waits for a change to the object or the Work; a
+    // failed apply (the member busy or away) is tried again.
+    let retry = status.manifests.iter().any(ManifestStatus::apply_failed);
     if previous != Some(&status) {
         let works: Api<Work> = Api::namespaced(ctx.hub.clone(), &ctx.namespace);
         let patch = json!({"apiVersion": "fedway.dev/v1alpha1", "kind": "Work", "status": status});
@@ -168,7 +171,11 @@ pub async fn reconcile(work: Arc<Work>, ctx: Arc<Context>) -> Result<Action, Err
                 format!("Work {}/{name}", ctx.namespace),
             ))?;
     }
-    Ok(Action::await_change())
+    Ok(if retry {
+        Action::requeue(RETRY_AFTER)
+    } else {
+        Action::await_change()
+    })
 }
 
 /// The member's copy of a Secret the Work names: the hub's copy in this
@@ -203,8 +210,12 @@ async fn secret_from_hub(
 pub fn error_policy(work: Arc<Work>, error: &Error, ctx: Arc<Context>) -> Action {
     ctx.metrics.works.failed();
     tracing::warn!(work = work.name_any(), %error, "reconcile failed; retrying");
-    Action::requeue(Duration::from_secs(5))
+    Action::requeue(RETRY_AFTER)
 }
+
+/// The pause before a failed pass is tried again (watches may bring an
+/// earlier one).
+const RETRY_AFTER: Duration = Duration::from_secs(5);
 
 /// The result of applying one manifest.
 struct Outcome {
@@ -412,15 +423,20 @@ pub async fn hand_over(
 }
 
 /// Deletes or releases a Fedway-managed object, per its annotations.
+/// Both only if the object is still `live` (its resourceVersion): the
+/// sweep decides on a list that a Work's apply may have overtaken (another
+/// Work took the object over), and must then leave it to the next sweep.
 pub async fn remove(
     api: &Api<DynamicObject>,
     name: &str,
     live: &Value,
     what: &str,
 ) -> Result<(), Error> {
-    let annotations = &live["metadata"]["annotations"];
+    let metadata = &live["metadata"];
+    let annotations = &metadata["annotations"];
     if annotations[ADOPTED_ANNOTATION] == "true" || annotations[DELETION_ANNOTATION] == "Orphan" {
         let release = json!({"metadata": {
+            "resourceVersion": metadata["resourceVersion"],
             "labels": {MANAGED_LABEL: null},
             "annotations": {WORK_ANNOTATION: null, ADOPTED_ANNOTATION: null, DELETION_ANNOTATION: null},
         }});
@@ -429,7 +445,14 @@ pub async fn remove(
             .map_err(member_error("releasing", what.to_owned()))?;
         tracing::info!(object = what, "released");
     } else {
-        match api.delete(name, &DeleteParams::background()).await {
+        let unchanged = DeleteParams {
+            preconditions: Some(Preconditions {
+                resource_version: metadata["resourceVersion"].as_str().map(str::to_owned),
+                uid: metadata["uid"].as_str().map(str::to_owned),
+            }),
+            ..DeleteParams::background()
+        };
+        match api.delete(name, &unchanged).await {
             Ok(_) => tracing::info!(object = what, "deleted"),
             Err(kube::Error::Api(status)) if status.code == 404 => {}
             Err(e) => return Err(member_error("deleting", what.to_owned())(e)),
@@ -512,7 +535,11 @@ fn work_status(work: &Work, manifests: Vec<ManifestStatus>) -> WorkStatus {
             before,
             work_condition::APPLIED,
             false,
-            if conflict { "Conflict" } else { "ApplyFailed" },
+            if conflict {
+                work_condition::CONFLICT
+            } else {
+                work_condition::APPLY_FAILED
+            },
             &message.join("; "),
         )
     };

@@ -114,6 +114,10 @@ pub async fn run(
     Ok(())
 }
 
+fn is_conflict(error: &kube::Error) -> bool {
+    matches!(error, kube::Error::Api(status) if status.code == 409)
+}
+
 async fn sweep_forever(ctx: &Context, managed: &[kube::core::ApiResource]) {
     loop {
         if let Err(error) = sweep(ctx, managed).await {
@@ -171,7 +175,17 @@ async fn sweep(ctx: &Context, managed: &[kube::core::ApiResource]) -> Result<(),
             gone.join(", ")
         );
         let live = serde_json::to_value(&object).unwrap_or_default();
-        reconcile::hand_over(ctx, &api, &name, &live, &left, &what).await?;
+        match reconcile::hand_over(ctx, &api, &name, &live, &left, &what).await {
+            // Changed since it was listed (a Work that stays took it over
+            // meanwhile): the next sweep decides on what it is then.
+            Err(Error::Member { source, .. }) if is_conflict(&source) => {
+                tracing::debug!(
+                    object = what,
+                    "changed since listed; left to the next sweep"
+                );
+            }
+            result => result?,
+        }
     }
     Ok(())
 }
