@@ -3,7 +3,11 @@
 //! API servers, each agent with the credential `fedway-hub join` minted.
 //! For tests and benchmarks of placement and propagation.
 
-use std::{collections::BTreeMap, path::PathBuf, time::Duration};
+use std::{
+    collections::BTreeMap,
+    path::{Path, PathBuf},
+    time::Duration,
+};
 
 use fedway_crds::{MemberCluster, Work};
 use kube::Api;
@@ -79,7 +83,7 @@ impl Federation {
         };
         federation.start_hub_controller();
         for ((name, labels), cluster) in members.iter().zip(clusters) {
-            let hub_kubeconfig = federation.join(name, labels, &cluster).await;
+            let hub_kubeconfig = federation.join(name, labels, cluster.log_dir()).await;
             federation.members.push(Member {
                 name: (*name).to_owned(),
                 cluster,
@@ -96,8 +100,9 @@ impl Federation {
         federation
     }
 
-    /// `fedway-hub join`, as the CLI does it: returns the agent kubeconfig.
-    async fn join(&self, name: &str, labels: &[(&str, &str)], member: &Cluster) -> PathBuf {
+    /// `fedway-hub join`, as the CLI does it: returns the agent kubeconfig,
+    /// written in `dir`.
+    pub async fn join(&self, name: &str, labels: &[(&str, &str)], dir: &Path) -> PathBuf {
         let labels: BTreeMap<String, String> = labels
             .iter()
             .map(|(k, v)| ((*k).into(), (*v).into()))
@@ -122,7 +127,7 @@ impl Federation {
             &token,
         )
         .expect("agent kubeconfig");
-        let path = member.log_dir().join("hub-agent.kubeconfig");
+        let path = dir.join(format!("{name}-hub-agent.kubeconfig"));
         std::fs::write(&path, kubeconfig).expect("writing the agent kubeconfig");
         path
     }
@@ -234,16 +239,18 @@ impl Federation {
         let member_client = fedway_runtime::kube_client(Some(&member_kubeconfig))
             .await
             .expect("agent member client");
-        let mut ctx = fedway_agent::reconcile::Context::new(
-            hub,
-            member_client,
-            member.name.clone(),
-            Default::default(),
-        );
-        ctx.kinds = ctx.kinds.with_extra(self.policy_kinds.clone());
+        let cluster = fedway_agent::member::Cluster::new(member_client, Default::default())
+            .with_extra_kinds(self.policy_kinds.clone());
         let name = member.name.clone();
         member.agent = Some(tokio::spawn(async move {
-            if let Err(error) = fedway_agent::run::run(ctx, std::future::pending()).await {
+            let run = fedway_agent::run::run(
+                hub,
+                std::sync::Arc::new(cluster),
+                name.clone(),
+                Default::default(),
+                std::future::pending(),
+            );
+            if let Err(error) = run.await {
                 tracing::error!(member = name, %error, "agent stopped");
             }
         }));

@@ -11,23 +11,15 @@ use fedway_crds::{MemberCluster, member_cluster::DiscoveredGatewayClass};
 use k8s_openapi::{api::coordination::v1::Lease, apimachinery::pkg::apis::meta::v1::MicroTime};
 use kube::{
     Api,
-    api::{DynamicObject, ListParams, Patch, PatchParams},
-    core::{ApiResource, GroupVersionKind},
+    api::{DynamicObject, Patch, PatchParams},
 };
 use serde_json::{Value, json};
 
-use crate::{Error, FIELD_MANAGER, hub_error, member_error, reconcile::Context};
+use crate::{Error, FIELD_MANAGER, hub_error, member::Report, reconcile::Context};
 
 /// Name of the agent's Lease in its hub namespace.
 pub const LEASE_NAME: &str = "fedway-agent";
 const DEFAULT_INTERVAL: Duration = Duration::from_secs(10);
-
-/// What the agent reports in its MemberCluster's status.
-#[derive(Clone, Debug, PartialEq)]
-struct Report {
-    kubernetes_version: String,
-    gateway_classes: Vec<DiscoveredGatewayClass>,
-}
 
 /// Renews the lease and reports, forever. Failures are logged and retried
 /// with backoff within each interval; nothing is ever deleted because the
@@ -37,7 +29,7 @@ pub async fn run(ctx: &Context) {
     let mut interval = DEFAULT_INTERVAL;
     loop {
         interval = heartbeat_interval(ctx, interval).await;
-        let current = report(ctx).await;
+        let current = ctx.member.report().await;
         if current.is_ok() {
             let renew = || renew_lease(ctx, interval);
             match renew
@@ -127,48 +119,28 @@ async fn renew_lease(ctx: &Context, interval: Duration) -> Result<(), Error> {
     Ok(())
 }
 
-async fn report(ctx: &Context) -> Result<Report, Error> {
-    let version = ctx
-        .member
-        .apiserver_version()
-        .await
-        .map_err(member_error("reading", "the Kubernetes version"))?;
-    let resource = ApiResource::from_gvk_with_plural(
-        &GroupVersionKind::gvk("gateway.networking.k8s.io", "v1", "GatewayClass"),
-        "gatewayclasses",
-    );
-    let classes: Api<DynamicObject> = Api::all_with(ctx.member.clone(), &resource);
-    let gateway_classes = match classes.list(&ListParams::default()).await {
-        Ok(list) => {
-            let mut found: Vec<DiscoveredGatewayClass> = list
-                .items
-                .iter()
-                .map(|class| DiscoveredGatewayClass {
-                    name: class.metadata.name.clone().unwrap_or_default(),
-                    controller_name: class.data["spec"]["controllerName"]
-                        .as_str()
-                        .unwrap_or_default()
-                        .into(),
-                    accepted: class.data["status"]["conditions"]
-                        .as_array()
-                        .into_iter()
-                        .flatten()
-                        .any(|c| c["type"] == "Accepted" && c["status"] == "True"),
-                    supported_features: supported_features(&class.data["status"]),
-                })
-                .collect();
-            found.sort_by(|a, b| a.name.cmp(&b.name));
-            found.truncate(64);
-            found
-        }
-        // No Gateway API in the member: no classes.
-        Err(kube::Error::Api(status)) if status.code == 404 => vec![],
-        Err(e) => return Err(member_error("listing", "GatewayClasses")(e)),
-    };
-    Ok(Report {
-        kubernetes_version: version.git_version,
-        gateway_classes,
-    })
+/// The GatewayClasses a member lists, as its MemberCluster reports them:
+/// sorted by name, at most 64.
+pub(crate) fn gateway_classes(listed: &[DynamicObject]) -> Vec<DiscoveredGatewayClass> {
+    let mut found: Vec<DiscoveredGatewayClass> = listed
+        .iter()
+        .map(|class| DiscoveredGatewayClass {
+            name: class.metadata.name.clone().unwrap_or_default(),
+            controller_name: class.data["spec"]["controllerName"]
+                .as_str()
+                .unwrap_or_default()
+                .into(),
+            accepted: class.data["status"]["conditions"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|c| c["type"] == "Accepted" && c["status"] == "True"),
+            supported_features: supported_features(&class.data["status"]),
+        })
+        .collect();
+    found.sort_by(|a, b| a.name.cmp(&b.name));
+    found.truncate(64);
+    found
 }
 
 /// The most features kept of one class (the Work CRD's bound).

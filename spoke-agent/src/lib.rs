@@ -15,6 +15,7 @@
 pub mod feedback;
 pub mod heartbeat;
 pub mod kinds;
+pub mod member;
 pub mod metrics;
 pub mod reconcile;
 pub mod run;

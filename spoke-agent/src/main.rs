@@ -4,7 +4,7 @@ use std::{path::PathBuf, sync::Arc};
 
 use anyhow::Context as _;
 use clap::Parser;
-use fedway_agent::{metrics::AgentMetrics, reconcile::Context};
+use fedway_agent::{member::Cluster, metrics::AgentMetrics};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -48,8 +48,14 @@ async fn main() -> anyhow::Result<()> {
     let _endpoint = fedway_runtime::metrics::serve_registry(&cli.metrics, registry)
         .await
         .context("metrics endpoint")?;
-    let mut ctx = Context::new(hub, member, cli.cluster, metrics);
-    ctx.kinds = ctx.kinds.with_extra(cli.managed_kinds);
-    fedway_agent::run::run(ctx, fedway_runtime::shutdown_signal()).await?;
+    let member = Cluster::new(member, metrics.clone()).with_extra_kinds(cli.managed_kinds);
+    fedway_agent::run::run(
+        hub,
+        Arc::new(member),
+        cli.cluster,
+        metrics,
+        fedway_runtime::shutdown_signal(),
+    )
+    .await?;
     Ok(())
 }

@@ -7,17 +7,15 @@
 use std::{collections::BTreeSet, sync::Arc, time::Duration};
 
 use fedway_crds::work::{
-    DeletionPolicy, ManifestStatus, ObjectIdentity, SecretCopy, Work, WorkStatus,
-    condition as work_condition,
+    ManifestStatus, ObjectIdentity, SecretCopy, Work, WorkStatus, condition as work_condition,
 };
 use k8s_openapi::{
-    api::core::v1::{Namespace, Secret},
+    api::core::v1::Secret,
     apimachinery::pkg::apis::meta::v1::{Condition, Time},
 };
 use kube::{
     Api, Client, Resource, ResourceExt,
-    api::{DeleteParams, DynamicObject, Patch, PatchParams, PostParams, Preconditions},
-    core::GroupVersionKind,
+    api::{Patch, PatchParams},
     runtime::{
         controller::Action,
         events::{Event, EventType, Recorder, Reporter},
@@ -27,26 +25,20 @@ use kube::{
 use serde_json::{Value, json};
 
 use crate::{
-    Error, FIELD_MANAGER, feedback, hub_error,
-    kinds::Kinds,
-    member_error,
+    Error, FIELD_MANAGER, hub_error,
+    member::{Applied, Member, describe},
     metrics::AgentMetrics,
     shared::{self, Copy},
-    takeover::{
-        self, ADOPTED_ANNOTATION, DELETION_ANNOTATION, MANAGED_LABEL, MANAGED_VALUE,
-        WORK_ANNOTATION,
-    },
 };
 
 /// What the reconciler needs.
 pub struct Context {
     pub hub: Client,
-    pub member: Client,
+    pub member: Arc<dyn Member>,
     /// The member's name in the hub.
     pub cluster: String,
     /// The member's namespace in the hub.
     pub namespace: String,
-    pub kinds: Kinds,
     /// Events on the Works in the hub, where the app team looks.
     pub recorder: Recorder,
     pub metrics: Arc<AgentMetrics>,
@@ -56,7 +48,12 @@ pub struct Context {
 
 impl Context {
     /// The agent of member `cluster`, joined to `hub`.
-    pub fn new(hub: Client, member: Client, cluster: String, metrics: Arc<AgentMetrics>) -> Self {
+    pub fn new(
+        hub: Client,
+        member: Arc<dyn Member>,
+        cluster: String,
+        metrics: Arc<AgentMetrics>,
+    ) -> Self {
         let recorder = Recorder::new(
             hub.clone(),
             Reporter {
@@ -65,7 +62,6 @@ impl Context {
             },
         );
         Self {
-            kinds: Kinds::new(member.clone()),
             namespace: format!("{MEMBER_NAMESPACE_PREFIX}{cluster}"),
             hub,
             member,
@@ -115,12 +111,14 @@ pub async fn reconcile(work: Arc<Work>, ctx: Arc<Context>) -> Result<Action, Err
                     deletion: work.spec.deletion_policy,
                 };
                 let merged = shared::merge(&own, carriers(&identity).unwrap_or_default());
-                apply_one(&ctx, &work, merged, &identity).await
+                ctx.member
+                    .apply(merged, &identity, work.spec.takeover)
+                    .await
             }
             Err(missing) => Err(missing),
         };
         let status = match applied {
-            Ok(outcome) => outcome.into_status(identity, before),
+            Ok(applied) => applied_status(applied, identity, before),
             Err(e) => {
                 ctx.metrics.apply_failures.inc();
                 ManifestStatus {
@@ -150,7 +148,7 @@ pub async fn reconcile(work: Arc<Work>, ctx: Arc<Context>) -> Result<Action, Err
         .filter(|m| !current.contains(&m.identity))
     {
         let carriers = carriers(&gone.identity).unwrap_or_default();
-        prune(&ctx, &name, &gone.identity, carriers).await?;
+        ctx.member.prune(&name, &gone.identity, carriers).await?;
     }
     let status = work_status(&work, manifests);
     // A refused takeover waits for a change to the object or the Work; a
@@ -217,248 +215,36 @@ pub fn error_policy(work: Arc<Work>, error: &Error, ctx: Arc<Context>) -> Action
 /// earlier one).
 const RETRY_AFTER: Duration = Duration::from_secs(5);
 
-/// The result of applying one manifest.
-struct Outcome {
-    conflict: Option<String>,
-    feedback: Option<fedway_crds::work::Feedback>,
-}
-
-impl Outcome {
-    fn into_status(
-        self,
-        identity: ObjectIdentity,
-        before: Option<&ManifestStatus>,
-    ) -> ManifestStatus {
-        let conditions = match &self.conflict {
-            None => vec![condition(
+/// A manifest's status after it was applied (or its takeover refused).
+fn applied_status(
+    applied: Applied,
+    identity: ObjectIdentity,
+    before: Option<&ManifestStatus>,
+) -> ManifestStatus {
+    let conditions = match &applied.conflict {
+        None => vec![condition(
+            before,
+            work_condition::APPLIED,
+            true,
+            "Applied",
+            "",
+        )],
+        Some(why) => vec![
+            condition(before, work_condition::APPLIED, false, "Conflict", why),
+            condition(
                 before,
-                work_condition::APPLIED,
+                work_condition::CONFLICT,
                 true,
-                "Applied",
-                "",
-            )],
-            Some(why) => vec![
-                condition(before, work_condition::APPLIED, false, "Conflict", why),
-                condition(
-                    before,
-                    work_condition::CONFLICT,
-                    true,
-                    "TakeoverRefused",
-                    why,
-                ),
-            ],
-        };
-        ManifestStatus {
-            identity,
-            conditions,
-            feedback: self.feedback,
-        }
-    }
-}
-
-/// Applies one object for `work` as every Work that carries it wants it
-/// (`merged`).
-async fn apply_one(
-    ctx: &Context,
-    work: &Work,
-    merged: shared::Merged,
-    identity: &ObjectIdentity,
-) -> Result<Outcome, Error> {
-    let gvk = GroupVersionKind::gvk(&identity.group, &identity.version, &identity.kind);
-    let (resource, namespaced) = ctx.kinds.resolve(&gvk).await?;
-    let api: Api<DynamicObject> = match (&identity.namespace, namespaced) {
-        (Some(namespace), true) => {
-            ensure_namespace(&ctx.member, namespace).await?;
-            Api::namespaced_with(ctx.member.clone(), namespace, &resource)
-        }
-        (None, true) => {
-            return Err(Error::MissingNamespace(describe(identity)));
-        }
-        _ => Api::all_with(ctx.member.clone(), &resource),
+                "TakeoverRefused",
+                why,
+            ),
+        ],
     };
-    let mut desired = merged.object;
-    mark(&mut desired, &merged.works, merged.deletion);
-    let what = describe(identity);
-    let live = api
-        .get_opt(&identity.name)
-        .await
-        .map_err(member_error("reading", what.clone()))?
-        .map(|o| serde_json::to_value(o).unwrap_or_default());
-    let applied = match takeover::decide(&desired, live.as_ref(), work.spec.takeover) {
-        takeover::Action::UpToDate => live,
-        takeover::Action::Apply { adopt } => {
-            if adopt {
-                desired["metadata"]["annotations"][ADOPTED_ANNOTATION] = "true".into();
-            }
-            let object = api
-                .patch(
-                    &identity.name,
-                    &PatchParams::apply(FIELD_MANAGER).force(),
-                    &Patch::Apply(&desired),
-                )
-                .await
-                .map_err(member_error("applying", what.clone()))?;
-            ctx.metrics.objects_applied.inc();
-            tracing::info!(works = merged.works, object = what, adopt, "applied");
-            Some(serde_json::to_value(object).unwrap_or_default())
-        }
-        takeover::Action::Conflict(why) => {
-            ctx.metrics.takeovers_refused.inc();
-            return Ok(Outcome {
-                conflict: Some(format!("{what}: {why}")),
-                feedback: None,
-            });
-        }
-    };
-    Ok(Outcome {
-        conflict: None,
-        feedback: applied.as_ref().and_then(feedback::extract),
-    })
-}
-
-/// Adds Fedway's label and annotations to a desired object: `works` are
-/// the Works that carry it.
-fn mark(desired: &mut Value, works: &str, deletion: DeletionPolicy) {
-    let metadata = &mut desired["metadata"];
-    metadata["labels"][MANAGED_LABEL] = MANAGED_VALUE.into();
-    metadata["annotations"][WORK_ANNOTATION] = works.into();
-    metadata["annotations"][DELETION_ANNOTATION] = match deletion {
-        DeletionPolicy::Delete => "Delete",
-        DeletionPolicy::Orphan => "Orphan",
+    ManifestStatus {
+        identity,
+        conditions,
+        feedback: applied.feedback,
     }
-    .into();
-}
-
-/// Creates a namespace the member lacks (and never deletes one).
-async fn ensure_namespace(member: &Client, name: &str) -> Result<(), Error> {
-    let namespaces: Api<Namespace> = Api::all(member.clone());
-    if namespaces
-        .get_opt(name)
-        .await
-        .map_err(member_error("reading", format!("Namespace {name}")))?
-        .is_some()
-    {
-        return Ok(());
-    }
-    let namespace: Namespace = serde_json::from_value(json!({
-        "metadata": {"name": name, "labels": {"fedway.dev/created-by": MANAGED_VALUE}},
-    }))
-    .unwrap_or_default();
-    match namespaces.create(&PostParams::default(), &namespace).await {
-        Ok(_) => Ok(()),
-        Err(kube::Error::Api(status)) if status.code == 409 => Ok(()),
-        Err(e) => Err(member_error("creating", format!("Namespace {name}"))(e)),
-    }
-}
-
-/// Removes an object that left Work `work_name`: when no other Work carries
-/// it (`carriers`: every Work's copy, as the agent sees them), deleted if
-/// Fedway created it, released (Fedway's markers removed) if it was taken
-/// over or the Work says Orphan; else handed over to the Works that still
-/// carry it. Objects that are not Fedway's, or not this Work's, are never
-/// touched.
-pub async fn prune(
-    ctx: &Context,
-    work_name: &str,
-    identity: &ObjectIdentity,
-    carriers: &[Copy<'_>],
-) -> Result<(), Error> {
-    let gvk = GroupVersionKind::gvk(&identity.group, &identity.version, &identity.kind);
-    let Ok((resource, namespaced)) = ctx.kinds.resolve(&gvk).await else {
-        return Ok(()); // The kind is gone from the member, and with it the object.
-    };
-    let api: Api<DynamicObject> = match (&identity.namespace, namespaced) {
-        (Some(namespace), true) => Api::namespaced_with(ctx.member.clone(), namespace, &resource),
-        _ => Api::all_with(ctx.member.clone(), &resource),
-    };
-    let what = describe(identity);
-    let Some(live) = api
-        .get_opt(&identity.name)
-        .await
-        .map_err(member_error("reading", what.clone()))?
-    else {
-        return Ok(());
-    };
-    let live = serde_json::to_value(live).unwrap_or_default();
-    let works = live["metadata"]["annotations"][WORK_ANNOTATION]
-        .as_str()
-        .unwrap_or_default();
-    if !takeover::is_managed(&live) {
-        return Ok(());
-    }
-    let Some(left) = shared::left_with(works, work_name, carriers) else {
-        return Ok(());
-    };
-    hand_over(ctx, &api, &identity.name, &live, &left, &what).await
-}
-
-/// An object some of whose Works no longer carry it: removed (`remove`)
-/// when none is `left`; else its annotation names only the Works `left`,
-/// and that change to the object, seen by the member watch, has them apply
-/// it again without what the others added (a route's parentRefs to their
-/// Gateways). Optimistic: two Works leaving at once cannot each leave the
-/// object to the other.
-pub async fn hand_over(
-    ctx: &Context,
-    api: &Api<DynamicObject>,
-    name: &str,
-    live: &Value,
-    left: &[&str],
-    what: &str,
-) -> Result<(), Error> {
-    if left.is_empty() {
-        remove(api, name, live, what).await?;
-        ctx.metrics.objects_removed.inc();
-        return Ok(());
-    }
-    let patch = json!({"metadata": {
-        "resourceVersion": live["metadata"]["resourceVersion"],
-        "annotations": {WORK_ANNOTATION: shared::annotation(left)},
-    }});
-    api.patch(name, &PatchParams::default(), &Patch::Merge(&patch))
-        .await
-        .map_err(member_error("handing over", what.to_owned()))?;
-    tracing::info!(object = what, works = ?left, "handed over");
-    Ok(())
-}
-
-/// Deletes or releases a Fedway-managed object, per its annotations.
-/// Both only if the object is still `live` (its resourceVersion): the
-/// sweep decides on a list that a Work's apply may have overtaken (another
-/// Work took the object over), and must then leave it to the next sweep.
-pub async fn remove(
-    api: &Api<DynamicObject>,
-    name: &str,
-    live: &Value,
-    what: &str,
-) -> Result<(), Error> {
-    let metadata = &live["metadata"];
-    let annotations = &metadata["annotations"];
-    if annotations[ADOPTED_ANNOTATION] == "true" || annotations[DELETION_ANNOTATION] == "Orphan" {
-        let release = json!({"metadata": {
-            "resourceVersion": metadata["resourceVersion"],
-            "labels": {MANAGED_LABEL: null},
-            "annotations": {WORK_ANNOTATION: null, ADOPTED_ANNOTATION: null, DELETION_ANNOTATION: null},
-        }});
-        api.patch(name, &PatchParams::default(), &Patch::Merge(&release))
-            .await
-            .map_err(member_error("releasing", what.to_owned()))?;
-        tracing::info!(object = what, "released");
-    } else {
-        let unchanged = DeleteParams {
-            preconditions: Some(Preconditions {
-                resource_version: metadata["resourceVersion"].as_str().map(str::to_owned),
-                uid: metadata["uid"].as_str().map(str::to_owned),
-            }),
-            ..DeleteParams::background()
-        };
-        match api.delete(name, &unchanged).await {
-            Ok(_) => tracing::info!(object = what, "deleted"),
-            Err(kube::Error::Api(status)) if status.code == 404 => {}
-            Err(e) => return Err(member_error("deleting", what.to_owned())(e)),
-        }
-    }
-    Ok(())
 }
 
 /// The Event for a manifest whose Applied condition changed (status or
@@ -588,14 +374,6 @@ fn condition_in(
         message: message.into(),
         last_transition_time: Time(k8s_openapi::jiff::Timestamp::now()),
         observed_generation: None,
-    }
-}
-
-/// Group, version, kind, namespace and name of a raw object.
-fn describe(identity: &ObjectIdentity) -> String {
-    match &identity.namespace {
-        Some(ns) => format!("{} {ns}/{}", identity.kind, identity.name),
-        None => format!("{} {}", identity.kind, identity.name),
     }
 }
 
