@@ -13,7 +13,11 @@ use std::{
     time::{Duration, Instant},
 };
 
-use fedway_e2e::{federation::Federation, manifests};
+use fedway_e2e::{
+    bench::{env_list, process_rss, quantile},
+    federation::Federation,
+    manifests,
+};
 use futures::StreamExt;
 use kube::{
     Api,
@@ -119,9 +123,7 @@ async fn measure(count: usize, changes: usize) -> anyhow::Result<()> {
     }
     let hub_cpu = fed.hub_controller_cpu().saturating_sub(hub_cpu_before);
     latencies.sort();
-    let at = |q: f64| {
-        latencies[((latencies.len() as f64 * q).ceil() as usize).clamp(1, latencies.len()) - 1]
-    };
+    let at = |q: f64| quantile(&latencies, q);
     println!(
         "{:>8} {:>8.0}ms {:>8.0}ms {:>8.0}ms {:>12.2}ms {:>9} MiB",
         count,
@@ -132,24 +134,4 @@ async fn measure(count: usize, changes: usize) -> anyhow::Result<()> {
         process_rss() / (1024 * 1024),
     );
     Ok(())
-}
-
-fn env_list(name: &str, default: &str) -> Vec<usize> {
-    std::env::var(name)
-        .unwrap_or_else(|_| default.into())
-        .split(',')
-        .filter_map(|n| n.trim().parse().ok())
-        .collect()
-}
-
-fn process_rss() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("VmRSS:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        })
-        .unwrap_or(0)
-        * 1024
 }

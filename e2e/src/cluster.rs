@@ -470,11 +470,20 @@ impl Cluster {
     /// writes for other users. A watch still open counts from its
     /// `ResponseStarted` event; each request appears once.
     pub fn audited_requests_by(&self, user: &str) -> Result<Vec<AuditedRequest>> {
+        Ok(self
+            .audited_requests()?
+            .into_iter()
+            .filter(|request| request.user == user)
+            .collect())
+    }
+
+    /// Every request the audit log recorded, in the order logged (see
+    /// [`audited_requests_by`](Self::audited_requests_by)).
+    pub fn audited_requests(&self) -> Result<Vec<AuditedRequest>> {
         let mut seen = std::collections::BTreeSet::new();
         Ok(self
             .audit_events()?
             .into_iter()
-            .filter(|event| event["user"]["username"] == user)
             // A watch is logged at ResponseStarted and again at
             // ResponseComplete, under one audit ID.
             .filter(|event| seen.insert(event["auditID"].to_string()))
@@ -483,6 +492,7 @@ impl Cluster {
                     |value: &serde_json::Value| value.as_str().unwrap_or_default().to_owned();
                 let object = &event["objectRef"];
                 AuditedRequest {
+                    user: text(&event["user"]["username"]),
                     verb: text(&event["verb"]),
                     group: text(&object["apiGroup"]),
                     resource: text(&object["resource"]),
@@ -546,6 +556,7 @@ impl Drop for Cluster {
 /// One request from the audit log (level Metadata).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AuditedRequest {
+    pub user: String,
     /// The RBAC verb: get, list, watch, create, update, patch, delete...
     pub verb: String,
     /// API group (empty for the core group and for non-resource URLs).

@@ -21,8 +21,10 @@
 //! every child carries a parent-death signal for when the runner is killed.
 
 pub mod address;
+pub mod bench;
 pub mod cluster;
 pub mod federation;
+pub mod fleet;
 pub mod journey;
 pub mod kubeconfig;
 pub mod manifests;

@@ -5,7 +5,10 @@
 //! thousand agents running this crate's own reconciler and heartbeat
 //! without a thousand API servers.
 
-use std::sync::Arc;
+use std::{
+    collections::HashSet,
+    sync::{Arc, Mutex},
+};
 
 use fedway_crds::{
     group_kind::GroupKind,
@@ -79,6 +82,9 @@ pub struct Cluster {
     pub client: Client,
     pub kinds: Kinds,
     metrics: Arc<AgentMetrics>,
+    /// Namespaces seen to exist: not read again for every object in them.
+    /// One is forgotten when an apply into it finds it gone.
+    namespaces: Mutex<HashSet<String>>,
 }
 
 impl Cluster {
@@ -87,6 +93,29 @@ impl Cluster {
             kinds: Kinds::new(client.clone()),
             client,
             metrics,
+            namespaces: Mutex::default(),
+        }
+    }
+
+    /// Creates a namespace the member lacks (and never deletes one).
+    async fn ensure_namespace(&self, name: &str) -> Result<(), Error> {
+        if self
+            .namespaces
+            .lock()
+            .is_ok_and(|known| known.contains(name))
+        {
+            return Ok(());
+        }
+        ensure_namespace(&self.client, name).await?;
+        if let Ok(mut known) = self.namespaces.lock() {
+            known.insert(name.to_owned());
+        }
+        Ok(())
+    }
+
+    fn forget_namespace(&self, name: &str) {
+        if let Ok(mut known) = self.namespaces.lock() {
+            known.remove(name);
         }
     }
 
@@ -134,7 +163,7 @@ impl Cluster {
         let (resource, namespaced) = self.kinds.resolve(&gvk).await?;
         let api: Api<DynamicObject> = match (&identity.namespace, namespaced) {
             (Some(namespace), true) => {
-                ensure_namespace(&self.client, namespace).await?;
+                self.ensure_namespace(namespace).await?;
                 Api::namespaced_with(self.client.clone(), namespace, &resource)
             }
             (None, true) => {
@@ -163,7 +192,15 @@ impl Cluster {
                         &Patch::Apply(&desired),
                     )
                     .await
-                    .map_err(member_error("applying", what.clone()))?;
+                    .map_err(|error| {
+                        if let (kube::Error::Api(status), Some(namespace)) =
+                            (&error, &identity.namespace)
+                            && status.code == 404
+                        {
+                            self.forget_namespace(namespace);
+                        }
+                        member_error("applying", what.clone())(error)
+                    })?;
                 self.metrics.objects_applied.inc();
                 tracing::info!(works = merged.works, object = what, adopt, "applied");
                 Some(serde_json::to_value(object).unwrap_or_default())

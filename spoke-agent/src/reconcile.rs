@@ -6,6 +6,8 @@
 
 use std::{collections::BTreeSet, sync::Arc, time::Duration};
 
+use futures::{StreamExt, stream};
+
 use fedway_crds::work::{
     ManifestStatus, ObjectIdentity, SecretCopy, Work, WorkStatus, condition as work_condition,
 };
@@ -84,12 +86,11 @@ pub async fn reconcile(work: Arc<Work>, ctx: Arc<Context>) -> Result<Action, Err
     let mut manifests = Vec::with_capacity(work.spec.manifests.len() + work.spec.secrets.len());
     let mut current = BTreeSet::new();
     let previous = work.status.as_ref();
-    let mut objects = Vec::with_capacity(manifests.capacity());
-    // Certificates first: a Gateway applied before its Secret would be
-    // invalid in the member until the next pass.
+    let mut secrets = Vec::with_capacity(work.spec.secrets.len());
     for copy in &work.spec.secrets {
-        objects.push(secret_from_hub(&ctx, copy).await);
+        secrets.push(secret_from_hub(&ctx, copy).await);
     }
+    let mut objects = Vec::with_capacity(work.spec.manifests.len());
     for (index, manifest) in work.spec.manifests.iter().enumerate() {
         let identity = ObjectIdentity::of(&manifest.0).ok_or_else(|| Error::BadManifest {
             index,
@@ -100,23 +101,44 @@ pub async fn reconcile(work: Arc<Work>, ctx: Arc<Context>) -> Result<Action, Err
     let works = ctx.works.state();
     let carried = shared::index(&works);
     let carriers = |identity: &ObjectIdentity| carried.get(identity).map(Vec::as_slice);
-    for (identity, object) in objects {
+    let apply = |(identity, object): (ObjectIdentity, Result<Value, Error>)| {
+        let (ctx, work, name, carriers) = (&ctx, &work, &name, &carriers);
+        async move {
+            let applied = match object {
+                Ok(object) => {
+                    let own = Copy {
+                        work: name,
+                        object: object.as_object(),
+                        deletion: work.spec.deletion_policy,
+                    };
+                    let merged = shared::merge(&own, carriers(&identity).unwrap_or_default());
+                    ctx.member
+                        .apply(merged, &identity, work.spec.takeover)
+                        .await
+                }
+                Err(missing) => Err(missing),
+            };
+            (identity, applied)
+        }
+    };
+    // Certificates first: a Gateway applied before its Secret would be
+    // invalid in the member until the next pass. Within each group, a few
+    // objects at once: a Work of DNS data holds hundreds.
+    let mut outcomes: Vec<(ObjectIdentity, Result<Applied, Error>)> = stream::iter(secrets)
+        .map(apply)
+        .buffered(APPLIES_AT_ONCE)
+        .collect()
+        .await;
+    outcomes.extend(
+        stream::iter(objects)
+            .map(apply)
+            .buffered(APPLIES_AT_ONCE)
+            .collect::<Vec<_>>()
+            .await,
+    );
+    for (identity, applied) in outcomes {
         current.insert(identity.clone());
         let before = previous.and_then(|s| s.manifests.iter().find(|m| m.identity == identity));
-        let applied = match object {
-            Ok(object) => {
-                let own = Copy {
-                    work: &name,
-                    object: object.as_object(),
-                    deletion: work.spec.deletion_policy,
-                };
-                let merged = shared::merge(&own, carriers(&identity).unwrap_or_default());
-                ctx.member
-                    .apply(merged, &identity, work.spec.takeover)
-                    .await
-            }
-            Err(missing) => Err(missing),
-        };
         let status = match applied {
             Ok(applied) => applied_status(applied, identity, before),
             Err(e) => {
@@ -210,6 +232,9 @@ pub fn error_policy(work: Arc<Work>, error: &Error, ctx: Arc<Context>) -> Action
     tracing::warn!(work = work.name_any(), %error, "reconcile failed; retrying");
     Action::requeue(RETRY_AFTER)
 }
+
+/// Objects applied to the member at once, within one Work.
+const APPLIES_AT_ONCE: usize = 8;
 
 /// The pause before a failed pass is tried again (watches may bring an
 /// earlier one).
