@@ -35,6 +35,7 @@ use std::{
 };
 
 use fedway_crds::Work;
+use fedway_e2e::cluster::AuditedRequest;
 use fedway_e2e::{
     bench::{env_list, process_rss, quantile},
     federation::Federation,
@@ -54,6 +55,8 @@ use tokio::sync::Notify;
 
 const ROUTES_PER_GATEWAY: usize = 5;
 const NEW_GATEWAYS: usize = 5;
+/// Ready flips in the storm.
+const STORM_FLIPS: usize = 1000;
 /// How long a restarted hub is watched for writes while nothing changes.
 const RESTART_QUIET: Duration = Duration::from_secs(15);
 
@@ -90,9 +93,16 @@ struct Works {
     paths: BTreeMap<(String, String), BTreeSet<String>>,
     /// `(namespace, name)` -> bytes of its spec.
     bytes: BTreeMap<(String, String), usize>,
+    /// `(namespace, name)` -> whether its agent reported its current
+    /// generation.
+    applied: BTreeMap<(String, String), bool>,
 }
 
 impl Works {
+    fn all_applied(&self) -> bool {
+        self.applied.values().all(|a| *a)
+    }
+
     /// Members whose Work `gateway` exists and carries `path`.
     fn carrying(&self, gateway: &str, path: Option<&str>) -> usize {
         self.paths
@@ -141,6 +151,11 @@ async fn measure(m: usize, g: usize, changes: usize, real: usize) -> anyhow::Res
                         watcher::Event::Apply(work) | watcher::Event::InitApply(work) => {
                             let key = (work.namespace().unwrap_or_default(), work.name_any());
                             works.paths.insert(key.clone(), route_paths(&work));
+                            works.applied.insert(
+                                key.clone(),
+                                work.status.as_ref().and_then(|s| s.observed_generation)
+                                    == work.metadata.generation,
+                            );
                             works.bytes.insert(
                                 key,
                                 serde_json::to_vec(&work.spec).map(|v| v.len()).unwrap_or(0),
@@ -149,6 +164,7 @@ async fn measure(m: usize, g: usize, changes: usize, real: usize) -> anyhow::Res
                         watcher::Event::Delete(work) => {
                             let key = (work.namespace().unwrap_or_default(), work.name_any());
                             works.paths.remove(&key);
+                            works.applied.remove(&key);
                             works.bytes.remove(&key);
                         }
                         _ => {}
@@ -213,6 +229,12 @@ async fn measure(m: usize, g: usize, changes: usize, real: usize) -> anyhow::Res
         )
     };
     println!("Work bytes per member {per_member} (largest Work {largest})");
+    // Measured from a fleet at rest: every Work applied, the hub idle.
+    wait_until(&changed, Duration::from_secs(600), || {
+        works.lock().map(|w| w.all_applied()).unwrap_or(false)
+    })
+    .await?;
+    hub_idle(&fed).await?;
 
     // Route changes.
     let audit_before = fed.hub.audited_requests()?;
@@ -249,10 +271,7 @@ async fn measure(m: usize, g: usize, changes: usize, real: usize) -> anyhow::Res
     let cpu = fed.hub_controller_cpu().saturating_sub(cpu_before);
     let audit = fed.hub.audited_requests()?;
     let requests = &audit[audit_before.len().min(audit.len())..];
-    let hub_writes = requests
-        .iter()
-        .filter(|r| r.user == ADMIN_USER && !r.uri.contains("fieldManager=fedway-e2e"))
-        .count();
+    let (_, hub_written) = hub_writes(&fed, audit_before.len())?;
     let agent_requests: Vec<_> = requests
         .iter()
         .filter(|r| r.user.starts_with("system:serviceaccount:"))
@@ -277,12 +296,47 @@ async fn measure(m: usize, g: usize, changes: usize, real: usize) -> anyhow::Res
     println!(
         "per route change: hub CPU {:.1} ms, hub writes {:.1}, agent requests {:.1}; Lease renewals {:.1}/s; process RSS {} MiB",
         cpu.as_secs_f64() * 1e3 / changes as f64,
-        hub_writes as f64 / changes as f64,
+        hub_written.len() as f64 / changes as f64,
         (agent_requests.len() - renewals) as f64 / changes as f64,
         renewals as f64 / phase_seconds,
         process_rss() / (1024 * 1024),
     );
     println!("agent requests in all, by verb and resource: {by_kind:?}");
+
+    // A storm of Ready flips (each MemberCluster's Ready set False, which
+    // the hub's member health sets back) while routes change: the changes
+    // must not queue behind the flips.
+    let mut flipped_members: Vec<String> = fleet.names.clone();
+    flipped_members.extend(fed.members.iter().map(|m| m.name.clone()));
+    let storm_started = Instant::now();
+    let storm = tokio::spawn(flip_ready(hub.clone(), flipped_members, STORM_FLIPS));
+    let mut during_storm = Vec::new();
+    let mut change = 0;
+    while !storm.is_finished() || during_storm.is_empty() {
+        change += 1;
+        let path = format!("/storm{change}");
+        let written = Instant::now();
+        manifests::apply(&hub, route("gw-1", 0, &path), "bench").await?;
+        wait_until(&changed, Duration::from_secs(300), || {
+            works
+                .lock()
+                .map(|w| w.carrying("bench.gw-1", Some(&path)) >= m)
+                .unwrap_or(false)
+        })
+        .await?;
+        during_storm.push(written.elapsed());
+    }
+    let flips = storm.await??;
+    println!(
+        "during a storm of {flips} Ready=False writes in {:.1} s: route change -> all {m} Works: {} ({} changes)",
+        storm_started.elapsed().as_secs_f64(),
+        quantiles(&mut during_storm),
+        during_storm.len()
+    );
+    wait_until(&changed, Duration::from_secs(600), || {
+        works.lock().map(|w| w.all_applied()).unwrap_or(false)
+    })
+    .await?;
 
     // New Gateways.
     let (mut new_in_works, mut new_in_real) = (Vec::new(), Vec::new());
@@ -315,17 +369,18 @@ async fn measure(m: usize, g: usize, changes: usize, real: usize) -> anyhow::Res
 
     // A hub restart: what it writes while nothing changes, then how soon
     // a change made as it starts is in every Work.
+    wait_until(&changed, Duration::from_secs(600), || {
+        works.lock().map(|w| w.all_applied()).unwrap_or(false)
+    })
+    .await?;
+    hub_idle(&fed).await?;
     fed.stop_hub_controller();
-    let audit_before = fed.hub.audited_requests()?.len();
+    let (audit_before, _) = hub_writes(&fed, usize::MAX)?;
     fed.start_hub_controller();
     tokio::time::sleep(RESTART_QUIET).await;
-    let audit = fed.hub.audited_requests()?;
+    let (_, after_restart) = hub_writes(&fed, audit_before)?;
     let mut written: BTreeMap<String, usize> = BTreeMap::new();
-    for request in audit[audit_before.min(audit.len())..]
-        .iter()
-        .filter(|r| r.user == ADMIN_USER && !r.uri.contains("fieldManager=fedway-e2e"))
-        .filter(|r| r.resource != "leases")
-    {
+    for request in &after_restart {
         let what = format!(
             "{} {}/{}",
             request.verb, request.resource, request.subresource
@@ -352,6 +407,61 @@ async fn measure(m: usize, g: usize, changes: usize, real: usize) -> anyhow::Res
     drop(fleet);
     drop(fed);
     Ok(())
+}
+
+/// The hub's writes (its own Lease aside) since `from` in the audit log.
+fn hub_writes(fed: &Federation, from: usize) -> anyhow::Result<(usize, Vec<AuditedRequest>)> {
+    let audit = fed.hub.audited_requests()?;
+    let writes = audit[from.min(audit.len())..]
+        .iter()
+        .filter(|r| r.user == ADMIN_USER && !r.uri.contains("fieldManager=fedway-e2e"))
+        .filter(|r| r.resource != "leases")
+        .cloned()
+        .collect();
+    Ok((audit.len(), writes))
+}
+
+/// Waits until the hub has written nothing for 5 s.
+async fn hub_idle(fed: &Federation) -> anyhow::Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(600);
+    let (mut from, _) = hub_writes(fed, usize::MAX)?;
+    while Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        let (now, writes) = hub_writes(fed, from)?;
+        if writes.is_empty() {
+            return Ok(());
+        }
+        from = now;
+    }
+    anyhow::bail!("the hub kept writing for 10 minutes")
+}
+
+/// Sets Ready=False on `members` in turn, `flips` times in all, as fast as
+/// the API server takes it; returns how many writes it took.
+async fn flip_ready(
+    hub: kube::Client,
+    members: Vec<String>,
+    flips: usize,
+) -> anyhow::Result<usize> {
+    let api = Api::<fedway_crds::MemberCluster>::all(hub);
+    let mut done = 0;
+    for name in members.iter().cycle().take(flips) {
+        let Ok(mut member) = api.get_status(name).await else {
+            continue;
+        };
+        let Some(status) = member.status.as_mut() else {
+            continue;
+        };
+        for condition in status.conditions.iter_mut().filter(|c| c.type_ == "Ready") {
+            condition.status = "False".into();
+            condition.reason = "Storm".into();
+            condition.message = "set by the fleet bench".into();
+        }
+        // A conflict (the hub set it back meanwhile) is a flip all the same.
+        let _ = api.replace_status(name, &Default::default(), &member).await;
+        done += 1;
+    }
+    Ok(done)
 }
 
 async fn create_gateway(hub: &kube::Client, name: &str) -> anyhow::Result<()> {

@@ -275,21 +275,21 @@ async fn place(ctx: &Context, gateway: &DynamicObject) -> Result<Action, Error> 
         .iter()
         .map(|m| m.as_ref().clone())
         .collect();
+    // Each member's Work of this Gateway, by member namespace.
+    let by_namespace: BTreeMap<String, &Work> = existing
+        .iter()
+        .filter_map(|w| Some((w.namespace()?, w.as_ref())))
+        .collect();
     let views: Vec<Member<'_>> = members
         .iter()
         .map(|m| Member {
             name: m.metadata.name.as_deref().unwrap_or_default(),
             labels: m.metadata.labels.as_ref().unwrap_or(&EMPTY),
             ready: m.is_ready(),
-            placed: existing
-                .iter()
-                .find(|w| {
-                    w.namespace().as_deref()
-                        == Some(
-                            join::member_namespace(m.metadata.name.as_deref().unwrap_or_default())
-                                .as_str(),
-                        )
-                })
+            placed: by_namespace
+                .get(&join::member_namespace(
+                    m.metadata.name.as_deref().unwrap_or_default(),
+                ))
                 // A Work whose Gateway names no class: placed, with no
                 // class to keep.
                 .map(|w| w.spec.gateway_class().unwrap_or_default()),
@@ -412,10 +412,6 @@ async fn place(ctx: &Context, gateway: &DynamicObject) -> Result<Action, Error> 
     // Members' Works written side by side: propagation then costs a few
     // writes' latency, not one per member; bounded, so a thousand members
     // are not a thousand requests at once.
-    let by_namespace: BTreeMap<String, &Work> = existing
-        .iter()
-        .filter_map(|w| Some((w.namespace()?, w.as_ref())))
-        .collect();
     let writes: Vec<_> = decisions
         .iter()
         .zip(&specs)
@@ -463,7 +459,7 @@ async fn place(ctx: &Context, gateway: &DynamicObject) -> Result<Action, Error> 
     let mut accepted_message = if placed_in.is_empty() {
         "accepted; placed in no member cluster".to_owned()
     } else {
-        format!("accepted; placed in {}", placed_in.join(", "))
+        format!("accepted; placed in {}", status::listed(&placed_in))
     };
     for note in &notes {
         accepted_message.push_str("; ");

@@ -9,7 +9,11 @@
 //! Reconciles read these stores, never LIST the API server; the Work and
 //! Secret-copy writes they make come back through the same watches.
 
-use std::collections::HashSet;
+use std::{
+    collections::{HashMap, HashSet},
+    hash::{Hash, Hasher},
+    sync::Mutex,
+};
 
 use fedway_crds::{
     DNSPolicy, DNSRecord, DNSZone, MemberCluster, PlacementPolicy, Work,
@@ -32,7 +36,7 @@ use serde_json::Value;
 use crate::{
     dns::{MANAGED_LABEL, MANAGED_VALUE},
     gateways::{self, GATEWAY_ANNOTATION},
-    join, listener_certificates, policy_attachment, route_kinds,
+    join, listener_certificates, policy_attachment, route_kinds, status,
     work_builder::{self, ObjectKey},
 };
 
@@ -106,8 +110,14 @@ impl Index {
         let all = |resource: &ApiResource| Api::<DynamicObject>::all_with(client.clone(), resource);
         let mut mirror = Mirror::default();
 
-        let works = mirror.kind(Api::<Work>::all(client.clone()), config(), |work| {
-            Affected::these(gateway_of_work(work.object()), true)
+        // Most Work changes are a member's report on routes, or a new
+        // spec: global DNS recomputes only when what it reads of a Work
+        // changed (at a thousand members, a pass reads a hundred thousand
+        // Works).
+        let dns_views = DnsViews::default();
+        let works = mirror.kind(Api::<Work>::all(client.clone()), config(), move |work| {
+            let dns = dns_views.changed(&work);
+            Affected::these(gateway_of_work(work.object()), dns)
         });
         let listener_sets = listener_sets.map(|resource| {
             let store = mirror.kind_with(all(resource), config(), resource.clone(), |set| {
@@ -280,6 +290,49 @@ fn gateway_ref(namespace: &str, name: &str) -> ObjectRef<DynamicObject> {
 }
 
 /// The Gateway a Work carries (none for the DNS Works).
+/// What global DNS last read of each Gateway's Work (a digest), to tell
+/// the Work changes that matter to it.
+#[derive(Default)]
+struct DnsViews(Mutex<HashMap<(String, String), u64>>);
+
+impl DnsViews {
+    /// Whether global DNS should recompute after `touch`: a Work gone, one
+    /// not of a Gateway (the DNS data's own), or one whose member report or
+    /// withheld routes differ from what the last touch had.
+    fn changed(&self, touch: &Touch<'_, Work>) -> bool {
+        let work = touch.object();
+        let key = (work.namespace().unwrap_or_default(), work.name_any());
+        let Ok(mut views) = self.0.lock() else {
+            return true;
+        };
+        let view = match touch {
+            Touch::Applied(work) => dns_view(work),
+            Touch::Deleted(_) => None,
+        };
+        match view {
+            Some(view) => views.insert(key, view) != Some(view),
+            None => {
+                views.remove(&key);
+                true
+            }
+        }
+    }
+}
+
+/// A digest of what global DNS reads of a Gateway's Work (`dns`): the
+/// member's report on the Gateway and the routes withheld from it. None
+/// for a Work of no Gateway.
+fn dns_view(work: &Work) -> Option<u64> {
+    let (namespace, name) = work
+        .annotations()
+        .get(GATEWAY_ANNOTATION)?
+        .split_once('/')?;
+    let member = status::member_gateway("", (namespace, name), work.status.as_ref());
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    format!("{member:?} {:?}", work.spec.withheld).hash(&mut hasher);
+    Some(hasher.finish())
+}
+
 fn gateway_of_work(work: &Work) -> Option<ObjectRef<DynamicObject>> {
     let (namespace, name) = work
         .annotations()
@@ -486,6 +539,75 @@ mod tests {
                "metadata": {"namespace": join::member_namespace(member), "name": format!("web.{gateway}"),
                             "annotations": {GATEWAY_ANNOTATION: format!("web/{gateway}")}},
                "spec": {"manifests": []}})
+    }
+
+    /// Global DNS recomputes after a Work change only when what it reads
+    /// of the Work changed.
+    #[test]
+    fn only_work_changes_that_dns_reads_wake_it() {
+        let reported = |addresses: &[&str], route_accepted: &str| -> Work {
+            let mut work = work("m1", "gw");
+            work["status"] = json!({"manifests": [
+                {"identity": {"group": "gateway.networking.k8s.io", "version": "v1", "kind": "Gateway",
+                              "namespace": "web", "name": "gw"},
+                 "feedback": {"addresses": addresses}},
+                {"identity": {"group": "gateway.networking.k8s.io", "version": "v1", "kind": "HTTPRoute",
+                              "namespace": "web", "name": "r"},
+                 "feedback": {"parents": [{"gateway": "gw", "conditions": [
+                     {"type": "Accepted", "status": route_accepted, "reason": "r", "message": "m"}]}]}},
+            ]});
+            serde_json::from_value(work).expect("a valid Work")
+        };
+        let mut with_spec = reported(&["10.0.0.1"], "True");
+        with_spec.spec.takeover = fedway_crds::work::TakeoverPolicy::Always;
+        let mut dns_work = reported(&[], "True");
+        dns_work.annotations_mut().clear();
+        let views = DnsViews::default();
+        for (touch, want, why) in [
+            (
+                Touch::Applied(&reported(&["10.0.0.1"], "True")),
+                true,
+                "first seen",
+            ),
+            (
+                Touch::Applied(&reported(&["10.0.0.1"], "True")),
+                false,
+                "the same again",
+            ),
+            (
+                Touch::Applied(&with_spec),
+                false,
+                "a spec change DNS does not read",
+            ),
+            (
+                Touch::Applied(&reported(&["10.0.0.2"], "True")),
+                true,
+                "another address",
+            ),
+            (
+                Touch::Applied(&reported(&["10.0.0.2"], "False")),
+                true,
+                "a route refused there",
+            ),
+            (
+                Touch::Deleted(&reported(&["10.0.0.2"], "False")),
+                true,
+                "deleted",
+            ),
+            (
+                Touch::Applied(&reported(&["10.0.0.2"], "False")),
+                true,
+                "back",
+            ),
+            (Touch::Applied(&dns_work), true, "not a Gateway's Work"),
+            (
+                Touch::Applied(&dns_work),
+                true,
+                "not a Gateway's Work, again",
+            ),
+        ] {
+            assert_eq!(views.changed(&touch), want, "{why}");
+        }
     }
 
     fn member(name: &str, region: &str, ready: bool) -> MemberCluster {

@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use crate::{
     listener_certificates::Unresolved,
-    status::{MemberReport, STALE, Summary, find, is_valid_reason, why},
+    status::{MemberReport, STALE, Summary, find, is_valid_reason, listed, why},
     work_builder::GATEWAY_API_GROUP,
 };
 
@@ -184,7 +184,7 @@ fn not_false(
             failing.push(format!("{cluster} ({})", why(c)));
         }
     }
-    let members = (!failing.is_empty()).then(|| format!("not {type_} in {}", failing.join(", ")));
+    let members = (!failing.is_empty()).then(|| format!("not {type_} in {}", listed(&failing)));
     match (hub, members) {
         (Some((reason, message)), None) => Summary {
             status: false,
@@ -248,10 +248,10 @@ fn programmed(owner: Owner<'_>, listener: &str, reports: &[MemberReport<'_>]) ->
     }
     let mut message = format!("programmed in {} of {} members", yes.len(), reports.len());
     if !yes.is_empty() {
-        message.push_str(&format!(": {}", yes.join(", ")));
+        message.push_str(&format!(": {}", listed(&yes)));
     }
     if !no.is_empty() {
-        message.push_str(&format!("; not in {}", no.join(", ")));
+        message.push_str(&format!("; not in {}", listed(&no)));
     }
     let status = no.is_empty();
     Summary {

@@ -13,6 +13,26 @@ use crate::{
     work_builder::ObjectKey,
 };
 
+/// Most items a status message names: a thousand members would pass
+/// Gateway API's 32768-character limit on a condition's message (and the
+/// write of the status would be refused).
+const MAX_NAMED: usize = 10;
+
+/// `items` joined for a status message: the first [`MAX_NAMED`], then how
+/// many more.
+pub fn listed<S: AsRef<str>>(items: &[S]) -> String {
+    let mut text = items
+        .iter()
+        .take(MAX_NAMED)
+        .map(AsRef::as_ref)
+        .collect::<Vec<_>>()
+        .join(", ");
+    if items.len() > MAX_NAMED {
+        text.push_str(&format!(" and {} more", items.len() - MAX_NAMED));
+    }
+    text
+}
+
 /// Gateway status addresses are limited to 16 by the Gateway API.
 pub const MAX_ADDRESSES: usize = 16;
 
@@ -124,15 +144,15 @@ pub fn gateway_programmed(gateway_name: &str, reports: &[MemberReport<'_>]) -> S
         reports.len()
     );
     if !programmed.is_empty() {
-        message.push_str(&format!(": {}", programmed.join(", ")));
+        message.push_str(&format!(": {}", listed(&programmed)));
     }
     if !failing.is_empty() {
-        message.push_str(&format!("; not programmed in {}", failing.join(", ")));
+        message.push_str(&format!("; not programmed in {}", listed(&failing)));
     }
     if !failing_listeners.is_empty() {
         message.push_str(&format!(
             "; listeners not programmed: {}",
-            failing_listeners.join(", ")
+            listed(&failing_listeners)
         ));
     }
     let status = failing.is_empty();
@@ -165,14 +185,14 @@ pub fn gateway_degraded(gateway_name: &str, reports: &[MemberReport<'_>]) -> Sum
                 "{} of {} members serve; failing: {}",
                 programmed.len(),
                 reports.len(),
-                failing.join(", ")
+                listed(&failing)
             ),
         )
     } else if !failing_listeners.is_empty() {
         (
             true,
             "ListenersFailing",
-            format!("listeners not programmed: {}", failing_listeners.join(", ")),
+            format!("listeners not programmed: {}", listed(&failing_listeners)),
         )
     } else {
         (
@@ -481,13 +501,13 @@ fn summarize<'a>(
     }
     let status = no.is_empty() && !yes.is_empty();
     let message = match (yes.is_empty(), no.is_empty()) {
-        (_, true) if !yes.is_empty() => format!("{condition_type} in {}", yes.join(", ")),
+        (_, true) if !yes.is_empty() => format!("{condition_type} in {}", listed(&yes)),
         (true, true) => "placed in no member cluster".into(),
-        (true, false) => format!("not {condition_type} in {}", no.join(", ")),
+        (true, false) => format!("not {condition_type} in {}", listed(&no)),
         (false, false) => format!(
             "{condition_type} in {}; not in {}",
-            yes.join(", "),
-            no.join(", ")
+            listed(&yes),
+            listed(&no)
         ),
         _ => String::new(),
     };
@@ -523,6 +543,27 @@ mod tests {
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 
     use super::*;
+
+    #[test]
+    fn messages_name_at_most_ten_members_and_count_the_rest() {
+        let members = |n: usize| (0..n).map(|i| format!("m{i}")).collect::<Vec<_>>();
+        assert_eq!(listed::<String>(&[]), "");
+        assert_eq!(listed(&members(2)), "m0, m1");
+        assert_eq!(
+            listed(&members(10)),
+            "m0, m1, m2, m3, m4, m5, m6, m7, m8, m9"
+        );
+        assert_eq!(
+            listed(&members(11)),
+            "m0, m1, m2, m3, m4, m5, m6, m7, m8, m9 and 1 more"
+        );
+        // A thousand members stay far below the 32768 characters Gateway
+        // API allows a condition's message.
+        let long: Vec<String> = (0..1000)
+            .map(|i| format!("member-{i:04} ({})", "x".repeat(200)))
+            .collect();
+        assert!(listed(&long).len() < 4096, "{}", listed(&long).len());
+    }
 
     fn condition(type_: &str, status: &str, reason: &str) -> FeedbackCondition {
         FeedbackCondition {
