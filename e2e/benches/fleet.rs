@@ -1,5 +1,5 @@
-//! Fleet scale: one hub (real API server, the hub controller in this
-//! process on a thread of its own) with M members, of which a few are real
+//! Fleet scale: one hub (real API server, the hub controller as its
+//! binary) with M members, of which a few are real
 //! (API server and agent) and the rest simulated (`fedway_e2e::fleet`: the
 //! agent's own Work reconciler and heartbeat, joined with `fedway-hub
 //! join` credentials, the member side simulated), and G Gateways with 5
@@ -9,8 +9,9 @@
 //!   and applied in the real members;
 //! - new Gateway: created -> its Work in all M members, and applied in the
 //!   real members;
-//! - hub CPU per route change (the hub thread's), process RSS (hub, the
-//!   simulated agents and the bench together);
+//! - hub CPU per route change and hub RSS (the `fedway-hub` binary, built
+//!   on first use, runs as a process of its own); the bench process's RSS
+//!   (the agents);
 //! - API requests per route change: the hub's writes, and every request of
 //!   the agents (audit log of the hub's API server);
 //! - Lease renewals per second (audit log);
@@ -72,12 +73,13 @@ fn main() -> anyhow::Result<()> {
     println!(
         "fleet: M members ({real} real, the rest simulated) x G Gateways x {ROUTES_PER_GATEWAY} HTTPRoutes; {changes} route changes, {NEW_GATEWAYS} new Gateways"
     );
+    let hub_binary = hub_binary()?;
     for &g in &gateways {
         for &m in &members {
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()?;
-            runtime.block_on(measure(m, g, changes, real.min(m)))?;
+            runtime.block_on(measure(m, g, changes, real.min(m), &hub_binary))?;
         }
     }
     println!(
@@ -112,12 +114,42 @@ impl Works {
     }
 }
 
-async fn measure(m: usize, g: usize, changes: usize, real: usize) -> anyhow::Result<()> {
+/// The `fedway-hub` binary, built as this bench is (release), beside it.
+fn hub_binary() -> anyhow::Result<std::path::PathBuf> {
+    let status = std::process::Command::new(env!("CARGO"))
+        .args([
+            "build",
+            "--release",
+            "-p",
+            "fedway-hub",
+            "--bin",
+            "fedway-hub",
+        ])
+        .status()?;
+    anyhow::ensure!(status.success(), "building fedway-hub failed: {status}");
+    // target/release/deps/fleet-<hash> -> target/release/fedway-hub
+    let exe = std::env::current_exe()?;
+    let release = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .ok_or_else(|| anyhow::anyhow!("no target directory above {}", exe.display()))?;
+    Ok(release.join("fedway-hub"))
+}
+
+async fn measure(
+    m: usize,
+    g: usize,
+    changes: usize,
+    real: usize,
+    hub_binary: &std::path::Path,
+) -> anyhow::Result<()> {
     println!("\n== {m} members x {g} Gateways ==");
     let started = Instant::now();
     let names: Vec<String> = (1..=real).map(|i| format!("real-{i}")).collect();
     let specs: Vec<(&str, &[(&str, &str)])> = names.iter().map(|n| (n.as_str(), &[][..])).collect();
     let mut fed = Federation::start(&specs).await;
+    // The hub controller as its binary runs, so its memory is its own.
+    fed.use_hub_binary(hub_binary.to_owned());
     let hub = fed.hub.client();
     let dir = tempfile::tempdir()?;
     let fleet = Fleet::join(&fed, "sim", m - real, dir.path()).await;
@@ -294,11 +326,12 @@ async fn measure(m: usize, g: usize, changes: usize, real: usize) -> anyhow::Res
         quantiles(&mut in_real)
     );
     println!(
-        "per route change: hub CPU {:.1} ms, hub writes {:.1}, agent requests {:.1}; Lease renewals {:.1}/s; process RSS {} MiB",
+        "per route change: hub CPU {:.1} ms, hub writes {:.1}, agent requests {:.1}; Lease renewals {:.1}/s; hub RSS {} MiB; bench process (agents) RSS {} MiB",
         cpu.as_secs_f64() * 1e3 / changes as f64,
         hub_written.len() as f64 / changes as f64,
         (agent_requests.len() - renewals) as f64 / changes as f64,
         renewals as f64 / phase_seconds,
+        fed.hub_controller_rss().unwrap_or(0) / (1024 * 1024),
         process_rss() / (1024 * 1024),
     );
     println!("agent requests in all, by verb and resource: {by_kind:?}");

@@ -15,15 +15,17 @@ pub fn env_list(name: &str, default: &str) -> Vec<usize> {
 
 /// This process's resident memory, in bytes.
 pub fn process_rss() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("VmRSS:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        })
-        .unwrap_or(0)
-        * 1024
+    rss_of("/proc/self/status").unwrap_or(0)
+}
+
+/// The resident memory a `/proc/<pid>/status` file gives, in bytes.
+pub fn rss_of(status: &str) -> Option<u64> {
+    std::fs::read_to_string(status).ok().and_then(|s| {
+        s.lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .map(|kib| kib * 1024)
+    })
 }
 
 /// The `q` quantile (0 < q <= 1) of `sorted` samples (nearest rank);

@@ -14,7 +14,9 @@ use kube::Api;
 use serde_json::json;
 use tokio::task::JoinHandle;
 
-use crate::{Cluster, ClusterOptions, Clusters, manifests, wait::eventually};
+use crate::{
+    Cluster, ClusterOptions, Clusters, manifests, process::ManagedProcess, wait::eventually,
+};
 
 /// The user the agents' member clients authenticate as (audit log).
 pub const AGENT_USER: &str = "fedway-agent";
@@ -23,17 +25,23 @@ pub struct Federation {
     pub hub: Cluster,
     pub members: Vec<Member>,
     hub_controller: Option<HubController>,
+    /// When set, the hub controller runs as this `fedway-hub` binary, a
+    /// process of its own (so its memory can be read too).
+    hub_binary: Option<PathBuf>,
     /// The hub's `--policy-kind`s and the agents' `--managed-kind`s (set
     /// before restarting them: kinds are found at start-up).
     pub policy_kinds: Vec<fedway_crds::group_kind::GroupKind>,
 }
 
 /// The hub controller on a thread of its own (with its own runtime), so its
-/// CPU time can be read apart from the agents'.
-struct HubController {
-    shutdown: tokio::sync::oneshot::Sender<()>,
-    thread: std::thread::JoinHandle<()>,
-    tid: u32,
+/// CPU time can be read apart from the agents', or as a process.
+enum HubController {
+    Thread {
+        shutdown: tokio::sync::oneshot::Sender<()>,
+        thread: std::thread::JoinHandle<()>,
+        tid: u32,
+    },
+    Process(ManagedProcess),
 }
 
 pub struct Member {
@@ -79,6 +87,7 @@ impl Federation {
             hub,
             members: Vec::new(),
             hub_controller: None,
+            hub_binary: None,
             policy_kinds: Vec::new(),
         };
         federation.start_hub_controller();
@@ -132,9 +141,36 @@ impl Federation {
         path
     }
 
+    /// Runs the hub controller as `binary` (`fedway-hub`) from now on,
+    /// restarting it.
+    pub fn use_hub_binary(&mut self, binary: PathBuf) {
+        self.hub_binary = Some(binary);
+        self.start_hub_controller();
+    }
+
     /// Starts the hub controller (stopping a running one first).
     pub fn start_hub_controller(&mut self) {
         self.stop_hub_controller();
+        if let Some(binary) = &self.hub_binary {
+            let mut args: Vec<String> = [
+                "run",
+                "--kubeconfig",
+                &self.hub.admin_kubeconfig().display().to_string(),
+                "--identity",
+                "test-hub",
+                "--log",
+                "warn",
+            ]
+            .map(str::to_owned)
+            .into();
+            for kind in &self.policy_kinds {
+                args.extend(["--policy-kind".to_owned(), kind.to_string()]);
+            }
+            let process = ManagedProcess::spawn("fedway-hub", binary, &args, self.hub.log_dir())
+                .expect("starting the fedway-hub binary");
+            self.hub_controller = Some(HubController::Process(process));
+            return;
+        }
         // The client is built inside the hub's own runtime: a kube client's
         // connection worker runs on the runtime that built it, and the hub
         // must not depend on the test's runtime (which may be blocked
@@ -187,20 +223,22 @@ impl Federation {
             })
             .expect("starting the hub controller thread");
         let tid = tid_rx.recv().unwrap_or(0);
-        self.hub_controller = Some(HubController {
+        self.hub_controller = Some(HubController::Thread {
             shutdown,
             thread,
             tid,
         });
     }
 
-    /// CPU time (user + system) the hub controller's thread has used.
+    /// CPU time (user + system) the hub controller (its thread or its
+    /// process) has used.
     pub fn hub_controller_cpu(&self) -> Duration {
-        let Some(hub) = &self.hub_controller else {
-            return Duration::ZERO;
+        let stat = match &self.hub_controller {
+            Some(HubController::Thread { tid, .. }) => format!("/proc/self/task/{tid}/stat"),
+            Some(HubController::Process(process)) => format!("/proc/{}/stat", process.pid()),
+            None => return Duration::ZERO,
         };
-        let stat = std::fs::read_to_string(format!("/proc/self/task/{}/stat", hub.tid))
-            .unwrap_or_default();
+        let stat = std::fs::read_to_string(stat).unwrap_or_default();
         // Fields after the parenthesised name; utime and stime are the 12th
         // and 13th of those, in clock ticks (100 per second on Linux).
         let fields: Vec<&str> = stat
@@ -214,11 +252,25 @@ impl Federation {
         Duration::from_millis(ticks * 10)
     }
 
+    /// The hub controller's resident memory, when it runs as a process.
+    pub fn hub_controller_rss(&self) -> Option<u64> {
+        let Some(HubController::Process(process)) = &self.hub_controller else {
+            return None;
+        };
+        crate::bench::rss_of(&format!("/proc/{}/status", process.pid()))
+    }
+
     /// Stops the hub controller (without releasing its lease, as a crash).
     pub fn stop_hub_controller(&mut self) {
-        if let Some(hub) = self.hub_controller.take() {
-            let _ = hub.shutdown.send(());
-            let _ = hub.thread.join();
+        match self.hub_controller.take() {
+            Some(HubController::Thread {
+                shutdown, thread, ..
+            }) => {
+                let _ = shutdown.send(());
+                let _ = thread.join();
+            }
+            Some(HubController::Process(mut process)) => process.stop(),
+            None => {}
         }
     }
 

@@ -196,15 +196,25 @@ async fn accept_classes(client: Client) {
         .await;
 }
 
+/// Applies the lease's namespace when it is missing: read first, so that
+/// a restart writes nothing.
 async fn ensure_namespace(client: &Client, name: &str) -> Result<(), Error> {
-    let namespace = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}});
-    Api::<Namespace>::all(client.clone())
-        .patch(
-            name,
-            &PatchParams::apply(FIELD_MANAGER),
-            &Patch::Apply(&namespace),
-        )
+    let api = Api::<Namespace>::all(client.clone());
+    if api
+        .get_opt(name)
         .await
-        .map_err(api_error("ensuring", format!("Namespace {name}")))?;
+        .map_err(api_error("reading", format!("Namespace {name}")))?
+        .is_some()
+    {
+        return Ok(());
+    }
+    let namespace = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}});
+    api.patch(
+        name,
+        &PatchParams::apply(FIELD_MANAGER),
+        &Patch::Apply(&namespace),
+    )
+    .await
+    .map_err(api_error("ensuring", format!("Namespace {name}")))?;
     Ok(())
 }
