@@ -276,15 +276,7 @@ async fn measure(
     for change in 1..=changes {
         let path = format!("/v{change}");
         let written = Instant::now();
-        manifests::apply(&hub, route("gw-0", 0, &path), "bench").await?;
-        wait_until(&changed, Duration::from_secs(120), || {
-            works
-                .lock()
-                .map(|w| w.carrying("bench.gw-0", Some(&path)) >= m)
-                .unwrap_or(false)
-        })
-        .await?;
-        in_works.push(written.elapsed());
+        in_works.push(change_route(&hub, &works, &changed, m, "gw-0", &path).await?);
         wait_until(&changed, Duration::from_secs(120), || {
             real_seen
                 .lock()
@@ -312,14 +304,7 @@ async fn measure(
         .iter()
         .filter(|r| r.resource == "leases" && r.verb == "patch")
         .count();
-    let mut by_kind: BTreeMap<String, usize> = BTreeMap::new();
-    for request in &agent_requests {
-        let what = format!(
-            "{} {}/{}",
-            request.verb, request.resource, request.subresource
-        );
-        *by_kind.entry(what).or_default() += 1;
-    }
+    let agent_kinds = by_kind(agent_requests.iter().copied());
     println!(
         "route change -> all {m} Works: {}; applied in {real} real members: {}",
         quantiles(&mut in_works),
@@ -334,7 +319,7 @@ async fn measure(
         fed.hub_controller_rss().unwrap_or(0) / (1024 * 1024),
         process_rss() / (1024 * 1024),
     );
-    println!("agent requests in all, by verb and resource: {by_kind:?}");
+    println!("agent requests in all, by verb and resource: {agent_kinds:?}");
 
     // A storm of Ready flips (each MemberCluster's Ready set False, which
     // the hub's member health sets back) while routes change: the changes
@@ -348,16 +333,7 @@ async fn measure(
     while !storm.is_finished() || during_storm.is_empty() {
         change += 1;
         let path = format!("/storm{change}");
-        let written = Instant::now();
-        manifests::apply(&hub, route("gw-1", 0, &path), "bench").await?;
-        wait_until(&changed, Duration::from_secs(300), || {
-            works
-                .lock()
-                .map(|w| w.carrying("bench.gw-1", Some(&path)) >= m)
-                .unwrap_or(false)
-        })
-        .await?;
-        during_storm.push(written.elapsed());
+        during_storm.push(change_route(&hub, &works, &changed, m, "gw-1", &path).await?);
     }
     let flips = storm.await??;
     println!(
@@ -412,25 +388,11 @@ async fn measure(
     fed.start_hub_controller();
     tokio::time::sleep(RESTART_QUIET).await;
     let (_, after_restart) = hub_writes(&fed, audit_before)?;
-    let mut written: BTreeMap<String, usize> = BTreeMap::new();
-    for request in &after_restart {
-        let what = format!(
-            "{} {}/{}",
-            request.verb, request.resource, request.subresource
-        );
-        *written.entry(what).or_default() += 1;
-    }
+    let written = by_kind(&after_restart);
     fed.stop_hub_controller();
     let restarted = Instant::now();
     fed.start_hub_controller();
-    manifests::apply(&hub, route("gw-0", 0, "/after-restart"), "bench").await?;
-    wait_until(&changed, Duration::from_secs(300), || {
-        works
-            .lock()
-            .map(|w| w.carrying("bench.gw-0", Some("/after-restart")) >= m)
-            .unwrap_or(false)
-    })
-    .await?;
+    change_route(&hub, &works, &changed, m, "gw-0", "/after-restart").await?;
     println!(
         "hub restart: writes in the {} s after, nothing changed: {} {written:?}; a change made at restart in all {m} Works after {:.2} s",
         RESTART_QUIET.as_secs(),
@@ -454,6 +416,19 @@ fn hub_writes(fed: &Federation, from: usize) -> anyhow::Result<(usize, Vec<Audit
     Ok((audit.len(), writes))
 }
 
+/// How many `requests` of each verb and resource.
+fn by_kind<'a>(requests: impl IntoIterator<Item = &'a AuditedRequest>) -> BTreeMap<String, usize> {
+    let mut counted = BTreeMap::new();
+    for request in requests {
+        let what = format!(
+            "{} {}/{}",
+            request.verb, request.resource, request.subresource
+        );
+        *counted.entry(what).or_default() += 1;
+    }
+    counted
+}
+
 /// Waits until the hub has written nothing for 5 s.
 async fn hub_idle(fed: &Federation) -> anyhow::Result<()> {
     let deadline = Instant::now() + Duration::from_secs(600);
@@ -467,6 +442,29 @@ async fn hub_idle(fed: &Federation) -> anyhow::Result<()> {
         from = now;
     }
     anyhow::bail!("the hub kept writing for 10 minutes")
+}
+
+/// Sets the path of `gateway`'s first route and waits until all `m`
+/// Works of the Gateway carry it; returns how long that took.
+async fn change_route(
+    hub: &kube::Client,
+    works: &Mutex<Works>,
+    changed: &Notify,
+    m: usize,
+    gateway: &str,
+    path: &str,
+) -> anyhow::Result<Duration> {
+    let written = Instant::now();
+    manifests::apply(hub, route(gateway, 0, path), "bench").await?;
+    let work = format!("bench.{gateway}");
+    wait_until(changed, Duration::from_secs(300), || {
+        works
+            .lock()
+            .map(|w| w.carrying(&work, Some(path)) >= m)
+            .unwrap_or(false)
+    })
+    .await?;
+    Ok(written.elapsed())
 }
 
 /// Sets Ready=False on `members` in turn, `flips` times in all, as fast as
