@@ -4,7 +4,11 @@
 //! feedback into the Work's status. Writes to the member only when the
 //! member differs from the Work, so a restart causes none.
 
-use std::{collections::BTreeSet, sync::Arc, time::Duration};
+use std::{
+    collections::{BTreeSet, HashMap},
+    sync::{Arc, Mutex},
+    time::Duration,
+};
 
 use futures::{StreamExt, stream};
 
@@ -46,6 +50,12 @@ pub struct Context {
     pub metrics: Arc<AgentMetrics>,
     /// Every Work of this member, as last seen (`run` fills it).
     pub works: Store<Work>,
+    /// What each Work's last pass applied, by Work name. The Work's status
+    /// says the same once the store has it, but a pass can start before
+    /// the store has seen the status the previous pass wrote: an object
+    /// that pass applied and this one no longer carries would otherwise
+    /// never be pruned.
+    pub applied: Mutex<HashMap<String, BTreeSet<ObjectIdentity>>>,
 }
 
 impl Context {
@@ -71,6 +81,7 @@ impl Context {
             recorder,
             metrics,
             works: reflector::store().0,
+            applied: Mutex::default(),
         }
     }
 }
@@ -164,13 +175,21 @@ pub async fn reconcile(work: Arc<Work>, ctx: Arc<Context>) -> Result<Action, Err
         }
         manifests.push(status);
     }
-    for gone in previous
+    let remembered = ctx
+        .applied
+        .lock()
+        .ok()
+        .and_then(|applied| applied.get(&name).cloned())
+        .unwrap_or_default();
+    let before: BTreeSet<&ObjectIdentity> = previous
         .into_iter()
         .flat_map(|s| &s.manifests)
-        .filter(|m| !current.contains(&m.identity))
-    {
-        let carriers = carriers(&gone.identity).unwrap_or_default();
-        ctx.member.prune(&name, &gone.identity, carriers).await?;
+        .map(|m| &m.identity)
+        .chain(&remembered)
+        .collect();
+    for gone in before.into_iter().filter(|i| !current.contains(*i)) {
+        let carriers = carriers(gone).unwrap_or_default();
+        ctx.member.prune(&name, gone, carriers).await?;
     }
     let status = work_status(&work, manifests);
     // A refused takeover waits for a change to the object or the Work; a
@@ -190,6 +209,9 @@ pub async fn reconcile(work: Arc<Work>, ctx: Arc<Context>) -> Result<Action, Err
                 "reporting status of",
                 format!("Work {}/{name}", ctx.namespace),
             ))?;
+    }
+    if let Ok(mut applied) = ctx.applied.lock() {
+        applied.insert(name, current);
     }
     Ok(if retry {
         Action::requeue(RETRY_AFTER)

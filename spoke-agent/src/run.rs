@@ -85,18 +85,20 @@ async fn serve(
     // A deleted Work (or a relist, which may fold a delete away) wakes the
     // sweep.
     let work_gone = Arc::new(Notify::new());
-    let gone = work_gone.clone();
+    let (gone, forget) = (work_gone.clone(), ctx.clone());
     let work_events = triggers::isolated(
         "hub Works".into(),
         watcher(works, watcher::Config::default()),
     )
-    .inspect(move |event| {
-        if matches!(
-            event,
-            Ok(watcher::Event::Delete(_) | watcher::Event::InitDone)
-        ) {
+    .inspect(move |event| match event {
+        Ok(watcher::Event::Delete(work)) => {
+            if let Ok(mut applied) = forget.applied.lock() {
+                applied.remove(&work.name_any());
+            }
             gone.notify_one();
         }
+        Ok(watcher::Event::InitDone) => gone.notify_one(),
+        _ => {}
     });
     let mut controller = Controller::for_stream(
         work_events.reflect(writer).applied_objects(),
