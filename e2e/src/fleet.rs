@@ -7,12 +7,7 @@
 //! The hub sees the API traffic of a thousand agents (Work watches, Work
 //! status, Lease renewals) without a thousand API servers.
 
-use std::{
-    collections::BTreeSet,
-    net::Ipv4Addr,
-    path::Path,
-    sync::{Arc, Mutex},
-};
+use std::{net::Ipv4Addr, path::Path, sync::Arc};
 
 use fedway_agent::{
     member::{Applied, Member, Report},
@@ -33,24 +28,15 @@ pub const SIMULATED_CLASS: &str = "simulated";
 const SIMULATED_CONTROLLER: &str = "fedway.dev/simulated";
 
 /// A member cluster that applies everything and reports it programmed.
+/// It keeps nothing: the agent's Work status says what it applied.
 pub struct Simulated {
     /// The address its Gateways get.
     address: Ipv4Addr,
-    /// The objects it holds.
-    objects: Mutex<BTreeSet<ObjectIdentity>>,
 }
 
 impl Simulated {
     pub fn new(address: Ipv4Addr) -> Self {
-        Self {
-            address,
-            objects: Mutex::default(),
-        }
-    }
-
-    /// How many objects it holds.
-    pub fn objects(&self) -> usize {
-        self.objects.lock().map(|o| o.len()).unwrap_or_default()
+        Self { address }
     }
 
     /// `object` with the status a conformant implementation writes once it
@@ -99,12 +85,9 @@ impl Member for Simulated {
     fn apply<'a>(
         &'a self,
         merged: Merged,
-        identity: &'a ObjectIdentity,
+        _identity: &'a ObjectIdentity,
         _policy: TakeoverPolicy,
     ) -> BoxFuture<'a, Result<Applied, fedway_agent::Error>> {
-        if let Ok(mut objects) = self.objects.lock() {
-            objects.insert(identity.clone());
-        }
         let feedback = fedway_agent::feedback::extract(&self.programmed(merged.object));
         Box::pin(async move {
             Ok(Applied {
@@ -117,14 +100,9 @@ impl Member for Simulated {
     fn prune<'a>(
         &'a self,
         _work: &'a str,
-        identity: &'a ObjectIdentity,
-        carriers: &'a [Copy<'a>],
+        _identity: &'a ObjectIdentity,
+        _carriers: &'a [Copy<'a>],
     ) -> BoxFuture<'a, Result<(), fedway_agent::Error>> {
-        if carriers.is_empty()
-            && let Ok(mut objects) = self.objects.lock()
-        {
-            objects.remove(identity);
-        }
         Box::pin(async { Ok(()) })
     }
 
